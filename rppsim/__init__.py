@@ -1,0 +1,3 @@
+"""rppsim: deterministic simulation and testnet harness for the RPP chain."""
+
+__version__ = "0.1.0"
