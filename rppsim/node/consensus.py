@@ -1,0 +1,128 @@
+"""Vote bookkeeping of one height: tallies, quorum, locks and double-sign detection.
+
+The runtime path [RT] (spec/consensus.md §2.1) counts a prevote when the voter is a validator
+of the round and a precommit only when the voter already prevoted in that round; commit is
+reached when precommit power ≥ ⌈2T/3⌉ + 1. The chain has no round timer and no locking; we
+add Tendermint-style locking so that a round change (``Rules.round_timeout_ms``) can never
+finalize two blocks at one height: a node that precommitted block B in round r prevotes
+only B in later rounds, unless it saw a prevote quorum for another block in a round > r.
+
+Votes are stored raw by (round, kind, voter); their power is counted against the validator
+set of the block they name, which may arrive after the votes (votes are buffered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+PREVOTE = 0
+PRECOMMIT = 1
+
+
+def compute_quorum(total_power: int) -> int:
+    """⌈2T/3⌉ + 1, and 0 when T = 0 (spec/consensus.md §2.1 "Quorum")."""
+    if total_power <= 0:
+        return 0
+    return -(-2 * total_power // 3) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorSet:
+    """The voting set of a height: address → power, and the leader order of the round."""
+
+    powers: tuple[tuple[str, int], ...]
+    leader_order: tuple[str, ...]
+    total_power: int = 0
+    quorum: int = 0
+    _lookup: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def create(cls, powers: dict[str, int], leader_order: list[str]) -> ValidatorSet:
+        """Build a set; powers are sorted by address, leader order is kept as given."""
+        items = tuple(sorted(powers.items()))
+        total = sum(p for _, p in items)
+        return cls(items, tuple(leader_order), total, compute_quorum(total), dict(items))
+
+    def power_of(self, address: str) -> int:
+        """Voting power of ``address``; 0 for a non-member."""
+        return self._lookup.get(address, 0)
+
+    def is_member(self, address: str) -> bool:
+        """Whether ``address`` may vote in this set."""
+        return address in self._lookup
+
+    def get_leader(self, round_: int, rotate: bool) -> str | None:
+        """Leader of ``round_``: the first in order, or the (round mod n)-th when rotating."""
+        if not self.leader_order:
+            return None
+        index = round_ % len(self.leader_order) if rotate else 0
+        return self.leader_order[index]
+
+
+class VoteOutcome(Enum):
+    """Result of registering one vote; rejections carry the metric reason."""
+
+    ADDED = "added"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(slots=True)
+class RoundVotes:
+    """All votes of one (height, round), raw and by block hash."""
+
+    by_voter: tuple[dict[str, Any], dict[str, Any]] = field(default_factory=lambda: ({}, {}))
+    by_hash: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: ({}, {})
+    )
+
+    def add(self, kind: int, voter: str, block_hash: str, vote: Any) -> tuple[VoteOutcome, Any]:
+        """Register a vote; a different hash from the same voter and kind is a conflict."""
+        seen = self.by_voter[kind].get(voter)
+        if seen is not None:
+            if seen.vote.block_hash == block_hash:
+                return VoteOutcome.DUPLICATE, None
+            return VoteOutcome.CONFLICT, seen
+        self.by_voter[kind][voter] = vote
+        self.by_hash[kind].setdefault(block_hash, {})[voter] = vote
+        return VoteOutcome.ADDED, None
+
+    def prevote_power(self, block_hash: str, validators: ValidatorSet) -> int:
+        """Power of the members of ``validators`` that prevoted ``block_hash``."""
+        voters = self.by_hash[PREVOTE].get(block_hash, {})
+        return sum(validators.power_of(v) for v in voters)
+
+    def precommit_power(self, block_hash: str, validators: ValidatorSet) -> int:
+        """Power of the members that precommitted ``block_hash`` after prevoting it.
+
+        A precommit counts only when its voter prevoted in this round ([RT] rule).
+        """
+        prevoted = self.by_voter[PREVOTE]
+        voters = self.by_hash[PRECOMMIT].get(block_hash, {})
+        return sum(validators.power_of(v) for v in voters if v in prevoted)
+
+    def votes_for(self, kind: int, block_hash: str) -> list[Any]:
+        """The signed votes of ``kind`` for ``block_hash``, sorted by voter."""
+        voters = self.by_hash[kind].get(block_hash, {})
+        return [voters[v] for v in sorted(voters)]
+
+
+@dataclass(slots=True)
+class Lock:
+    """The block a node precommitted, and the round it did so (Tendermint's lockedValue)."""
+
+    block_hash: str | None = None
+    round: int = -1
+
+    def is_prevote_allowed(self, block_hash: str, polka_round: int) -> bool:
+        """Prevote ``block_hash`` unless locked on another block without a newer polka for it."""
+        if self.block_hash is None or self.block_hash == block_hash:
+            return True
+        return polka_round > self.round
+
+    def set(self, block_hash: str, round_: int) -> None:
+        """Lock on ``block_hash`` at ``round_``."""
+        self.block_hash = block_hash
+        self.round = round_

@@ -1,0 +1,40 @@
+"""``rppsim validate``: classify a TOML file and run its loader (spec/ops.md §6 row 1).
+
+A file with ``extends`` is a profile, a file whose only top-level key is ``genesis`` is a genesis
+file, a file with any node-config root key is a node config; anything else is a ``UserError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rppsim.errors import UserError
+from rppsim.node.config import ROOT_KEYS, load_config
+from rppsim.node.genesis import load_genesis, read_toml
+
+EXPECTED_KINDS = "a node config, profile or genesis file"
+
+
+def classify_document(document: Mapping[str, Any], source: str) -> str:
+    """The kind of a parsed file: "profile", "genesis" or "node"."""
+    if "extends" in document:
+        return "profile"
+    if list(document) == ["genesis"]:
+        return "genesis"
+    if any(key in ROOT_KEYS for key in document):
+        return "node"
+    found = f"top-level keys {', '.join(document)}" if document else "an empty file"
+    raise UserError(source, "", EXPECTED_KINDS, found)
+
+
+def validate_file(path: Path, strict: bool = True) -> tuple[str, list[str]]:
+    """Validate one file; returns its kind and the warnings (relaxed mode's unknown keys)."""
+    path = Path(path)
+    kind = classify_document(read_toml(path), str(path))
+    if kind == "genesis":
+        _, warnings = load_genesis(path, strict)
+    else:
+        _, warnings = load_config(path, strict)
+    return kind, warnings
