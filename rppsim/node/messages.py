@@ -70,6 +70,8 @@ class MessageKind(IntEnum):
     TIMETOKE_RECORD = 13
     TIMETOKE_DELTA_BROADCAST = 14
     VRF_SUBMISSION = 15
+    COMMIT = 16
+    SYNC_REQUEST = 17
 
 
 class VoteKind(IntEnum):
@@ -119,6 +121,7 @@ MESSAGE_TOPICS: dict[MessageKind, GossipTopic] = {
     MessageKind.EVIDENCE: GossipTopic.WITNESS_META,
     MessageKind.TIMETOKE_DELTA_BROADCAST: GossipTopic.META,
     MessageKind.VRF_SUBMISSION: GossipTopic.VRF_PROOFS,
+    MessageKind.COMMIT: GossipTopic.BLOCKS,
 }
 """Topic a standalone message is published on. Evidence goes to witness/meta and timetoke
 deltas to meta (the chain also copies them to snapshots) as in spec/consensus.md §2.3 and §4;
@@ -494,6 +497,11 @@ class BlockHeader(_Wire):
     tx_root: bytes
     uptime_root: bytes
     identity_root: bytes
+    vrf_root: bytes
+    """Root of the block's VRF submissions: the validator set it was voted with."""
+    evidence_root: bytes
+    last_commit_hash: bytes
+    """BLAKE2s of the previous block's certificate carried in the body (zeros at height 1)."""
     proposer: str
     vrf_public_key: bytes
     vrf_randomness: int
@@ -510,7 +518,15 @@ class BlockHeader(_Wire):
 
     def _write(self, writer: Writer) -> None:
         writer.u64(self.height).string(self.previous_hash).u64(self.timestamp_ms)
-        for root in (self.state_root, self.tx_root, self.uptime_root, self.identity_root):
+        for root in (
+            self.state_root,
+            self.tx_root,
+            self.uptime_root,
+            self.identity_root,
+            self.vrf_root,
+            self.evidence_root,
+            self.last_commit_hash,
+        ):
             writer.fixed(root, HASH_LEN)
         writer.string(self.proposer).fixed(self.vrf_public_key, VRF_PUBLIC_KEY_LEN)
         writer.u256(self.vrf_randomness).fixed(self.vrf_beta, VRF_BETA_LEN)
@@ -531,6 +547,9 @@ class BlockHeader(_Wire):
             tx_root=reader.fixed(HASH_LEN),
             uptime_root=reader.fixed(HASH_LEN),
             identity_root=reader.fixed(HASH_LEN),
+            vrf_root=reader.fixed(HASH_LEN),
+            evidence_root=reader.fixed(HASH_LEN),
+            last_commit_hash=reader.fixed(HASH_LEN),
             proposer=reader.string(),
             vrf_public_key=reader.fixed(VRF_PUBLIC_KEY_LEN),
             vrf_randomness=reader.u256(),
@@ -553,7 +572,12 @@ class BlockHeader(_Wire):
 
 @dataclass(frozen=True, slots=True)
 class Block(_Wire):
-    """A header and the payload it commits to through its roots and recursive commitment."""
+    """A header and the payload it commits to through its roots and recursive commitment.
+
+    Besides the chain's lists, a block carries the VRF submissions that define its validator
+    set, double-sign evidence to apply, and the previous block's commit certificate (so every
+    node applies the same slashing and can check the previous commit; port additions).
+    """
 
     KIND: ClassVar[MessageKind] = MessageKind.BLOCK
     header: BlockHeader
@@ -561,15 +585,19 @@ class Block(_Wire):
     identities: tuple[IdentityRequest, ...] = ()
     uptime_proofs: tuple[UptimeProof, ...] = ()
     proofs: tuple[ProofSlot, ...] = ()
+    vrf_submissions: tuple[VrfSubmissionMsg, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    last_certificate: ConsensusCertificate | None = None
 
     def __post_init__(self) -> None:
-        for name in ("transactions", "identities", "uptime_proofs", "proofs"):
+        for name in _BLOCK_LISTS:
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def _write(self, writer: Writer) -> None:
         _write_nested(writer, self.header)
-        for items in (self.transactions, self.identities, self.uptime_proofs, self.proofs):
-            writer.sequence(items, _write_nested)
+        for name in _BLOCK_LISTS:
+            writer.sequence(getattr(self, name), _write_nested)
+        writer.option(self.last_certificate, _write_nested)
 
     @classmethod
     def _read(cls, reader: Reader) -> Self:
@@ -579,12 +607,30 @@ class Block(_Wire):
             reader.sequence(lambda r: _read_nested(r, IdentityRequest)),
             reader.sequence(lambda r: _read_nested(r, UptimeProof)),
             reader.sequence(lambda r: _read_nested(r, ProofSlot)),
+            reader.sequence(lambda r: _read_nested(r, VrfSubmissionMsg)),
+            reader.sequence(lambda r: _read_nested(r, Evidence)),
+            reader.option(lambda r: _read_nested(r, ConsensusCertificate)),
         )
 
     @property
     def hash(self) -> str:
         """The block hash: hex BLAKE2s of the header bytes."""
         return self.header.hash
+
+
+_BLOCK_LISTS = (
+    "transactions",
+    "identities",
+    "uptime_proofs",
+    "proofs",
+    "vrf_submissions",
+    "evidence",
+)
+
+
+def compute_last_commit_hash(certificate: ConsensusCertificate | None) -> bytes:
+    """BLAKE2s of a certificate's bytes; 32 zero bytes when there is none (height 1)."""
+    return bytes(HASH_LEN) if certificate is None else certificate.digest()
 
 
 def is_valid_block_body(block: Block) -> bool:
@@ -598,6 +644,9 @@ def is_valid_block_body(block: Block) -> bool:
             header.tx_root == compute_list_root(block.transactions)
             and header.identity_root == compute_list_root(block.identities)
             and header.uptime_root == compute_list_root(block.uptime_proofs)
+            and header.vrf_root == compute_list_root(block.vrf_submissions)
+            and header.evidence_root == compute_list_root(block.evidence)
+            and header.last_commit_hash == compute_last_commit_hash(block.last_certificate)
             and header.recursive_commitment == commitment
         )
     except (ValueError, TypeError):
@@ -1023,6 +1072,39 @@ class VrfSubmissionMsg(_Wire):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Commit(_Wire):
+    """A finalized block with its certificate: how a lagging node catches up (port addition)."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.COMMIT
+    block: Block
+    certificate: ConsensusCertificate
+
+    def _write(self, writer: Writer) -> None:
+        _write_nested(writer, self.block)
+        _write_nested(writer, self.certificate)
+
+    @classmethod
+    def _read(cls, reader: Reader) -> Self:
+        return cls(_read_nested(reader, Block), _read_nested(reader, ConsensusCertificate))
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest(_Wire):
+    """Ask a peer for the commits of heights ``from_height`` .. ``from_height + count − 1``."""
+
+    KIND: ClassVar[MessageKind] = MessageKind.SYNC_REQUEST
+    from_height: int
+    count: int
+
+    def _write(self, writer: Writer) -> None:
+        writer.u64(self.from_height).u32(self.count)
+
+    @classmethod
+    def _read(cls, reader: Reader) -> Self:
+        return cls(reader.u64(), reader.u32())
+
+
 # --- decoding and signatures -----------------------------------------------------------------
 
 Message = (
@@ -1041,6 +1123,8 @@ Message = (
     | TimetokeRecordMsg
     | TimetokeDeltaBroadcast
     | VrfSubmissionMsg
+    | Commit
+    | SyncRequest
 )
 
 _MESSAGE_TYPES: dict[MessageKind, type[Message]] = {
@@ -1061,6 +1145,8 @@ _MESSAGE_TYPES: dict[MessageKind, type[Message]] = {
         TimetokeRecordMsg,
         TimetokeDeltaBroadcast,
         VrfSubmissionMsg,
+        Commit,
+        SyncRequest,
     )
 }
 

@@ -207,7 +207,8 @@ def test_prune_take_and_remove_votes():
 
 def _block(txs, identities, proofs) -> Block:
     header = BlockHeader(
-        1, "", 0, bytes(32), bytes(32), bytes(32), bytes(32), "p", bytes(32), 0, bytes(64),
+        1, "", 0, bytes(32), bytes(32), bytes(32), bytes(32), bytes(32), bytes(32),
+            bytes(32), "p", bytes(32), 0, bytes(64),
         bytes(80), 0, bytes(32), 3, 0, 0, bytes(32), bytes(32),
     )  # fmt: skip
     return Block(header, txs, identities, proofs)

@@ -16,6 +16,7 @@ from rppsim.node.messages import (
     BftVote,
     Block,
     BlockHeader,
+    Commit,
     ConsensusCertificate,
     Evidence,
     EvidenceKind,
@@ -25,6 +26,7 @@ from rppsim.node.messages import (
     ProofSlot,
     Proposal,
     SignedBftVote,
+    SyncRequest,
     TimetokeDeltaBroadcast,
     TimetokeRecordMsg,
     Transaction,
@@ -90,6 +92,9 @@ HEADER = st.builds(
     tx_root=_b(32),
     uptime_root=_b(32),
     identity_root=_b(32),
+    vrf_root=_b(32),
+    evidence_root=_b(32),
+    last_commit_hash=_b(32),
     proposer=TEXT,
     vrf_public_key=_b(32),
     vrf_randomness=U256,
@@ -102,14 +107,6 @@ HEADER = st.builds(
     round=U64,
     recursive_previous_commitment=_b(32),
     recursive_commitment=_b(32),
-)
-BLOCK = st.builds(
-    Block,
-    HEADER,
-    st.lists(TX, max_size=2),
-    st.lists(IDENTITY, max_size=2),
-    st.lists(UPTIME, max_size=2),
-    st.lists(PROOF, max_size=2),
 )
 VOTE = st.builds(BftVote, U64, U64, TEXT, TEXT, st.sampled_from(VoteKind))
 SIGNED_VOTE = st.builds(SignedBftVote, VOTE, _b(32), _b(64))
@@ -155,7 +152,20 @@ VRF = st.builds(
     height=U64,
     round=U64,
 )
+BLOCK = st.builds(
+    Block,
+    HEADER,
+    st.lists(TX, max_size=2),
+    st.lists(IDENTITY, max_size=2),
+    st.lists(UPTIME, max_size=2),
+    st.lists(PROOF, max_size=2),
+    st.lists(VRF, max_size=2),
+    st.lists(EVIDENCE, max_size=1),
+    st.none() | CERTIFICATE,
+)
 PROPOSAL = st.builds(Proposal, BLOCK, U64, TEXT, _b(32), _b(64))
+COMMIT = st.builds(Commit, BLOCK, CERTIFICATE)
+SYNC = st.builds(SyncRequest, U64, st.integers(0, 2**32 - 1))
 MESSAGE = st.one_of(
     TX,
     IDENTITY,
@@ -172,6 +182,8 @@ MESSAGE = st.one_of(
     TIMETOKE,
     BROADCAST,
     VRF,
+    COMMIT,
+    SYNC,
 )
 SLOW_BUILD = settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 
@@ -307,6 +319,9 @@ def _header(**changes) -> BlockHeader:
         tx_root=EMPTY_ROOT,
         uptime_root=EMPTY_ROOT,
         identity_root=EMPTY_ROOT,
+        vrf_root=EMPTY_ROOT,
+        evidence_root=EMPTY_ROOT,
+        last_commit_hash=bytes(32),
         proposer=KEYPAIR.address,
         vrf_public_key=b"\x22" * 32,
         vrf_randomness=12345,
@@ -324,7 +339,7 @@ def _header(**changes) -> BlockHeader:
     return BlockHeader(**fields)
 
 
-PINNED_HEADER_HASH = "5e26c4e74ca88b6985017d9ce393143d137e2983f51a2146440b3561c83b72e4"
+PINNED_HEADER_HASH = "df89188c025d5304e490af1f42f2de3650c08b07fb40c68cbee72302eb8fc5a8"
 
 
 def test_block_hash_is_header_digest_and_pinned():
