@@ -1,0 +1,139 @@
+"""``rppsim bench vrf``: ECVRF prove/verify rates and VRF selection time on one core.
+
+Targets (DESIGN.md §9 budget for a 10,000-node round): ≥ 2,500 verifies/s, and selecting from
+10,000 submissions in ≤ 50 ms with verification excluded (its results are precomputed).
+The selection pools use deterministic synthetic VRF outputs: ``select_validators`` gets a
+precomputed verdict per submission, so whether a proof verifies is not what is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.table import Table
+
+from rppsim.node import vrf
+from rppsim.node.reputation import Tier
+from rppsim.node.selection import VrfProof, VrfSubmission, select_validators
+from rppsim.node.vrf_input import PoseidonVrfInput, compute_vrf_input_digest, derive_tier_seed
+
+VERIFY_TARGET_PER_SEC = 2500
+SELECTION_TARGET_MS = 50.0
+SELECTION_TARGET_POOL = 10_000
+DEFAULT_TARGET_VALIDATORS = 100
+
+
+def _seed(*parts: object) -> bytes:
+    return hashlib.blake2s("/".join(str(p) for p in ("rppsim-bench-vrf", *parts)).encode()).digest()
+
+
+def _rate(action: Callable[[int], object], seconds: float) -> tuple[float, int]:
+    """Calls per second of ``action(i)`` over about ``seconds`` of wall time."""
+    count, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        action(count)
+        count += 1
+    return count / (time.perf_counter() - start), count
+
+
+def measure_vrf(seconds: float) -> dict[str, float]:
+    """prove/s, verify/s (non-memoized) and input-digest/s with one key and varying alpha."""
+    secret, public_key = vrf.keypair(_seed("key"))
+    alphas = [_seed("alpha", i) for i in range(512)]
+    proofs = [vrf.prove(secret, alpha) for alpha in alphas]
+    prove_rate, _ = _rate(lambda i: vrf.prove(secret, alphas[i % 512]), seconds)
+    verify_rate, _ = _rate(
+        lambda i: vrf.verify(public_key, alphas[i % 512], proofs[i % 512]), seconds
+    )
+    inputs = [PoseidonVrfInput(_seed("tip"), 7, _seed("tier", i)) for i in range(512)]
+    digest = getattr(compute_vrf_input_digest, "__wrapped__", compute_vrf_input_digest)
+    digest_rate, _ = _rate(lambda i: digest(inputs[i % 512]), seconds)
+    return {"prove": prove_rate, "verify": verify_rate, "digest": digest_rate}
+
+
+def measure_reference_seconds() -> float:
+    """Seconds for ``sum(range(10**7))``: a yardstick to compare runs across machines."""
+    start = time.perf_counter()
+    sum(range(10**7))
+    return time.perf_counter() - start
+
+
+def build_pool(size: int, hours_max: int) -> list[VrfSubmission]:
+    """``size`` Tl3–Tl5 submissions with synthetic outputs and hours in 1..hours_max."""
+    header = _seed("tip")
+    pool = []
+    for i in range(size):
+        address = hashlib.blake2s(b"bench-address-%d" % i).hexdigest()
+        beta = hashlib.sha512(_seed("beta", i)).digest()
+        hours = 1 + i * 7919 % hours_max
+        tier = Tier(3 + i % 3)
+        vrf_input = PoseidonVrfInput(header, 1, derive_tier_seed(address, hours))
+        proof = VrfProof(int.from_bytes(beta[:32], "big"), beta, _seed("pi", i) * 2 + bytes(16))
+        pool.append(VrfSubmission(address, _seed("pk", i), vrf_input, proof, tier, hours))
+    return pool
+
+
+def time_selection(pool: list[VrfSubmission], target: int, repeat: int) -> tuple[float, float]:
+    """(median, best) milliseconds of ``select_validators`` with precomputed verdicts."""
+    verdicts = {submission.address: True for submission in pool}
+
+    def verify(submission: VrfSubmission) -> bool:
+        return verdicts[submission.address]
+
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        select_validators(pool, target, verify=verify)
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(samples), min(samples)
+
+
+def main(argv: list[str]) -> int:
+    """Print the VRF rates and selection times beside their targets."""
+    parser = argparse.ArgumentParser(prog="rppsim bench vrf", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per rate measurement")
+    parser.add_argument("--repeat", type=int, default=7, help="selection runs per pool size")
+    parser.add_argument(
+        "--target", type=int, default=DEFAULT_TARGET_VALIDATORS, help="target_validator_count"
+    )
+    args = parser.parse_args(argv)
+    console = Console()
+    rates = measure_vrf(args.seconds)
+    table = Table(title="VRF (ECVRF-EDWARDS25519-SHA512-TAI on libsodium), one core")
+    for column in ("measurement", "figure", "target", "ok"):
+        table.add_column(column, justify="right" if column != "measurement" else "left")
+    table.add_row("prove", f"{rates['prove']:,.0f} /s", "", "")
+    verify_ok = rates["verify"] >= VERIFY_TARGET_PER_SEC
+    table.add_row(
+        "verify (not memoized)",
+        f"{rates['verify']:,.0f} /s",
+        f"≥ {VERIFY_TARGET_PER_SEC:,} /s",
+        "yes" if verify_ok else "NO",
+    )
+    table.add_row("VRF input digest (Poseidon, not memoized)", f"{rates['digest']:,.0f} /s", "", "")
+    for size, hours_max, label in (
+        (100, 720, "hours 1..720"),
+        (1_000, 720, "hours 1..720"),
+        (10_000, 720, "hours 1..720"),
+        (10_000, 1, "all 1 h (many misses)"),
+    ):
+        median, best = time_selection(build_pool(size, hours_max), args.target, args.repeat)
+        is_target = size == SELECTION_TARGET_POOL
+        table.add_row(
+            f"select {size:,} ({label}), target {args.target}",
+            f"{median:.1f} ms (best {best:.1f})",
+            f"≤ {SELECTION_TARGET_MS:.0f} ms" if is_target else "",
+            ("yes" if median <= SELECTION_TARGET_MS else "NO") if is_target else "",
+        )
+    console.print(table)
+    console.print(
+        f"machine yardstick: sum(range(10**7)) took {measure_reference_seconds():.3f} s "
+        "(compare runs on different machines by this figure)"
+    )
+    return 0
