@@ -1,0 +1,578 @@
+"""Blocks: the validator set of a height, block validation and application to the ledger.
+
+Every node runs the same functions on the same inputs: the leader to build a block, followers
+to check it, a lagging node to apply a commit. A block is applied to a fork of the ledger;
+when the block is finalized the fork becomes the ledger, so no block is executed twice.
+
+Timestamps inside the ledger are the block's (``genesis_time_s + timestamp_ms // 1000``), never
+a node's own clock, so every node computes the same state root (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rppsim.node import vrf
+from rppsim.node.consensus import ValidatorSet
+from rppsim.node.ledger import Ledger, Rejection, SlashingReason, Transfer
+from rppsim.node.messages import (
+    Block,
+    ConsensusCertificate,
+    Evidence,
+    IdentityRequest,
+    ProofSlot,
+    Transaction,
+    UptimeProof,
+    VoteKind,
+    VrfSubmissionMsg,
+    is_valid_block_body,
+    is_valid_double_sign_evidence,
+    is_valid_identity_signature,
+    is_valid_vote_signature,
+)
+from rppsim.node.proofs import (
+    ConsensusStatement,
+    ProofService,
+    Statement,
+    TransactionBatchStatement,
+    TransferRow,
+    UptimeStatement,
+    compute_size_gate_error,
+)
+from rppsim.node.reputation import Tier
+from rppsim.node.rules import Rules
+from rppsim.node.selection import (
+    ValidatorProfile,
+    VerifiedSubmission,
+    VrfProof,
+    VrfSelectionResult,
+    VrfSubmission,
+    classify_participants,
+    compute_capped_committee,
+    compute_round_validators,
+    select_validators,
+)
+from rppsim.node.signing import compute_address
+from rppsim.node.vrf_input import PoseidonVrfInput, compute_vrf_input_digest, derive_tier_seed
+
+SECONDS_PER_HOUR = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class HeightContext:
+    """What checking or building a block of ``height`` depends on, besides the ledger."""
+
+    height: int
+    tip_hash: str
+    tip_commitment: bytes
+    epoch: int
+    genesis_time_s: int
+    target_validator_count: int
+    max_proof_size_bytes: int
+    rules: Rules
+
+    @property
+    def tip_hash_bytes(self) -> bytes:
+        """The tip hash as the VRF input's 32-byte ``last_block_header``."""
+        return bytes.fromhex(self.tip_hash)
+
+
+def compute_block_time_s(genesis_time_s: int, timestamp_ms: int) -> int:
+    """The ledger time of a block: seconds since the epoch of the chain's genesis."""
+    return genesis_time_s + timestamp_ms // 1000
+
+
+# --- VRF submissions and the validator set ----------------------------------------------------
+
+
+def compute_submission_message(
+    submission: VrfSubmission, height: int, round_: int
+) -> VrfSubmissionMsg:
+    """The gossip form of a node's own submission."""
+    return VrfSubmissionMsg(
+        address=submission.address,
+        public_key=submission.public_key or b"",
+        last_block_header=submission.input.last_block_header,
+        epoch=submission.input.epoch,
+        tier_seed=submission.input.tier_seed,
+        randomness=submission.proof.randomness,
+        beta=submission.proof.preoutput,
+        pi=submission.proof.proof,
+        tier=int(submission.tier),
+        timetoke_hours=submission.timetoke_hours,
+        height=height,
+        round=round_,
+    )
+
+
+def compute_submission_from_message(message: VrfSubmissionMsg) -> VrfSubmission:
+    """The selection's view of a gossiped submission (a missing key stays missing)."""
+    return VrfSubmission(
+        address=message.address,
+        public_key=message.public_key or None,
+        input=PoseidonVrfInput(message.last_block_header, message.epoch, message.tier_seed),
+        proof=VrfProof(message.randomness, message.beta, message.pi),
+        tier=Tier(message.tier),
+        timetoke_hours=message.timetoke_hours,
+    )
+
+
+def compute_submission_problem(
+    message: VrfSubmissionMsg, ctx: HeightContext, ledger: Ledger
+) -> str | None:
+    """Why a submission cannot count for ``ctx.height``, before the chain's checks (§1.3, §1.6).
+
+    The VRF input must name the tip and the ledger epoch ([RT] ``gather_vrf_submissions``); the
+    key must belong to the address (a port rule: the chain never binds the VRF key); with
+    ``check_declared_tier`` the declared tier and hours must be the ledger's (spec §7.5).
+    """
+    if message.height != ctx.height:
+        return "submission for another height"
+    if message.last_block_header != ctx.tip_hash_bytes:
+        return "submission for another tip"
+    if message.epoch != ctx.epoch:
+        return "submission for another epoch"
+    if message.public_key and compute_address(message.public_key) != message.address:
+        return "VRF key does not belong to the address"
+    if ctx.rules.check_declared_tier:
+        account = ledger.get_account(message.address)
+        if account is None or (
+            message.tier != account.tier or message.timetoke_hours != account.timetoke.hours_online
+        ):
+            return "declared tier or hours differ from the ledger"
+        if message.tier_seed != derive_tier_seed(message.address, message.timetoke_hours):
+            return "tier seed does not match the declared hours"
+    return None
+
+
+def compute_leader_key(submission: VerifiedSubmission) -> tuple[int, int, int, int, int, str]:
+    """[RT] leader order: tier, hours, weight desc; weighted randomness, address asc (§1.5)."""
+    return (
+        not submission.verified,
+        -submission.tier,
+        -submission.timetoke_hours,
+        -submission.weight,
+        submission.weighted_randomness,
+        submission.address,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSet:
+    """The voting set of a height, derived from a list of VRF submissions and the ledger."""
+
+    selection: VrfSelectionResult
+    profiles: tuple[ValidatorProfile, ...]
+    validators: ValidatorSet
+    by_address: dict[str, VerifiedSubmission] = field(compare=False)
+    observers: int = 0
+
+    def get_submission(self, address: str) -> VerifiedSubmission | None:
+        """The verified submission of a member."""
+        return self.by_address.get(address)
+
+
+def compute_round_set(
+    ledger: Ledger, messages: Iterable[VrfSubmissionMsg], ctx: HeightContext
+) -> RoundSet:
+    """Selection over the submissions ∩ the ledger's Tl3+ candidates (spec §1.4, §2.1).
+
+    Submissions that fail ``compute_submission_problem`` are left out before selection.
+    """
+    pool = [
+        compute_submission_from_message(m)
+        for m in messages
+        if compute_submission_problem(m, ctx, ledger) is None
+    ]
+    selection = select_validators(pool, ctx.target_validator_count)
+    candidates, observers = classify_participants(ledger.get_accounts())
+    profiles = compute_round_validators(selection, candidates)
+    by_address = {s.address: s for s in selection.validators}
+    if selection.fallback is not None:
+        by_address.setdefault(selection.fallback.submission.address, selection.fallback.submission)
+    if ctx.rules.threshold_caps_committee:
+        kept = {
+            s.address
+            for s in compute_capped_committee(selection.validators, ctx.target_validator_count)
+        }
+        profiles = tuple(p for p in profiles if p.address in kept)
+    members = [by_address[p.address] for p in profiles]
+    order = [s.address for s in sorted(members, key=compute_leader_key)]
+    powers = {p.address: p.voting_power for p in profiles}
+    return RoundSet(
+        selection,
+        profiles,
+        ValidatorSet.create(powers, order),
+        {a: by_address[a] for a in powers},
+        len(observers),
+    )
+
+
+# --- identities, uptime and evidence ----------------------------------------------------------
+
+
+def compute_identity_problem(request: IdentityRequest, ledger: Ledger) -> str | None:
+    """Why an identity request cannot be registered now (spec §5 "Identity onboarding").
+
+    The chain's attestation quorum (≥ 3 precommit votes, ≥ 2 gossip confirmations) is replaced
+    by the block's own commit certificate, which carries ≥ ⌈2T/3⌉ + 1 of voting power.
+    """
+    if not is_valid_identity_signature(request):
+        return "invalid identity signature"
+    if ledger.get_account(request.wallet_address) is not None:
+        return "address already registered"
+    if request.epoch_nonce != ledger.epoch_nonce:
+        return "stale epoch nonce"
+    if ledger.is_vrf_tag_used(request.vrf_tag):
+        return "vrf tag already used in this epoch"
+    vrf_input = PoseidonVrfInput(
+        request.epoch_nonce, 0, derive_tier_seed(request.wallet_address, 0)
+    )
+    if (
+        vrf.verify_memoized(
+            request.vrf_public_key, compute_vrf_input_digest(vrf_input), request.vrf_pi
+        )
+        is None
+    ):
+        return "invalid identity VRF proof"
+    return None
+
+
+def compute_uptime_statement(proof: UptimeProof, accrual_cap_hours: int) -> UptimeStatement:
+    """The public statement an uptime proof must prove (spec §4; spec/proofs.md §C.5 item 5)."""
+    hours = max(proof.window_end - proof.window_start, 0) // SECONDS_PER_HOUR
+    return UptimeStatement(
+        wallet_address=proof.wallet_address,
+        window_start=proof.window_start,
+        window_end=proof.window_end,
+        node_clock=proof.node_clock or 0,
+        epoch=proof.epoch or 0,
+        head_hash=bytes.fromhex(proof.head_hash) if proof.head_hash else b"",
+        credited_hours=min(hours, accrual_cap_hours),
+    )
+
+
+def compute_uptime_problem(
+    proof: UptimeProof, proofs: ProofService, max_proof_size_bytes: int, cap_hours: int
+) -> str | None:
+    """Why an uptime proof is not acceptable regardless of ledger state (spec §4)."""
+    if proof.window_end <= proof.window_start:
+        return "invalid window"
+    if proof.window_end - proof.window_start < SECONDS_PER_HOUR:
+        return "window too short"
+    if not proof.is_commitment_valid():
+        return "commitment mismatch"
+    if proof.node_clock is None or proof.node_clock < proof.window_end:
+        return "node clock behind the window"
+    if proof.head_hash is not None and not _is_hex32(proof.head_hash):
+        return "malformed head hash"
+    if proof.proof is None:
+        return "missing uptime proof"
+    return compute_proof_problem(
+        proof.proof, compute_uptime_statement(proof, cap_hours), proofs, max_proof_size_bytes
+    )
+
+
+def _is_hex32(text: str) -> bool:
+    try:
+        return len(bytes.fromhex(text)) == 32
+    except ValueError:
+        return False
+
+
+def compute_evidence_problem(evidence: Evidence, ledger: Ledger) -> str | None:
+    """Why evidence cannot be applied: it must verify and its offender still be validated."""
+    if not is_valid_double_sign_evidence(evidence):
+        return "invalid evidence"
+    account = ledger.get_account(evidence.address)
+    if account is None or not account.reputation.zsi_validated:
+        return "offender already slashed"
+    return None
+
+
+def compute_evidence_key(evidence: Evidence) -> tuple[str, int, int, int]:
+    """One offence = one (offender, height, round, kind)."""
+    return (evidence.address, evidence.height, evidence.round, int(evidence.kind))
+
+
+# --- proofs -----------------------------------------------------------------------------------
+
+
+def compute_proof_problem(
+    slot: ProofSlot, statement: Statement, proofs: ProofService, max_proof_size_bytes: int
+) -> str | None:
+    """Size gate first, then the verifier registry (spec/ops.md §5)."""
+    if slot.circuit != statement.circuit:
+        return f"proof for circuit {slot.circuit}, expected {statement.circuit}"
+    too_large = compute_size_gate_error(len(slot.data), max_proof_size_bytes)
+    if too_large is not None:
+        return f"proof size gate failed for {slot.system}/{slot.circuit}: {too_large}"
+    outcome = proofs.verify(statement, slot.system, slot.data)
+    return None if outcome.ok else outcome.reason or "invalid proof"
+
+
+def compute_consensus_statement(
+    certificate: ConsensusCertificate, validators: ValidatorSet, epoch: int
+) -> ConsensusStatement:
+    """The consensus circuit's statement: one row per validator of the certified height."""
+    prevoted = {r.vote.vote.voter for r in certificate.pre_votes}
+    precommitted = {r.vote.vote.voter for r in certificate.pre_commits}
+    members = [address for address, _ in validators.powers]
+    return ConsensusStatement(
+        block_hash=certificate.block_hash,
+        height=certificate.height,
+        round=certificate.round,
+        epoch=epoch,
+        quorum=validators.quorum,
+        weights=tuple(validators.power_of(a) for a in members),
+        prevoted=tuple(a in prevoted for a in members),
+        precommitted=tuple(a in precommitted for a in members),
+    )
+
+
+def compute_certificate_problem(
+    certificate: ConsensusCertificate, validators: ValidatorSet, height: int, block_hash: str
+) -> str | None:
+    """Certificate checks of ``verify_consensus_certificate`` (spec §2.1 "External-block").
+
+    Every vote verifies and names this height, round and block; no voter twice per phase;
+    every precommit voter also prevoted; recorded weights are the voters' powers; both sums
+    reach the quorum.
+    """
+    if certificate.height != height or certificate.block_hash != block_hash:
+        return "certificate for another block"
+    phases = (
+        (certificate.pre_votes, VoteKind.PRE_VOTE),
+        (certificate.pre_commits, VoteKind.PRE_COMMIT),
+    )
+    voters: list[set[str]] = []
+    for records, kind in phases:
+        seen: set[str] = set()
+        for record in records:
+            vote = record.vote.vote
+            if (
+                vote.kind != kind
+                or vote.height != height
+                or vote.round != certificate.round
+                or vote.block_hash != block_hash
+                or vote.voter in seen
+                or record.weight != validators.power_of(vote.voter)
+                or record.weight == 0
+                or not is_valid_vote_signature(record.vote)
+            ):
+                return "invalid vote in certificate"
+            seen.add(vote.voter)
+        voters.append(seen)
+    if not voters[1] <= voters[0]:
+        return "precommit without prevote in certificate"
+    prevote_power = sum(validators.power_of(v) for v in voters[0])
+    precommit_power = sum(validators.power_of(v) for v in voters[1])
+    if min(prevote_power, precommit_power) < validators.quorum or validators.quorum == 0:
+        return "certificate below quorum"
+    return None
+
+
+# --- applying a block -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedBlock:
+    """A block applied to a ledger fork: the fork, the set it was voted with, the tx rows."""
+
+    ledger: Ledger
+    round_set: RoundSet
+    transfer_rows: tuple[TransferRow, ...]
+    fees: int
+
+
+def _balance(ledger: Ledger, address: str) -> int:
+    account = ledger.get_account(address)
+    return 0 if account is None else account.balance
+
+
+def _nonce(ledger: Ledger, address: str) -> int:
+    account = ledger.get_account(address)
+    return 0 if account is None else account.nonce
+
+
+def process_block_transactions(
+    ledger: Ledger, block: Block, now_s: int
+) -> tuple[tuple[TransferRow, ...], int] | str:
+    """Apply every transfer in order; any rejection makes the block invalid."""
+    rows: list[TransferRow] = []
+    fees = 0
+    for tx in block.transactions:
+        if tx.sender == tx.recipient:
+            return f"transaction {tx.hash[:16]} rejected: self transfer"
+        before = (_balance(ledger, tx.sender), _balance(ledger, tx.recipient))
+        nonce = _nonce(ledger, tx.sender)
+        rejection = ledger.process_transfer(
+            Transfer(tx.sender, tx.recipient, tx.amount, tx.fee, tx.nonce), now_s
+        )
+        if rejection is not None:
+            return f"transaction {tx.hash[:16]} rejected: {rejection.value}"
+        after = (_balance(ledger, tx.sender), _balance(ledger, tx.recipient))
+        rows.append(TransferRow(tx.amount, tx.fee, before[0], after[0], before[1], after[1], nonce))
+        fees += tx.fee
+    return tuple(rows), fees
+
+
+def process_block(
+    ledger: Ledger, block: Block, round_set: RoundSet, genesis_time_s: int, cap_hours: int
+) -> tuple[tuple[TransferRow, ...], int] | str:
+    """Apply a block's evidence, transfers, identities, uptime credits, rewards and epoch.
+
+    Order: slashing first (an offender is not paid), then transfers, identities and uptime
+    credits, then the consensus reward (5 + fees, spec §5) to the block's validator set.
+    """
+    now_s = compute_block_time_s(genesis_time_s, block.header.timestamp_ms)
+    for evidence in block.evidence:
+        problem = compute_evidence_problem(evidence, ledger)
+        if problem is not None:
+            return problem
+        ledger.process_slash(evidence.address, SlashingReason.ConsensusFault, now_s)
+    applied = process_block_transactions(ledger, block, now_s)
+    if isinstance(applied, str):
+        return applied
+    for request in block.identities:
+        problem = compute_identity_problem(request, ledger)
+        rejection = problem or ledger.process_register_identity(
+            request.wallet_address, request.vrf_tag, now_s
+        )
+        if rejection is not None:
+            return f"identity rejected: {rejection}"
+    for proof in block.uptime_proofs:
+        result = ledger.process_uptime_proof(
+            proof.wallet_address,
+            proof.window_start,
+            proof.window_end,
+            proof.proof_commitment,
+            now_s,
+        )
+        if isinstance(result, Rejection) and result is not Rejection.WINDOW_NOT_EXTENDED:
+            return f"uptime proof rejected: {result.value}"
+    slashed = {e.address for e in block.evidence}
+    paid = [p for p in round_set.profiles if p.address not in slashed]
+    ledger.process_consensus_rewards(paid, block.header.proposer, applied[1], now_s)
+    ledger.process_epoch_change(block.header.height)
+    return applied
+
+
+def compute_block_problem(
+    ledger: Ledger,
+    block: Block,
+    ctx: HeightContext,
+    proofs: ProofService,
+    previous_set: ValidatorSet | None,
+    previous_epoch: int,
+) -> AppliedBlock | str:
+    """Check a block against the tip and ledger, and apply it to a fork (spec §2.1).
+
+    Returns the applied fork, or the reason the block is invalid. Proof slots are checked
+    against statements this node computes itself, so a proof over other public inputs fails.
+    """
+    header = block.header
+    if header.height != ctx.height or header.previous_hash != ctx.tip_hash:
+        return "block does not extend the tip"
+    if header.recursive_previous_commitment != ctx.tip_commitment:
+        return "recursive commitment does not extend the tip"
+    if not is_valid_block_body(block):
+        return "block body does not match its header"
+    round_set = compute_round_set(ledger, block.vrf_submissions, ctx)
+    problem = _header_problem(block, round_set, ledger)
+    if problem is None and ctx.height > 1:
+        problem = _last_commit_problem(block, ctx, previous_set)
+    if problem is not None:
+        return problem
+    for uptime in block.uptime_proofs:
+        problem = compute_uptime_problem(
+            uptime, proofs, ctx.max_proof_size_bytes, ledger.params.timetoke.accrual_cap_hours
+        )
+        if problem is not None:
+            return f"uptime proof: {problem}"
+    fork = ledger.fork()
+    applied = process_block(
+        fork, block, round_set, ctx.genesis_time_s, ledger.params.timetoke.accrual_cap_hours
+    )
+    if isinstance(applied, str):
+        return applied
+    rows, fees = applied
+    problem = _proof_slots_problem(block, ctx, proofs, rows, previous_set, previous_epoch)
+    if problem is not None:
+        return problem
+    if fork.get_state_root() != header.state_root:
+        return "state root mismatch"
+    return AppliedBlock(fork, round_set, rows, fees)
+
+
+def _header_problem(block: Block, round_set: RoundSet, ledger: Ledger) -> str | None:
+    """The proposer is a member and the header's VRF and leader fields are its own."""
+    header = block.header
+    submission = round_set.get_submission(header.proposer)
+    if submission is None:
+        return "proposer is not in the block's validator set"
+    proof = submission.proof
+    if (
+        header.vrf_public_key != submission.public_key
+        or header.vrf_randomness != proof.randomness
+        or header.vrf_beta != proof.preoutput
+        or header.vrf_pi != proof.proof
+        or header.vrf_epoch != submission.input.epoch
+        or header.vrf_tier_seed != submission.input.tier_seed
+    ):
+        return "header VRF fields do not match the proposer's submission"
+    account = ledger.get_account(header.proposer)
+    if account is None or (
+        header.leader_tier != int(account.tier)
+        or header.leader_timetoke != account.timetoke.hours_online
+    ):
+        return "header leader tier or timetoke differ from the ledger"
+    return None
+
+
+def _last_commit_problem(
+    block: Block, ctx: HeightContext, previous_set: ValidatorSet | None
+) -> str | None:
+    """Block h carries a valid certificate of block h − 1 (port rule, like a LastCommit)."""
+    certificate = block.last_certificate
+    if certificate is None or previous_set is None:
+        return "missing certificate of the previous block"
+    return compute_certificate_problem(certificate, previous_set, ctx.height - 1, ctx.tip_hash)
+
+
+def _proof_slots_problem(
+    block: Block,
+    ctx: HeightContext,
+    proofs: ProofService,
+    rows: Sequence[TransferRow],
+    previous_set: ValidatorSet | None,
+    previous_epoch: int,
+) -> str | None:
+    """Exactly the expected proofs: a transfer-batch proof when there are transfers, and a
+    consensus proof of the carried certificate (spec/ops.md §6 rows 14 and 17)."""
+    expected: list[Statement] = []
+    if rows:
+        expected.append(
+            TransactionBatchStatement(compute_batch_digest(block.transactions), tuple(rows))
+        )
+    if block.last_certificate is not None and previous_set is not None:
+        expected.append(
+            compute_consensus_statement(block.last_certificate, previous_set, previous_epoch)
+        )
+    if len(block.proofs) != len(expected):
+        return "unexpected number of block proofs"
+    for slot, statement in zip(block.proofs, expected, strict=True):
+        problem = compute_proof_problem(slot, statement, proofs, ctx.max_proof_size_bytes)
+        if problem is not None:
+            return f"{statement.circuit} proof: {problem}"
+    return None
+
+
+def compute_batch_digest(transactions: Iterable[Transaction]) -> bytes:
+    """Digest of a block's transfer list in block order (the batch proof's public input)."""
+    hasher = hashlib.blake2s(b"rpp-tx-batch")
+    for tx in transactions:
+        hasher.update(tx.digest())
+    return hasher.digest()

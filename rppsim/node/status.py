@@ -1,0 +1,209 @@
+"""Status and telemetry payloads of a node, with the chain's JSON field names (spec/ops.md §2).
+
+Pure functions of a node's state: ``/status/rollout`` (§2.1), ``/status/node`` (§2.2) with the
+consensus (§2.3), mempool (§2.4) and timetoke_params sections, and the telemetry snapshot /
+``/validator/telemetry`` view (§2.5, §2.6). Powers are decimal strings, as in the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from rppsim.node.blocks import compute_round_set
+from rppsim.node.selection import VrfSelectionMetrics
+
+if TYPE_CHECKING:
+    from rppsim.node.node import Node
+
+
+def compute_rollout_status(node: Node) -> dict[str, Any]:
+    """``RolloutStatus``: channel, the 7 gates, telemetry with ``last_observed_height``."""
+    rollout = node.config.rollout
+    telemetry = rollout.telemetry
+    return {
+        "release_channel": rollout.release_channel.value,
+        "feature_gates": rollout.feature_gates.as_dict(),
+        "telemetry": {
+            "enabled": telemetry.enabled,
+            "endpoint": telemetry.endpoint or None,
+            "sample_interval_secs": max(telemetry.sample_interval_secs, 1),
+            "last_observed_height": node.telemetry.last_observed_height,
+        },
+    }
+
+
+def compute_block_metadata(node: Node) -> dict[str, Any] | None:
+    """``BlockMetadata`` of the tip, or None at genesis."""
+    if not node.chain:
+        return None
+    commit = node.chain[-1]
+    header = commit.block.header
+    previous = node.chain[-2].block.header.state_root.hex() if len(node.chain) > 1 else None
+    proofs = [slot.digest().hex() for slot in commit.block.proofs]
+    return {
+        "height": header.height,
+        "hash": commit.block.hash,
+        "timestamp": node.genesis_time_s + header.timestamp_ms // 1000,
+        "previous_state_root": previous,
+        "new_state_root": header.state_root.hex(),
+        "proof_hash": proofs[0] if proofs else None,
+        "recursive_commitment": header.recursive_commitment.hex(),
+        "recursive_previous_commitment": header.recursive_previous_commitment.hex(),
+        "recursive_system": node.proofs.system,
+        "round": commit.certificate.round,
+        "proposer": header.proposer,
+    }
+
+
+def compute_consensus_status(node: Node) -> dict[str, Any]:
+    """``ConsensusStatus`` of the height being decided (spec/ops.md §2.3)."""
+    hs = node.hs
+    metrics = node.consensus
+    round_set = node.round_set or compute_round_set(
+        node.ledger, node.pool.values(), node._context()
+    )
+    validators = round_set.validators
+    block_hash = hs.proposals.get(hs.round)
+    votes = hs.votes.get(hs.round)
+    prevote = precommit = 0
+    if block_hash is not None and votes is not None:
+        prevote = votes.prevote_power(block_hash, validators)
+        precommit = votes.precommit_power(block_hash, validators)
+    status: dict[str, Any] = {
+        "height": hs.height,
+        "block_hash": block_hash,
+        "proposer": validators.get_leader(hs.round, node.rules.rotate_leader_on_round_change),
+        "round": hs.round,
+        "total_power": str(validators.total_power),
+        "quorum_threshold": str(validators.quorum),
+        "pre_vote_power": str(prevote),
+        "pre_commit_power": str(precommit),
+        "commit_power": str(precommit if precommit >= validators.quorum > 0 else 0),
+        "quorum_reached": validators.quorum > 0 and precommit >= validators.quorum,
+        "observers": round_set.observers,
+        "epoch": node.ledger.epoch,
+        "epoch_nonce": node.ledger.epoch_nonce.hex(),
+        "pending_votes": _pending_votes(node),
+        "leader_changes": metrics.leader_changes,
+        "quorum_latency_ms": metrics.quorum_latency_ms,
+        "witness_events": metrics.witness_events,
+        "slashing_events": metrics.slashing_events,
+        "failed_votes": metrics.failed_votes,
+    }
+    if metrics.round_latencies_ms:
+        status["round_latencies_ms"] = list(metrics.round_latencies_ms)
+    return status
+
+
+def _pending_votes(node: Node) -> int:
+    """Votes held for the undecided height (the chain's vote queue)."""
+    return sum(
+        len(round_votes.by_voter[0]) + len(round_votes.by_voter[1])
+        for round_votes in node.hs.votes.values()
+    )
+
+
+def compute_mempool_counts(node: Node) -> dict[str, int]:
+    """The telemetry ``mempool`` object: queue lengths (spec/ops.md §2.5)."""
+    counts = node.mempool.pending_counts()
+    return {
+        "transactions": counts["pending_transactions"],
+        "identities": counts["pending_identities"],
+        "votes": _pending_votes(node),
+        "uptime_proofs": counts["pending_uptime_proofs"],
+    }
+
+
+def compute_node_status(node: Node) -> dict[str, Any]:
+    """``NodeStatus`` (spec/ops.md §2.2) plus ``consensus``, ``mempool``, ``timetoke_params``."""
+    counts = compute_mempool_counts(node)
+    metrics = node.vrf_metrics or VrfSelectionMetrics()
+    return {
+        "address": node.address,
+        "height": node.height,
+        "last_hash": node.tip_hash,
+        "epoch": node.ledger.epoch,
+        "epoch_nonce": node.ledger.epoch_nonce.hex(),
+        "pending_block_proposals": len(node.hs.proposals),
+        "pending_transactions": counts["transactions"],
+        "pending_identities": counts["identities"],
+        "pending_votes": counts["votes"],
+        "pending_uptime_proofs": counts["uptime_proofs"],
+        "vrf_metrics": metrics.to_json_dict(),
+        "tip": compute_block_metadata(node),
+        "consensus": compute_consensus_status(node),
+        "mempool": node.mempool.status_json(asdict(node.config.queue_weights)),
+        "timetoke_params": asdict(node.config.reputation.timetoke),
+        "reputation": compute_own_reputation(node),
+    }
+
+
+def compute_own_reputation(node: Node) -> dict[str, Any]:
+    """The node's own account: tier, score, timetoke hours, balance and stake."""
+    account = node.ledger.get_account(node.address)
+    if account is None:
+        return {"tier": "Tl0", "score": 0.0, "timetoke_hours": 0, "balance": 0, "stake": "0"}
+    return {
+        "tier": account.tier.name,
+        "score": account.reputation.score,
+        "timetoke_hours": account.timetoke.hours_online,
+        "consensus_success": account.reputation.consensus_success,
+        "balance": account.balance,
+        "stake": str(account.stake),
+    }
+
+
+def compute_vrf_threshold(node: Node) -> dict[str, Any]:
+    """The ``vrf_threshold`` object (spec/ops.md §2.5)."""
+    metrics = node.vrf_metrics or VrfSelectionMetrics()
+    return {
+        "epoch": metrics.latest_epoch,
+        "threshold": metrics.active_epoch_threshold,
+        "committee_target": node.config.target_validator_count,
+        "pool_entries": metrics.pool_entries,
+        "accepted_validators": metrics.accepted_validators,
+        "participation_rate": metrics.participation_rate,
+    }
+
+
+def compute_telemetry_snapshot(node: Node) -> dict[str, Any]:
+    """The telemetry snapshot (spec/ops.md §2.6) in the ``/validator/telemetry`` shape."""
+    consensus = compute_consensus_status(node)
+    return {
+        "rollout": compute_rollout_status(node),
+        "node": {
+            key: value
+            for key, value in compute_node_status(node).items()
+            if key not in ("consensus", "mempool", "timetoke_params")
+        },
+        "consensus": {
+            key: consensus[key]
+            for key in (
+                "height",
+                "round",
+                "pending_votes",
+                "quorum_reached",
+                "leader_changes",
+                "round_latencies_ms",
+                "quorum_latency_ms",
+                "witness_events",
+                "slashing_events",
+                "failed_votes",
+            )
+            if key in consensus
+        },
+        "mempool": compute_mempool_counts(node),
+        "timetoke_params": asdict(node.config.reputation.timetoke),
+        "verifier_metrics": compute_verifier_metrics(node),
+        "pruning": None,
+        "vrf_threshold": compute_vrf_threshold(node),
+        "rejections": dict(sorted(node.rejections.items())),
+    }
+
+
+def compute_verifier_metrics(node: Node) -> dict[str, Any]:
+    """``verifier_metrics`` from the proof service, if it keeps counters."""
+    counters = getattr(node.proofs, "per_backend", None)
+    per_backend = counters() if callable(counters) else {}
+    return {"per_backend": per_backend}
