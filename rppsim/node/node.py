@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from rppsim.node import vrf
@@ -63,7 +63,7 @@ from rppsim.node.effects import (
     Timer,
     TimerKind,
 )
-from rppsim.node.ledger import Ledger, LedgerParams, compute_epoch
+from rppsim.node.ledger import Ledger, LedgerParams, Rejection, Transfer, compute_epoch
 from rppsim.node.mempool import Mempool
 from rppsim.node.messages import (
     GENESIS_RECURSIVE_COMMITMENT,
@@ -96,7 +96,13 @@ from rppsim.node.messages import (
     sign_proposal,
     sign_vote,
 )
-from rppsim.node.proofs import ModelProofService, ProofService, Statement, TransactionBatchStatement
+from rppsim.node.proofs import (
+    ModelProofService,
+    ProofService,
+    Statement,
+    TransactionBatchStatement,
+    TransferRow,
+)
 from rppsim.node.reputation import Tier, is_allowed_to_publish
 from rppsim.node.rules import Rules
 from rppsim.node.selection import VrfSelectionMetrics, compute_submission
@@ -344,7 +350,7 @@ class Node:
             proof,
             self.proofs,
             self.config.max_proof_size_bytes,
-            self.config.reputation.timetoke.accrual_cap_hours,
+            self._cap_hours(),
         )
         if problem is not None:
             return self._reject("uptime", problem)
@@ -477,6 +483,7 @@ class Node:
     # --- building a block ----------------------------------------------------------------------
 
     def _build_block(self, now: int, round_: int, round_set: RoundSet) -> Block | None:
+        """Take the mempool payload and seal a block, or None (no empty blocks by default)."""
         payload = self.mempool.take_block_payload(
             self.config.max_block_transactions, self.config.max_block_identity_registrations
         )
@@ -485,61 +492,63 @@ class Node:
             for e in self.pending_evidence.values()
             if compute_evidence_problem(e, self.ledger) is None
         ]
-        if payload.is_empty and not evidence and not self.rules.allow_empty_blocks:
-            return None
-        ctx = self._context()
-        draft = self._assemble(now, round_, round_set, payload, evidence, ctx)
-        return draft
-
-    def _assemble(self, now, round_, round_set, payload, evidence, ctx) -> Block | None:
-        """Keep the payload items a ledger fork accepts, then prove and seal the block."""
-        fork = self.ledger.fork()
         now_s = compute_block_time_s(self.genesis_time_s, now)
-        txs = [tx for tx in payload.transactions if self._is_applicable_transfer(fork, tx, now_s)]
-        identities = [r for r in payload.identities if compute_identity_problem(r, fork) is None]
-        uptime = list(payload.uptime_proofs)
-        submissions = sorted(
-            (self.pool[p.address] for p in round_set.profiles if p.address in self.pool),
-            key=lambda m: m.address,
-        )
-        certificate = self.chain[-1].certificate if self.chain else None
-        proof_slots = self._block_proofs(txs, certificate)
-        if proof_slots is None:
+        transactions = self._applicable_transactions(payload.transactions, now_s)
+        identities = self._applicable_identities(payload.identities)
+        has_payload = transactions or identities or payload.uptime_proofs or evidence
+        if not has_payload and not self.rules.allow_empty_blocks:
             return None
+        draft = Block(
+            header=self._draft_header(now, round_, round_set),
+            transactions=tuple(transactions),
+            identities=tuple(identities),
+            uptime_proofs=payload.uptime_proofs,
+            vrf_submissions=tuple(
+                sorted(
+                    (self.pool[a] for a in round_set.by_address if a in self.pool),
+                    key=lambda m: m.address,
+                )
+            ),
+            evidence=tuple(evidence),
+            last_certificate=self.chain[-1].certificate if self.chain else None,
+        )
+        fork = self.ledger.fork()
+        applied = process_block(fork, draft, round_set, self.genesis_time_s, self._cap_hours())
+        if isinstance(applied, str):
+            return self._reject("propose", applied) or None
+        proofs = tuple(self._block_proofs(draft, applied[0]))
+        header = replace(
+            draft.header,
+            state_root=fork.get_state_root(),
+            tx_root=compute_list_root(draft.transactions),
+            uptime_root=compute_list_root(draft.uptime_proofs),
+            identity_root=compute_list_root(draft.identities),
+            vrf_root=compute_list_root(draft.vrf_submissions),
+            evidence_root=compute_list_root(draft.evidence),
+            last_commit_hash=compute_last_commit_hash(draft.last_certificate),
+            recursive_commitment=compute_recursive_commitment(
+                self.tip_commitment, [slot.digest() for slot in proofs]
+            ),
+        )
+        return replace(draft, header=header, proofs=proofs)
+
+    def _draft_header(self, now: int, round_: int, round_set: RoundSet) -> BlockHeader:
+        """The header fields known before the payload is applied; roots are filled in later."""
         own = round_set.get_submission(self.address)
         account = self.ledger.get_account(self.address)
-        if own is None or account is None:
-            return None
-        body = Block(
-            header=_placeholder_header(),
-            transactions=tuple(txs),
-            identities=tuple(identities),
-            uptime_proofs=tuple(uptime),
-            proofs=tuple(proof_slots),
-            vrf_submissions=tuple(submissions),
-            evidence=tuple(evidence),
-            last_certificate=certificate,
-        )
-        sealed = process_block(
-            self.ledger.fork(),
-            body,
-            round_set,
-            self.genesis_time_s,
-            self.config.reputation.timetoke.accrual_cap_hours,
-        )
-        if isinstance(sealed, str):
-            return self._reject("propose", sealed) or None
-        header = BlockHeader(
-            height=ctx.height,
-            previous_hash=ctx.tip_hash,
+        assert own is not None and account is not None, "only a member leads"
+        zero = bytes(32)
+        return BlockHeader(
+            height=self.hs.height,
+            previous_hash=self.tip_hash,
             timestamp_ms=now,
-            state_root=b"",
-            tx_root=compute_list_root(body.transactions),
-            uptime_root=compute_list_root(body.uptime_proofs),
-            identity_root=compute_list_root(body.identities),
-            vrf_root=compute_list_root(body.vrf_submissions),
-            evidence_root=compute_list_root(body.evidence),
-            last_commit_hash=compute_last_commit_hash(certificate),
+            state_root=zero,
+            tx_root=zero,
+            uptime_root=zero,
+            identity_root=zero,
+            vrf_root=zero,
+            evidence_root=zero,
+            last_commit_hash=zero,
             proposer=self.address,
             vrf_public_key=own.public_key or b"",
             vrf_randomness=own.proof.randomness,
@@ -550,53 +559,59 @@ class Node:
             leader_tier=int(account.tier),
             leader_timetoke=account.timetoke.hours_online,
             round=round_,
-            recursive_previous_commitment=ctx.tip_commitment,
-            recursive_commitment=compute_recursive_commitment(
-                ctx.tip_commitment, [slot.digest() for slot in body.proofs]
-            ),
+            recursive_previous_commitment=self.tip_commitment,
+            recursive_commitment=zero,
         )
+
+    def _applicable_transactions(
+        self, candidates: Iterable[Transaction], now_s: int
+    ) -> list[Transaction]:
+        """The transfers a ledger fork accepts in order; a future nonce goes back to the pool."""
         fork = self.ledger.fork()
-        process_block(
-            fork,
-            _with_header(body, header),
-            round_set,
-            self.genesis_time_s,
-            self.config.reputation.timetoke.accrual_cap_hours,
-        )
-        return _with_header(body, _replace_root(header, fork.get_state_root()))
+        kept: list[Transaction] = []
+        for tx in candidates:
+            transfer = Transfer(tx.sender, tx.recipient, tx.amount, tx.fee, tx.nonce)
+            rejection = fork.process_transfer(transfer, now_s)
+            if rejection is None:
+                kept.append(tx)
+                continue
+            account = fork.get_account(tx.sender)
+            if rejection is Rejection.INVALID_NONCE and account and tx.nonce > account.nonce + 1:
+                self.mempool.add_transaction(tx)
+            else:
+                self.rejections[f"propose: transaction {rejection.value}"] += 1
+        return kept
 
-    def _is_applicable_transfer(self, fork: Ledger, tx: Transaction, now_s: int) -> bool:
-        from rppsim.node.ledger import Transfer
+    def _applicable_identities(
+        self, candidates: Iterable[IdentityRequest]
+    ) -> list[IdentityRequest]:
+        """Identity requests that still register (no duplicate wallet or VRF tag)."""
+        fork = self.ledger.fork()
+        kept: list[IdentityRequest] = []
+        for request in candidates:
+            if compute_identity_problem(request, fork) is None and (
+                fork.process_register_identity(request.wallet_address, request.vrf_tag, 0) is None
+            ):
+                kept.append(request)
+        return kept
 
-        if tx.sender == tx.recipient:
-            return False
-        return (
-            fork.process_transfer(
-                Transfer(tx.sender, tx.recipient, tx.amount, tx.fee, tx.nonce), now_s
-            )
-            is None
-        )
-
-    def _block_proofs(
-        self, txs: list[Transaction], certificate: ConsensusCertificate | None
-    ) -> list[ProofSlot] | None:
+    def _block_proofs(self, block: Block, rows: tuple[TransferRow, ...]) -> list[ProofSlot]:
+        """The transfer-batch proof and the consensus proof of the carried certificate."""
         statements: list[Statement] = []
-        if txs:
-            rows = self._transfer_rows(txs)
-            statements.append(TransactionBatchStatement(compute_batch_digest(txs), rows))
-        if certificate is not None and self.previous_set is not None:
+        if rows:
             statements.append(
-                compute_consensus_statement(certificate, self.previous_set, self.previous_epoch)
+                TransactionBatchStatement(compute_batch_digest(block.transactions), rows)
+            )
+        if block.last_certificate is not None and self.previous_set is not None:
+            statements.append(
+                compute_consensus_statement(
+                    block.last_certificate, self.previous_set, self.previous_epoch
+                )
             )
         return [ProofSlot(self.proofs.system, s.circuit, self.proofs.prove(s)) for s in statements]
 
-    def _transfer_rows(self, txs: list[Transaction]):
-        from rppsim.node.blocks import process_block_transactions
-
-        probe = Block(_placeholder_header(), tuple(txs))
-        applied = process_block_transactions(self.ledger.fork(), probe, self._now_s(0))
-        assert not isinstance(applied, str), applied
-        return applied[0]
+    def _cap_hours(self) -> int:
+        return self.config.reputation.timetoke.accrual_cap_hours
 
     # --- proposals and votes -------------------------------------------------------------------
 
@@ -839,7 +854,7 @@ class Node:
             commit.block,
             round_set,
             self.genesis_time_s,
-            self.config.reputation.timetoke.accrual_cap_hours,
+            self._cap_hours(),
         )
         if isinstance(result, str):
             raise ValueError(
@@ -986,30 +1001,3 @@ Node._HANDLERS = {
     SyncRequest: Node._on_sync_request,
     Commit: Node._on_commit,
 }
-
-
-def _placeholder_header() -> BlockHeader:
-    zero = bytes(32)
-    return BlockHeader(
-        0, GENESIS_HASH, 0, zero, zero, zero, zero, zero, zero, zero, "", zero, 0,
-        bytes(64), bytes(80), 0, zero, 0, 0, 0, zero, zero,
-    )  # fmt: skip
-
-
-def _with_header(block: Block, header: BlockHeader) -> Block:
-    return Block(
-        header,
-        block.transactions,
-        block.identities,
-        block.uptime_proofs,
-        block.proofs,
-        block.vrf_submissions,
-        block.evidence,
-        block.last_certificate,
-    )
-
-
-def _replace_root(header: BlockHeader, state_root: bytes) -> BlockHeader:
-    from dataclasses import replace
-
-    return replace(header, state_root=state_root)
