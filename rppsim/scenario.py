@@ -1,0 +1,974 @@
+"""Scenario files: TOML schema, validation and digest (DESIGN.md §7; spec/simnet.md §1.2, §1.7).
+
+A scenario is validated completely before anything runs: unknown keys, wrong types and
+out-of-range values are each a one-line ``UserError(file, key path, expected, found)``. Key
+paths are dotted; arrays of tables are indexed from 0 (``fault[2].groups``). Unlike simnet
+(which checks odd degrees and fault windows late or never, spec/simnet.md §1.7), every check
+happens here. The schema is documented in ``scenarios/README.md``.
+
+Paths (``nodes.profile``, ``network.edges``) are tried relative to the scenario file first,
+then relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rppsim.errors import UserError, describe
+from rppsim.node.rules import Rules, parse_rules
+from rppsim.rng import SeedTree
+from rppsim.sim.faults import (
+    FAULT_KINDS,
+    Churn,
+    ClockSkew,
+    Crash,
+    Degrade,
+    FaultSchedule,
+    FaultSpec,
+    Heal,
+    Partition,
+    Pause,
+    Restart,
+    compute_crash_windows,
+    compute_pause_windows,
+    get_fault_kind,
+)
+from rppsim.sim.gossip import DEFAULT_MESH, GOSSIP_MODES, MeshParams, Network
+from rppsim.sim.links import (
+    ClassLatency,
+    ClassParams,
+    LinkParams,
+    RegionParams,
+    build_link_model,
+    compute_node_regions,
+)
+from rppsim.sim.topology import TOPOLOGIES, Topology, TopologyParams, build_topology, read_edge_list
+
+PROVERS = ("real", "model")
+BYZANTINE_KINDS = ("double-sign", "withhold-votes", "invalid-proof", "spam")
+TRAFFIC_MODELS = ("poisson", "on-off")
+PUBLISHER_BIAS = ("uniform", "zipf")
+SEED_MAX = 2**64 - 1
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """``[run]``: seed, simulated duration, prover mode, labels."""
+
+    seed: int
+    duration_ms: int
+    prover: str = "real"
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NodesConfig:
+    """``[nodes]``: how many nodes, how many seeded genesis validators, which profile."""
+
+    count: int
+    validators: int
+    profile: str
+    profile_path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    """``[network]``: topology, gossip mode, link model, regions, classes, mesh overrides."""
+
+    topology: TopologyParams
+    gossip: str = "flood"
+    link: LinkParams = dataclasses.field(default_factory=LinkParams)
+    regions: RegionParams | None = None
+    classes: ClassParams | None = None
+    mesh: tuple[tuple[str, MeshParams], ...] = ()
+    edges: str | None = None
+    edges_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficPhase:
+    """One ``[[traffic.phase]]``: Poisson at ``rate_per_s`` or on/off bursts (simnet §1.4)."""
+
+    duration_ms: int
+    model: str = "poisson"
+    rate_per_s: float = 0.0
+    on_ms: int = 0
+    off_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficConfig:
+    """``[traffic]``: transaction and identity-request rates, publisher choice, phases."""
+
+    tx_per_s: float = 0.0
+    identity_per_min: float = 0.0
+    publisher: str = "uniform"
+    zipf_s: float = 1.0
+    phases: tuple[TrafficPhase, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CostsConfig:
+    """``[costs]``: charge the prover cost model's simulated time."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryConfig:
+    """``[telemetry]``: what the harness records."""
+
+    record_messages: bool = True
+    sample_interval_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ByzantineSpec:
+    """One ``[[byzantine]]`` behaviour: kind, nodes (or a seeded fraction), window."""
+
+    kind: str
+    nodes: tuple[int, ...] | None
+    fraction: float | None
+    at_ms: int
+    until_ms: int | None
+    factor: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A validated scenario."""
+
+    source: str
+    run: RunConfig
+    rules: Rules
+    nodes: NodesConfig
+    network: NetworkConfig
+    traffic: TrafficConfig
+    costs: CostsConfig
+    telemetry: TelemetryConfig
+    faults: tuple[FaultSpec, ...] = ()
+    byzantine: tuple[ByzantineSpec, ...] = ()
+
+    def canonical(self) -> dict[str, Any]:
+        """The scenario as plain JSON data (no source, no resolved paths)."""
+        return {k: v for k, v in compute_canonical(self).items() if k != "source"}
+
+    def digest(self) -> str:
+        """Hex BLAKE2s of the canonical JSON (sorted keys, floats as Python's shortest repr)."""
+        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.blake2s(text.encode("utf-8")).hexdigest()
+
+
+def compute_canonical(value: Any) -> Any:
+    """JSON data of a (nested) dataclass; ``*_path`` fields dropped, fault specs get ``kind``."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {
+            f.name: compute_canonical(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.endswith("_path")
+        }
+        if type(value) in FAULT_KINDS.values():
+            out["kind"] = get_fault_kind(value)  # type: ignore[arg-type]
+        return out
+    if isinstance(value, tuple | list):
+        return [compute_canonical(v) for v in value]
+    if isinstance(value, Path):
+        return value.as_posix()
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# A typed reader of one TOML table.
+
+
+class Table:
+    """Typed reads from one TOML table; every read key is remembered for ``finish``."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, path: str = "") -> None:
+        self.data, self.source, self.path = data, source, path
+        self.known: set[str] = set()
+
+    def key(self, name: str) -> str:
+        """Dotted path of ``name`` in this table."""
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, expected: str, found: str | None = None) -> NoReturn:
+        """Raise the user error for key ``name`` ("" for the table itself)."""
+        raise UserError(self.source, self.key(name) if name else self.path, expected, found)
+
+    def has(self, name: str) -> bool:
+        """Whether the key is present (and mark it known)."""
+        self.known.add(name)
+        return name in self.data
+
+    def raw(self, name: str, default: Any = _MISSING, what: str = "a value") -> Any:
+        """The value, the default, or a 'missing' error."""
+        if self.has(name):
+            return self.data[name]
+        if default is _MISSING:
+            self.fail(name, f"{what} (required)", "nothing: the key is missing")
+        return default
+
+    def absent(self, name: str, default: Any) -> bool:
+        """True when the key is missing and has a default (which the caller returns)."""
+        return not self.has(name) and default is not _MISSING
+
+    def integer(
+        self, name: str, default: Any = _MISSING, lo: int | None = None, hi: int | None = None
+    ) -> Any:
+        """An integer in [lo, hi] (either bound optional)."""
+        what = _describe_range("an integer", lo, hi)
+        if self.absent(name, default):
+            return default
+        value = self.raw(name, default, what)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, what, describe(value))
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            self.fail(name, what, describe(value))
+        return value
+
+    def number(
+        self, name: str, default: Any = _MISSING, lo: float = 0.0, hi: float = math.inf
+    ) -> Any:
+        """A finite number (int or float) in [lo, hi], returned as float."""
+        what = _describe_range("a number", lo, None if hi == math.inf else hi)
+        if self.absent(name, default):
+            return default
+        value = self.raw(name, default, what)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(name, what, describe(value))
+        if not math.isfinite(value) or not lo <= value <= hi:
+            self.fail(name, what, describe(value))
+        return float(value)
+
+    def boolean(self, name: str, default: Any = _MISSING) -> Any:
+        """A boolean."""
+        if self.absent(name, default):
+            return default
+        value = self.raw(name, default, "a boolean")
+        if not isinstance(value, bool):
+            self.fail(name, "a boolean", describe(value))
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: Any = _MISSING) -> Any:
+        """A string from ``choices``."""
+        what = "one of " + ", ".join(f'"{c}"' for c in choices)
+        if self.absent(name, default):
+            return default
+        value = self.raw(name, default, what)
+        if not isinstance(value, str) or value not in choices:
+            self.fail(name, what, describe(value))
+        return value
+
+    def string(self, name: str, default: Any = _MISSING) -> Any:
+        """A string."""
+        if self.absent(name, default):
+            return default
+        value = self.raw(name, default, "a string")
+        if not isinstance(value, str):
+            self.fail(name, "a string", describe(value))
+        return value
+
+    def int_list(
+        self, name: str, default: Any = _MISSING, lo: int = 0, hi: int | None = None
+    ) -> Any:
+        """A list of integers in [lo, hi], as a tuple."""
+        what = "a list of " + _describe_range("integers", lo, hi)
+        if self.absent(name, default):
+            return default
+        value = self.raw(name, default, what)
+        if not isinstance(value, list):
+            self.fail(name, what, describe(value))
+        return tuple(
+            _check_int(self, f"{name}[{i}]", v, lo=lo, hi=hi, what=what)
+            for i, v in enumerate(value)
+        )
+
+    def table(self, name: str) -> Table | None:
+        """A sub-table, or None when absent."""
+        if not self.has(name):
+            return None
+        value = self.data[name]
+        if not isinstance(value, dict):
+            self.fail(name, "a table", describe(value))
+        return Table(value, self.source, self.key(name))
+
+    def tables(self, name: str) -> list[Table]:
+        """An array of tables (``[[name]]``), each with path ``name[i]``."""
+        value = self.raw(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail(name, f"an array of tables [[{self.key(name)}]]", describe(value))
+        return [Table(v, self.source, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]
+
+    def forbid(self, name: str, reason: str) -> None:
+        """Fail if ``name`` is present: it does not apply here."""
+        if name in self.data:
+            self.fail(name, f"no {name} {reason}", describe(self.data[name]))
+        self.known.add(name)
+
+    def finish(self) -> None:
+        """Fail on the first key (in document order) no read asked for."""
+        for name in self.data:
+            if name not in self.known:
+                hint = difflib.get_close_matches(name, sorted(self.known), n=1)
+                expected = "one of " + ", ".join(sorted(self.known)) if self.known else "no keys"
+                if hint:
+                    expected = f'"{hint[0]}" (did you mean it?) or {expected}'
+                self.fail(name, expected, "unknown key")
+
+
+def _describe_range(kind: str, lo: float | None, hi: float | None) -> str:
+    """'an integer in [lo, hi]' / '≥ lo' / '≤ hi'."""
+    if lo is not None and hi is not None:
+        return f"{kind} in [{lo}, {hi}]"
+    if lo is not None:
+        return f"{kind} ≥ {lo}"
+    return f"{kind} ≤ {hi}" if hi is not None else kind
+
+
+def _check_int(table: Table, name: str, value: Any, *, lo: int, hi: int | None, what: str) -> int:
+    """One integer element of a list."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        table.fail(name, what, describe(value))
+    if value < lo or (hi is not None and value > hi):
+        table.fail(name, what, describe(value))
+    return value
+
+
+def _check_window(table: Table, duration_ms: int, at_default: Any = _MISSING) -> tuple[int, Any]:
+    """``at_ms`` in [0, duration) and optional ``until_ms`` in (at_ms, duration]."""
+    at = table.integer("at_ms", at_default, 0, duration_ms - 1)
+    until = table.integer("until_ms", None)
+    if until is not None and not at < until <= duration_ms:
+        table.fail(
+            "until_ms",
+            f"an integer in ({at}, {duration_ms}] (after at_ms, in the run)",
+            describe(until),
+        )
+    return at, until
+
+
+def resolve_path(raw: str, scenario_dir: Path) -> Path | None:
+    """``raw`` relative to the scenario's folder, else to the current directory, if a file."""
+    for candidate in (scenario_dir / raw, Path.cwd() / raw):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _keys(given: list[str]) -> str:
+    """'none' or the given keys, for 'exactly one of' errors."""
+    return " and ".join(given) if given else "none"
+
+
+def _required_table(root: Table, name: str) -> Table:
+    """A table the scenario must have."""
+    table = root.table(name)
+    if table is None:
+        root.fail(name, f"a [{name}] table (required)", "nothing: the table is missing")
+    return table
+
+
+def _positive(table: Table, name: str, default: Any = _MISSING) -> Any:
+    """A finite number > 0."""
+    value = table.number(name, default)
+    if value is not None and value <= 0:
+        table.fail(name, "a number > 0", describe(value))
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# [run], [nodes], [network]
+
+
+def parse_run(root: Table) -> RunConfig:
+    """``[run]``."""
+    t = _required_table(root, "run")
+    run = RunConfig(
+        seed=t.integer("seed", lo=0, hi=SEED_MAX),
+        duration_ms=t.integer("duration_ms", lo=1),
+        prover=t.choice("prover", PROVERS, "real"),
+        name=t.string("name", ""),
+        description=t.string("description", ""),
+    )
+    t.finish()
+    return run
+
+
+def parse_nodes(root: Table, scenario_dir: Path) -> NodesConfig:
+    """``[nodes]``; the profile must be an existing file."""
+    t = _required_table(root, "nodes")
+    count = t.integer("count", lo=1)
+    validators = t.integer("validators", lo=1, hi=count)
+    profile = t.string("profile")
+    path = resolve_path(profile, scenario_dir)
+    if path is None:
+        expected = "a node profile file (relative to the scenario file or the current directory)"
+        t.fail("profile", expected, describe(profile))
+    t.finish()
+    return NodesConfig(count, validators, profile, path)
+
+
+def _parse_degree(t: Table, kind: str, n: int) -> int | None:
+    """``degree`` with the generator's constraints (spec/simnet.md §1.3; checked up front)."""
+    if kind in ("complete", "edge-list"):
+        t.forbid("degree", f'with topology "{kind}"')
+        return None
+    if kind == "erdos-renyi" and not t.has("degree"):
+        return None
+    degree = t.integer("degree", lo=1, hi=n - 1)
+    if kind in ("ring", "small-world") and degree % 2:
+        t.fail(
+            "degree", f'an even integer (topology "{kind}" links degree/2 per side)', str(degree)
+        )
+    if kind == "k-regular" and (n * degree) % 2:
+        t.fail("degree", f"a degree with nodes.count × degree even ({n} × {degree})", str(degree))
+    return degree
+
+
+def _parse_topology(
+    t: Table, kind: str, n: int, scenario_dir: Path
+) -> tuple[TopologyParams, str | None, Path | None]:
+    """Topology parameters; keys that do not apply to ``kind`` are errors."""
+    degree = _parse_degree(t, kind, n)
+    for key, owner in (("rewire", "small-world"), ("p", "erdos-renyi"), ("edges", "edge-list")):
+        if kind != owner:
+            t.forbid(key, f'unless topology = "{owner}"')
+    rewire = t.number("rewire", 0.1, 0.0, 1.0) if kind == "small-world" else None
+    p = t.number("p", None, 0.0, 1.0) if kind == "erdos-renyi" else None
+    if kind == "erdos-renyi" and (p is None) == (degree is None):
+        t.fail("p", "exactly one of p and degree", "both" if p is not None else "neither")
+    if kind != "edge-list":
+        return TopologyParams(kind, degree, rewire, p), None, None
+    edges = t.string("edges")
+    path = resolve_path(edges, scenario_dir)
+    if path is None:
+        expected = "an edge-list CSV file (relative to the scenario file or the current directory)"
+        t.fail("edges", expected, describe(edges))
+    edge_list = read_edge_list(path, n)
+    return TopologyParams(kind, edge_list=edge_list), edges, path
+
+
+def parse_link(t: Table | None) -> LinkParams:
+    """``[network.link]``."""
+    if t is None:
+        return LinkParams()
+    latency = t.int_list("latency_ms", (20, 80), lo=0)
+    if len(latency) != 2 or latency[0] > latency[1]:
+        t.fail("latency_ms", "[lo, hi] with 0 ≤ lo ≤ hi", describe(list(latency)))
+    link = LinkParams(
+        latency_ms=(latency[0], latency[1]),
+        jitter_ms=t.integer("jitter_ms", 0, lo=0),
+        loss=t.number("loss", 0.0, 0.0, 1.0),
+        bandwidth_mbps=t.integer("bandwidth_mbps", 0, lo=0),
+    )
+    t.finish()
+    return link
+
+
+def _parse_names(t: Table) -> tuple[str, ...]:
+    """``names``: unique non-empty region names."""
+    names = t.raw("names", what="a list of region names")
+    expected = "a non-empty list of distinct, non-empty region names"
+    if not isinstance(names, list) or not names:
+        t.fail("names", expected, describe(names))
+    if not all(isinstance(x, str) and x for x in names) or len(set(names)) != len(names):
+        t.fail("names", expected, describe(names))
+    return tuple(names)
+
+
+def _parse_matrix(
+    t: Table, name: str, size: int, *, lo: float, hi: float | None, integer: bool
+) -> Any:
+    """A symmetric size×size matrix of integers (or numbers) in [lo, hi]; None when absent."""
+    kind = "integers" if integer else "numbers"
+    what = f"a symmetric {size}×{size} matrix of {_describe_range(kind, lo, hi)}"
+    value = t.raw(name, None, what)
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != size:
+        t.fail(name, what, describe(value))
+    for a, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != size:
+            t.fail(f"{name}[{a}]", what, describe(row))
+        for b, x in enumerate(row):
+            ok_type = isinstance(x, int) if integer else isinstance(x, int | float)
+            if isinstance(x, bool) or not ok_type or x < lo or (hi is not None and x > hi):
+                t.fail(f"{name}[{a}][{b}]", what, describe(x))
+    for a in range(size):
+        for b in range(a):
+            if value[a][b] != value[b][a]:
+                t.fail(
+                    f"{name}[{a}][{b}]",
+                    f"{value[b][a]} (the matrix is symmetric)",
+                    str(value[a][b]),
+                )
+    cast = int if integer else float
+    return tuple(tuple(cast(x) for x in row) for row in value)
+
+
+def parse_regions(t: Table, n: int) -> RegionParams:
+    """``[network.regions]``: names, assignment and per-region-pair matrices."""
+    names = _parse_names(t)
+    assignment = t.raw("assignment", "round-robin")
+    expected = f'"round-robin" or a list of {n} region names (one per node)'
+    if assignment == "round-robin":
+        assignment = None
+    elif not isinstance(assignment, list) or len(assignment) != n:
+        t.fail("assignment", expected, describe(assignment))
+    else:
+        for i, name in enumerate(assignment):
+            if name not in names:
+                t.fail(f"assignment[{i}]", "one of " + ", ".join(names), describe(name))
+        assignment = tuple(assignment)
+    size = len(names)
+    latency = _parse_matrix(t, "latency_ms", size, lo=0, hi=None, integer=True)
+    if latency is None:
+        t.fail("latency_ms", f"a symmetric {size}×{size} matrix (required)", "nothing")
+    regions = RegionParams(
+        names=names,
+        latency_ms=latency,
+        assignment=assignment,
+        jitter_ms=_parse_matrix(t, "jitter_ms", size, lo=0, hi=None, integer=True),
+        loss=_parse_matrix(t, "loss", size, lo=0.0, hi=1.0, integer=False),
+    )
+    t.finish()
+    return regions
+
+
+def _parse_class_latency(t: Table | None) -> ClassLatency:
+    """``[network.classes.trusted]`` / ``untrusted``."""
+    if t is None:
+        return ClassLatency()
+    out = ClassLatency(t.integer("extra_delay_ms", 0, lo=0), t.integer("jitter_ms", 0, lo=0))
+    t.finish()
+    return out
+
+
+def parse_classes(t: Table, n: int) -> ClassParams:
+    """``[network.classes]``: trusted nodes (listed or a seeded fraction) and overlays."""
+    given = [k for k in ("trusted_nodes", "trusted_fraction") if t.has(k)]
+    if len(given) != 1:
+        t.fail("trusted_nodes", "exactly one of trusted_nodes and trusted_fraction", _keys(given))
+    classes = ClassParams(
+        trusted_nodes=t.int_list("trusted_nodes", None, 0, n - 1),
+        trusted_fraction=t.number("trusted_fraction", None, 0.0, 1.0),
+        trusted=_parse_class_latency(t.table("trusted")),
+        untrusted=_parse_class_latency(t.table("untrusted")),
+    )
+    t.finish()
+    return classes
+
+
+def parse_mesh(t: Table) -> tuple[tuple[str, MeshParams], ...]:
+    """``[network.mesh.<topic>]`` overrides: ``n``, ``low``, ``high`` with low ≤ n ≤ high."""
+    out = []
+    for topic, default in DEFAULT_MESH.items():
+        sub = t.table(topic)
+        if sub is None:
+            continue
+        n = sub.integer("n", default.n, lo=1)
+        low = sub.integer("low", min(default.low, n), lo=0, hi=n)
+        high = sub.integer("high", max(default.high, n), lo=n)
+        sub.finish()
+        out.append((topic, MeshParams(n, low, high)))
+    t.finish()
+    return tuple(out)
+
+
+def parse_network(root: Table, n: int, scenario_dir: Path) -> NetworkConfig:
+    """``[network]`` and its sub-tables."""
+    t = _required_table(root, "network")
+    kind = t.choice("topology", TOPOLOGIES)
+    gossip = t.choice("gossip", GOSSIP_MODES, "flood")
+    topology, edges, edges_path = _parse_topology(t, kind, n, scenario_dir)
+    regions_table, classes_table = t.table("regions"), t.table("classes")
+    mesh_table = t.table("mesh")
+    if mesh_table is not None and gossip != "mesh":
+        t.fail("mesh", 'no [network.mesh] unless gossip = "mesh"', "a [network.mesh] table")
+    network = NetworkConfig(
+        topology=topology,
+        gossip=gossip,
+        link=parse_link(t.table("link")),
+        regions=None if regions_table is None else parse_regions(regions_table, n),
+        classes=None if classes_table is None else parse_classes(classes_table, n),
+        mesh=() if mesh_table is None else parse_mesh(mesh_table),
+        edges=edges,
+        edges_path=edges_path,
+    )
+    t.finish()
+    return network
+
+
+# --------------------------------------------------------------------------------------------
+# [traffic], [costs], [telemetry], [[byzantine]]
+
+
+def _parse_phase(t: Table) -> TrafficPhase:
+    """One ``[[traffic.phase]]``."""
+    model = t.choice("model", TRAFFIC_MODELS, "poisson")
+    if model == "poisson":
+        t.forbid("on_ms", 'unless model = "on-off"')
+        t.forbid("off_ms", 'unless model = "on-off"')
+    phase = TrafficPhase(
+        duration_ms=t.integer("duration_ms", lo=1),
+        model=model,
+        rate_per_s=_positive(t, "rate_per_s"),
+        on_ms=t.integer("on_ms", lo=1) if model == "on-off" else 0,
+        off_ms=t.integer("off_ms", lo=1) if model == "on-off" else 0,
+    )
+    t.finish()
+    return phase
+
+
+def parse_traffic(t: Table | None, duration_ms: int) -> TrafficConfig:
+    """``[traffic]``; phases must fit in the run (simnet check 6, spec/simnet.md §1.7)."""
+    if t is None:
+        return TrafficConfig()
+    phases = tuple(_parse_phase(p) for p in t.tables("phase"))
+    if phases:
+        t.forbid("tx_per_s", "when [[traffic.phase]] gives the rates")
+    total = sum(p.duration_ms for p in phases)
+    if total > duration_ms:
+        expected = f"phases lasting at most run.duration_ms = {duration_ms} in total"
+        t.fail("phase", expected, f"{total} ms")
+    publisher = t.choice("publisher", PUBLISHER_BIAS, "uniform")
+    if publisher != "zipf":
+        t.forbid("zipf_s", 'unless publisher = "zipf"')
+    traffic = TrafficConfig(
+        tx_per_s=t.number("tx_per_s", 0.0),
+        identity_per_min=t.number("identity_per_min", 0.0),
+        publisher=publisher,
+        zipf_s=_positive(t, "zipf_s", 1.0),
+        phases=phases,
+    )
+    t.finish()
+    return traffic
+
+
+def parse_costs(t: Table | None) -> CostsConfig:
+    """``[costs]``."""
+    if t is None:
+        return CostsConfig()
+    costs = CostsConfig(enabled=t.boolean("enabled", True))
+    t.finish()
+    return costs
+
+
+def parse_telemetry(t: Table | None) -> TelemetryConfig:
+    """``[telemetry]``."""
+    if t is None:
+        return TelemetryConfig()
+    telemetry = TelemetryConfig(
+        record_messages=t.boolean("record_messages", True),
+        sample_interval_ms=t.integer("sample_interval_ms", None, lo=1),
+    )
+    t.finish()
+    return telemetry
+
+
+def _parse_node_set(t: Table, n: int, name: str = "nodes", default: Any = _MISSING) -> Any:
+    """A non-empty list of distinct node ids."""
+    nodes = t.int_list(name, default, 0, n - 1)
+    if nodes is None or nodes is default:
+        return nodes
+    if not nodes or len(set(nodes)) != len(nodes):
+        t.fail(name, f"a non-empty list of distinct node ids in [0, {n - 1}]", str(list(nodes)))
+    return nodes
+
+
+def parse_byzantine(t: Table, n: int, duration_ms: int) -> ByzantineSpec:
+    """One ``[[byzantine]]``: schema only (the behaviours live in the kernel)."""
+    kind = t.choice("kind", BYZANTINE_KINDS)
+    given = [k for k in ("nodes", "fraction") if t.has(k)]
+    if len(given) != 1:
+        t.fail("nodes", "exactly one of nodes and fraction", _keys(given))
+    fraction = t.number("fraction", None, 0.0, 1.0)
+    if fraction is not None and fraction <= 0:
+        t.fail("fraction", "a number in (0, 1]", describe(fraction))
+    if kind != "spam":
+        t.forbid("factor", 'unless kind = "spam"')
+    at, until = _check_window(t, duration_ms, 0)
+    spec = ByzantineSpec(
+        kind=kind,
+        nodes=_parse_node_set(t, n, default=None),
+        fraction=fraction,
+        at_ms=at,
+        until_ms=until,
+        factor=t.integer("factor", 2, lo=2),
+    )
+    t.finish()
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
+# [[fault]]
+
+
+@dataclass(frozen=True, slots=True)
+class _FaultContext:
+    """What fault parsers need to know about the rest of the scenario."""
+
+    n: int
+    duration_ms: int
+    regions: RegionParams | None
+
+
+def _parse_crash(t: Table, c: _FaultContext) -> FaultSpec:
+    node = t.integer("node", lo=0, hi=c.n - 1)
+    at, until = _check_window(t, c.duration_ms)
+    return Crash(node, at, until)
+
+
+def _parse_restart(t: Table, c: _FaultContext) -> FaultSpec:
+    return Restart(
+        t.integer("node", lo=0, hi=c.n - 1), t.integer("at_ms", lo=0, hi=c.duration_ms - 1)
+    )
+
+
+def _parse_pause(t: Table, c: _FaultContext) -> FaultSpec:
+    node = t.integer("node", lo=0, hi=c.n - 1)
+    at, until = _check_window(t, c.duration_ms)
+    return Pause(node, at, until)
+
+
+def _parse_heal(t: Table, c: _FaultContext) -> FaultSpec:
+    return Heal(t.integer("at_ms", lo=0, hi=c.duration_ms - 1))
+
+
+def _parse_groups(t: Table, c: _FaultContext) -> tuple[tuple[int, ...], ...]:
+    """``groups`` (lists of node ids), ``isolate`` (one node) or ``regions`` (region names)."""
+    given = [k for k in ("groups", "isolate", "regions") if t.has(k)]
+    if len(given) != 1:
+        t.fail("groups", "exactly one of groups, isolate and regions", _keys(given))
+    if given == ["isolate"]:
+        return ((t.integer("isolate", lo=0, hi=c.n - 1),),)
+    if given == ["regions"]:
+        if c.regions is None:
+            t.fail("regions", "a [network.regions] table to name regions from", "none")
+        names = t.raw("regions")
+        if not isinstance(names, list) or not all(x in c.regions.names for x in names):
+            t.fail("regions", "a list of names from network.regions.names", describe(names))
+        region = compute_node_regions(c.regions, c.n).tolist()
+        index = {name: i for i, name in enumerate(c.regions.names)}
+        return tuple(tuple(v for v in range(c.n) if region[v] == index[x]) for x in names)
+    groups = t.raw("groups")
+    what = f"a list of non-empty lists of node ids in [0, {c.n - 1}]"
+    if not isinstance(groups, list) or not groups:
+        t.fail("groups", what, describe(groups))
+    out = []
+    for i, group in enumerate(groups):
+        if not isinstance(group, list) or not group:
+            t.fail(f"groups[{i}]", what, describe(group))
+        out.append(
+            tuple(_check_int(t, f"groups[{i}]", v, lo=0, hi=c.n - 1, what=what) for v in group)
+        )
+    return tuple(out)
+
+
+def _check_disjoint(t: Table, groups: tuple[tuple[int, ...], ...]) -> None:
+    """Partition groups must not share a node."""
+    owner: dict[int, int] = {}
+    for i, group in enumerate(groups):
+        for v in group:
+            if v in owner:
+                found = f"node {v} in groups {owner[v]} and {i}"
+                t.fail("groups", "disjoint groups (each node in at most one)", found)
+            owner[v] = i
+
+
+def _parse_partition(t: Table, c: _FaultContext) -> FaultSpec:
+    groups = _parse_groups(t, c)
+    _check_disjoint(t, groups)
+    unlisted = t.choice("unlisted", ("group", "bridge"), "group")
+    if unlisted == "bridge" and len(groups) < 2:
+        t.fail("groups", 'at least two groups when unlisted = "bridge"', f"{len(groups)}")
+    at, until = _check_window(t, c.duration_ms)
+    return Partition(groups, at, until, unlisted, t.boolean("oneway", False))
+
+
+def _parse_links(t: Table, c: _FaultContext) -> tuple[tuple[int, int], ...]:
+    """``links``: pairs [u, v] of distinct node ids."""
+    links = t.raw("links", [])
+    what = f"a list of [u, v] pairs of distinct node ids in [0, {c.n - 1}]"
+    if not isinstance(links, list):
+        t.fail("links", what, describe(links))
+    out = []
+    for i, pair in enumerate(links):
+        if not isinstance(pair, list) or len(pair) != 2:
+            t.fail(f"links[{i}]", what, describe(pair))
+        u, v = (_check_int(t, f"links[{i}]", x, lo=0, hi=c.n - 1, what=what) for x in pair)
+        if u == v:
+            t.fail(f"links[{i}]", what, describe(pair))
+        out.append((u, v))
+    return tuple(out)
+
+
+def _parse_degrade(t: Table, c: _FaultContext) -> FaultSpec:
+    links = _parse_links(t, c)
+    nodes = _parse_node_set(t, c.n, default=())
+    if not links and not nodes:
+        t.fail("links", "links or nodes to degrade (at least one)", "neither")
+    at, until = _check_window(t, c.duration_ms)
+    return Degrade(
+        at_ms=at,
+        until_ms=until,
+        links=links,
+        nodes=nodes,
+        extra_delay_ms=t.integer("extra_delay_ms", 0, lo=0),
+        extra_loss=t.number("extra_loss", 0.0, 0.0, 1.0),
+    )
+
+
+def _parse_skew(t: Table, c: _FaultContext) -> FaultSpec:
+    given = [k for k in ("node", "nodes") if t.has(k)]
+    if len(given) != 1:
+        t.fail("node", "exactly one of node and nodes", _keys(given))
+    node = t.integer("node", None, lo=0, hi=c.n - 1)
+    nodes = (node,) if node is not None else _parse_node_set(t, c.n)
+    at, until = _check_window(t, c.duration_ms, 0)
+    return ClockSkew(
+        nodes=nodes,
+        at_ms=at,
+        until_ms=until,
+        offset_ms=t.integer("offset_ms", 0),
+        drift_ppm=t.integer("drift_ppm", 0, lo=-999_999, hi=1_000_000),
+    )
+
+
+def _parse_churn(t: Table, c: _FaultContext) -> FaultSpec:
+    at, until = _check_window(t, c.duration_ms, 0)
+    return Churn(
+        rate_per_min=_positive(t, "rate_per_min"),
+        downtime_ms=t.integer("downtime_ms", lo=1),
+        at_ms=at,
+        until_ms=until,
+        downtime=t.choice("downtime", ("fixed", "exponential"), "fixed"),
+        process=t.choice("process", ("poisson", "sequential"), "poisson"),
+        nodes=_parse_node_set(t, c.n, default=None),
+    )
+
+
+_FAULT_PARSERS: dict[str, Callable[[Table, _FaultContext], FaultSpec]] = {
+    "crash": _parse_crash,
+    "restart": _parse_restart,
+    "pause": _parse_pause,
+    "partition": _parse_partition,
+    "heal": _parse_heal,
+    "degrade": _parse_degrade,
+    "clock-skew": _parse_skew,
+    "churn": _parse_churn,
+}
+
+
+def parse_faults(root: Table, context: _FaultContext) -> tuple[FaultSpec, ...]:
+    """Every ``[[fault]]``, then the cross-fault checks (crash/restart/pause consistency)."""
+    faults = []
+    for t in root.tables("fault"):
+        kind = t.choice("kind", tuple(FAULT_KINDS))
+        faults.append(_FAULT_PARSERS[kind](t, context))
+        t.finish()
+    compute_crash_windows(tuple(faults), root.source)
+    compute_pause_windows(tuple(faults), root.source)
+    return tuple(faults)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole file
+
+
+ROOT_KEYS = (
+    "run",
+    "rules",
+    "nodes",
+    "network",
+    "traffic",
+    "costs",
+    "telemetry",
+    "fault",
+    "byzantine",
+)
+
+
+def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario:
+    """Validate a parsed TOML document; paths resolve against ``source_path``'s folder."""
+    source_path = Path(source_path)
+    root = Table(data, str(source_path))
+    root.known.update(ROOT_KEYS)
+    root.finish()
+    run = parse_run(root)
+    nodes = parse_nodes(root, source_path.parent)
+    rules_table = root.table("rules")
+    rules = Rules() if rules_table is None else parse_rules(dict(rules_table.data), root.source)
+    network = parse_network(root, nodes.count, source_path.parent)
+    context = _FaultContext(nodes.count, run.duration_ms, network.regions)
+    return Scenario(
+        source=root.source,
+        run=run,
+        rules=rules,
+        nodes=nodes,
+        network=network,
+        traffic=parse_traffic(root.table("traffic"), run.duration_ms),
+        costs=parse_costs(root.table("costs")),
+        telemetry=parse_telemetry(root.table("telemetry")),
+        faults=parse_faults(root, context),
+        byzantine=tuple(
+            parse_byzantine(t, nodes.count, run.duration_ms) for t in root.tables("byzantine")
+        ),
+    )
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario file; every problem is a one-line ``UserError``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            str(path), "", "an existing scenario file", "nothing at that path"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(str(path), "", "valid TOML", str(error)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(str(path), "", "a readable UTF-8 TOML file", str(error)) from None
+    return parse_scenario(data, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Builders the kernel calls
+
+
+def build_sim_network(scenario: Scenario, tree: SeedTree) -> Network:
+    """The run's ``Network``: topology, link model (regions, classes) and gossip mode."""
+    net = scenario.network
+    topology = build_topology(net.topology, scenario.nodes.count, tree)
+    links = build_link_model(topology, net.link, tree, net.regions, net.classes)
+    return Network(topology, links, net.gossip, tree, dict(net.mesh))
+
+
+def build_fault_schedule(scenario: Scenario, topology: Topology, tree: SeedTree) -> FaultSchedule:
+    """The run's expanded ``FaultSchedule`` (churn drawn from ``("fault", "churn", i)``)."""
+    return FaultSchedule(scenario.faults, topology, scenario.run.duration_ms, tree, scenario.source)
+
+
+def compute_byzantine_nodes(
+    spec: ByzantineSpec, n: int, tree: SeedTree, index: int
+) -> tuple[int, ...]:
+    """The nodes of a byzantine entry: its list, or round(fraction·n) (at least 1) nodes drawn
+    from ``("byzantine", index)``, sorted."""
+    if spec.nodes is not None:
+        return tuple(sorted(spec.nodes))
+    count = max(1, round((spec.fraction or 0.0) * n))
+    picked = tree.generator("byzantine", index).permutation(n)[:count]
+    return tuple(sorted(int(v) for v in picked))
