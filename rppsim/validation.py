@@ -1,7 +1,9 @@
 """``rppsim validate``: classify a TOML file and run its loader (spec/ops.md §6 row 1).
 
-A file with ``extends`` is a profile, a file whose only top-level key is ``genesis`` is a genesis
-file, a file with any node-config root key is a node config; anything else is a ``UserError``.
+A file with a ``[run]`` table is a scenario, a file with ``extends`` is a profile, a file whose
+only top-level key is ``genesis`` is a genesis file, a file with any node-config root key is a
+node config; anything else is a ``UserError``. A scenario is validated fully, including the
+node profile it names.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from typing import Any
 from rppsim.errors import UserError
 from rppsim.node.config import ROOT_KEYS, load_config
 from rppsim.node.genesis import load_genesis, read_toml
+from rppsim.scenario import load_scenario
 
-EXPECTED_KINDS = "a node config, profile or genesis file"
+EXPECTED_KINDS = "a scenario, node config, profile or genesis file"
 
 
 def classify_document(document: Mapping[str, Any], source: str) -> str:
-    """The kind of a parsed file: "profile", "genesis" or "node"."""
+    """The kind of a parsed file: "scenario", "profile", "genesis" or "node"."""
+    if "run" in document:
+        return "scenario"
     if "extends" in document:
         return "profile"
     if list(document) == ["genesis"]:
@@ -33,7 +38,10 @@ def validate_file(path: Path, strict: bool = True) -> tuple[str, list[str]]:
     """Validate one file; returns its kind and the warnings (relaxed mode's unknown keys)."""
     path = Path(path)
     kind = classify_document(read_toml(path), str(path))
-    if kind == "genesis":
+    if kind == "scenario":
+        scenario = load_scenario(path)
+        _, warnings = load_config(scenario.nodes.profile_path, strict)
+    elif kind == "genesis":
         _, warnings = load_genesis(path, strict)
     else:
         _, warnings = load_config(path, strict)

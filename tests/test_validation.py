@@ -61,14 +61,18 @@ def test_classify_document(document: dict[str, object], kind: str):
 
 
 @pytest.mark.parametrize(
-    ("document", "found"), [({"run": {"seed": 1}}, "top-level keys run"), ({}, "an empty file")]
+    ("document", "found"), [({"seed": 1}, "top-level keys seed"), ({}, "an empty file")]
 )
 def test_classify_document_rejects_other_files(document: dict[str, object], found: str):
-    """Anything else is a UserError naming the three accepted kinds."""
+    """Anything else is a UserError naming the four accepted kinds."""
     with pytest.raises(UserError) as caught:
         classify_document(document, "f.toml")
     assert caught.value.found == found
-    assert "a node config, profile or genesis file" in str(caught.value)
+    assert "a scenario, node config, profile or genesis file" in str(caught.value)
+
+
+def test_classify_document_sends_run_tables_to_the_scenario_loader():
+    assert classify_document({"run": {"seed": 1}}, "f.toml") == "scenario"
 
 
 # (file in the node folder, text to replace, replacement, error key, fragment of the message)
@@ -197,13 +201,20 @@ def test_toml_syntax_error_names_line_and_column(tmp_path: Path, capsys):
     assert f"{bad}: expected valid TOML" in err and "line 2, column" in err
 
 
-def test_other_toml_files_are_rejected(tmp_path: Path, capsys):
-    """A scenario-like file ([run]) is not a node config, profile or genesis."""
+def test_scenario_files_are_validated_as_scenarios(tmp_path: Path, capsys):
+    """A file with [run] is checked by the scenario loader: its first error, one line."""
     other = tmp_path / "scenario.toml"
     other.write_text("[run]\nseed = 1\n", encoding="utf-8")
     code, _, err = _run(["validate", str(other)], capsys)
     assert code == EXIT_USER_ERROR
-    assert "expected a node config, profile or genesis file, found top-level keys run" in err
+    assert err.count("\n") == 1
+    assert "run.duration_ms: expected an integer" in err
+
+
+def test_shipped_scenarios_validate(capsys):
+    code, out, _ = _run(["validate", str(ROOT / "scenarios")], capsys)
+    assert code == 0
+    assert out.count("ok  scenario") >= 4
 
 
 def test_relaxed_flag_turns_unknown_keys_into_warnings(node_copy: Path, capsys):
