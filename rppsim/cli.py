@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from rppsim.errors import EXIT_USER_ERROR, UserError
 
@@ -32,6 +33,19 @@ def _expand_paths(paths: Sequence[str]) -> list[Path]:
     return files
 
 
+def _natural(text: str) -> int:
+    """A non-negative integer flag value; argparse reports anything else in one line."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer, found {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, found {text!r}")
+    return value
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate node configs, profiles, genesis files and scenarios; exit 2 on the first bad one."""
     from rppsim.validation import validate_file
@@ -44,18 +58,64 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a scenario with a progress bar; print the seed, the digest and the run folder."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rppsim.scenario import load_scenario
+    from rppsim.sim.run import execute_run
+
+    scenario = load_scenario(Path(args.scenario))
+    seed = scenario.run.seed if args.seed is None else args.seed
+    duration = scenario.run.duration_ms if args.duration_ms is None else args.duration_ms
+    print(f"rppsim run {args.scenario} --seed {seed}")
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("sim {task.completed:>9,.0f}/{task.total:,.0f} ms"),
+        TextColumn("height {task.fields[height]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False, disable=args.quiet) as bar:
+        task = bar.add_task(scenario.run.name or Path(args.scenario).stem, total=duration, height=0)
+
+        def progress(now_ms: int, height: int) -> None:
+            bar.update(task, completed=now_ms, height=height)
+
+        result = execute_run(
+            scenario,
+            seed=seed,
+            duration_ms=duration,
+            out_dir=Path(args.out) if args.out else None,
+            progress=progress,
+        )
+        bar.update(task, completed=duration)
+    summary = result.summary
+    heights = summary["final_heights"].values()  # type: ignore[union-attr]
+    print(f"seed {seed}  digest {summary['digest']}")
+    print(f"final height {max(heights, default=0)}  run folder {result.out_dir}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run one benchmark module's ``main``."""
     module = importlib.import_module(f"rppsim.bench.{args.name}")
     return int(module.main(args.bench_args) or 0)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from rppsim.bench import available
 
-    parser = argparse.ArgumentParser(prog="rppsim", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="rppsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     validate = sub.add_parser("validate", help="check config, genesis and scenario files")
     validate.add_argument("paths", nargs="+", help="files or folders of .toml files")
@@ -63,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--relaxed", action="store_true", help="warn about unknown keys instead of failing"
     )
     validate.set_defaults(func=cmd_validate)
+
+    run = sub.add_parser("run", help="run a scenario and write its run folder")
+    run.add_argument("scenario", help="scenario file (TOML)")
+    run.add_argument(
+        "--seed", type=_natural, help="replay with this seed (default: the scenario's)"
+    )
+    run.add_argument("--out", help="run folder (default: reports/<scenario>/<seed>/)")
+    run.add_argument("--duration-ms", type=_natural, help="override the simulated duration")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=available())

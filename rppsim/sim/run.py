@@ -1,0 +1,83 @@
+"""``rppsim run``: a scenario, a seed, a run folder (DESIGN.md §3, §6).
+
+The run folder holds one Parquet file per frame and ``summary.json`` whose ``digest`` is a
+BLAKE2s over the canonical frames: same scenario and seed, same digest, in any process.
+Wall-clock figures appear only under ``summary["wall"]``, outside every digest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rppsim.node.proofs import ProofService
+from rppsim.scenario import Scenario
+from rppsim.sim.kernel import Simulation
+from rppsim.sim.proving import SizedModelProofService, get_proof_cost, get_proof_size
+from rppsim.telemetry.runfolder import compute_summary, write_run_folder
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What a finished run produced."""
+
+    out_dir: Path | None
+    summary: dict[str, Any]
+    frames: dict[str, Any]
+
+
+def build_proof_service(mode: str) -> ProofService:
+    """The proof service of a prover mode (``real`` or ``model``)."""
+    if mode == "model":
+        return SizedModelProofService(get_proof_size())
+    from rppsim.sim.real_proofs import RealProofService
+
+    return RealProofService()
+
+
+def default_out_dir(scenario: Scenario, seed: int) -> Path:
+    """``reports/<scenario>/<seed>/`` (relative to the working directory)."""
+    name = scenario.run.name or Path(scenario.source).stem
+    return Path("reports") / name / str(seed)
+
+
+def execute_run(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    duration_ms: int | None = None,
+    out_dir: Path | None = None,
+    write: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    record_messages: bool | None = None,
+) -> RunResult:
+    """Run ``scenario`` and (when ``write``) save its run folder."""
+    started = time.perf_counter()
+    sim = Simulation(
+        scenario,
+        seed=seed,
+        duration_ms=duration_ms,
+        proofs=build_proof_service(scenario.run.prover),
+        proof_cost=get_proof_cost(),
+        record_messages=record_messages,
+    )
+    sim.run(progress)
+    info = {
+        "seed": str(sim.seed),
+        "scenario": scenario.run.name or Path(scenario.source).stem,
+        "scenario_digest": scenario.digest(),
+        "prover": scenario.run.prover,
+        "duration_ms": str(sim.duration_ms),
+    }
+    for key, value in info.items():
+        sim.recorder.record_run_info(key, value)
+    frames = sim.recorder.frames()
+    wall = {"wall_time_s": round(time.perf_counter() - started, 3)}
+    summary = compute_summary(frames, seed=sim.seed, scenario_digest=scenario.digest(), wall=wall)
+    target = out_dir or default_out_dir(scenario, sim.seed)
+    if write:
+        write_run_folder(target, frames, summary)
+    return RunResult(target if write else None, summary, frames)
