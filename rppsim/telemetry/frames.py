@@ -1,0 +1,910 @@
+"""Run frames: one fixed schema per tidy pandas frame, and the recorder that fills them.
+
+The simulator kernel calls ``RunRecorder.record_*`` during a run; ``frames()`` builds every
+frame once at the end (DESIGN.md §6, STYLE.md point 14). Conventions shared by all frames:
+
+- Times are simulated integer milliseconds (``*_ms``); no wall-clock value enters a frame.
+- Nodes are ``int32`` node indices; the ``nodes`` frame maps them to addresses.
+- Strings use pandas' pyarrow-backed ``str`` dtype and are never null: an absent string is
+  ``""``. An absent integer is ``-1`` (heights, rounds, counters and times are never
+  negative), an absent float is NaN, an absent bool is False.
+- ``messages.topic`` and ``messages.drop_reason`` are categoricals whose categories are the
+  sorted distinct values present, so equal values always give equal frames.
+- Each frame is sorted by its key columns with a stable sort: rows with equal keys keep the
+  order in which they were recorded, which the kernel fixes by its (time, seq) event order
+  (DESIGN.md §3). The index is a fresh RangeIndex.
+
+The ``messages`` frame holds one row per (message, receiver): delivered rows have
+``dropped`` False, ``drop_reason`` ``""`` and real ``recv_ms`` / ``hops``; dropped rows have
+``dropped`` True, a reason, and ``recv_ms == hops == -1``. It can be huge, so a flood is
+recorded as numpy arrays and kept as columnar chunks that are concatenated once. With
+``record_messages=False`` the frame stays empty; with ``message_sample_rate`` < 1 only the
+messages whose BLAKE2s(msg_id) falls below the rate are kept (all receivers of a kept message
+are kept). Either way ``run_info`` states the mode and counts every delivery and drop seen,
+so the digest and the summary say whether the frame is complete.
+
+Frames (key columns in brackets; spec/ops.md §6 says what the guardrails need from them):
+``alerts`` [start_ms, name, node] firing alerts, end_ms -1 while firing, node -1 fleet-wide;
+``block_finalized`` [height, node] when each node finalized which hash; ``blocks`` [height,
+hash] one row per committed block with counts, proof totals and the recursive commitments
+(previous "" at genesis); ``faults`` [at_ms, kind, phase, nodes] fault transitions, nodes as
+"1,7"; ``messages`` [msg_id, receiver]; ``nodes`` [node] index → address, role, region;
+``proofs`` [height, circuit, index, system] bytes, verified, error; ``rejections`` [node,
+now_ms, reason] the node's *cumulative* invalid-input count per reason; ``run_info`` [key]
+run-level facts as text; ``snapshots`` [node, now_ms] telemetry samples (SNAPSHOT_FIELDS);
+``votes`` [height, round, kind, voter]; ``vrf_rounds`` [node, height, round] selection
+metrics (VRF_FIELDS) and rejections_by_reason as canonical JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+"""pandas' default ``str`` dtype; round-trips through Parquet unchanged."""
+
+NUMPY_DTYPES: dict[str, type] = {
+    "bool": np.bool_,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "float64": np.float64,
+}
+DTYPE_NAMES = (*NUMPY_DTYPES, "str", "category")
+"""Column dtype names of a schema: numpy dtypes, pandas ``str`` and ``category``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSchema:
+    """A frame's columns (name, dtype name) in order, and the key columns it is sorted by."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The column names in schema order."""
+        return tuple(name for name, _ in self.columns)
+
+
+# --------------------------------------------------------------------------------------------
+# Snapshot and VRF fields: column, dtype, dotted source path in the status payload.
+
+FEATURE_GATES = (
+    "pruning",
+    "recursive_proofs",
+    "reconstruction",
+    "consensus_enforcement",
+    "malachite_consensus",
+    "timetoke_rewards",
+    "witness_network",
+)
+"""The seven rollout feature gates (spec/ops.md §2.1)."""
+VERIFIER_BACKENDS = ("stwo", "plonky3", "rpp-stark")
+"""Backends pre-seeded in ``verifier_metrics.per_backend`` (spec/ops.md §2.5)."""
+VERIFIER_COUNTERS = ("accepted", "rejected", "bypassed", "total_duration_ms")
+CACHE_FIELDS = ("hits", "misses", "evictions", "capacity", "queue_depth", "max_queue_depth")
+PENDING_FIELDS = ("block_proposals", "transactions", "identities", "votes", "uptime_proofs")
+CONSENSUS_COUNTERS = ("leader_changes", "failed_votes", "slashing_events", "witness_events")
+
+
+def _snapshot_fields() -> tuple[tuple[str, str, str], ...]:
+    """(column, dtype, dotted path) of every snapshot column taken from the payload."""
+    fields = [
+        ("release_channel", "str", "rollout.release_channel"),
+        ("telemetry_enabled", "bool", "rollout.telemetry.enabled"),
+        ("sample_interval_secs", "int64", "rollout.telemetry.sample_interval_secs"),
+        ("last_observed_height", "int64", "rollout.telemetry.last_observed_height"),
+    ]
+    fields += [(f"gate_{g}", "bool", f"rollout.feature_gates.{g}") for g in FEATURE_GATES]
+    fields += [
+        ("height", "int64", "node.height"),
+        ("last_hash", "str", "node.last_hash"),
+        ("epoch", "int64", "node.epoch"),
+        ("round", "int64", "consensus.round"),
+    ]
+    fields += [(f"pending_{f}", "int64", f"node.pending_{f}") for f in PENDING_FIELDS]
+    fields += [("quorum_reached", "bool", "consensus.quorum_reached")]
+    fields += [(c, "int64", f"consensus.{c}") for c in CONSENSUS_COUNTERS]
+    fields += [
+        ("quorum_latency_ms", "int64", "consensus.quorum_latency_ms"),
+        ("tier", "int16", "reputation.tier"),
+        ("timetoke_hours", "int64", "reputation.timetoke_hours"),
+        ("reputation_score", "float64", "reputation.score"),
+        ("vrf_pool_entries", "int64", "node.vrf_metrics.pool_entries"),
+        ("vrf_accepted_validators", "int64", "node.vrf_metrics.accepted_validators"),
+        ("vrf_participation_rate", "float64", "node.vrf_metrics.participation_rate"),
+        ("vrf_fallback_selected", "bool", "node.vrf_metrics.fallback_selected"),
+    ]
+    for backend in VERIFIER_BACKENDS:
+        label = backend.replace("-", "_")
+        path = f"verifier_metrics.per_backend.{backend}"
+        fields += [(f"verifier_{label}_{c}", "int64", f"{path}.{c}") for c in VERIFIER_COUNTERS]
+    fields += [(f"cache_{f}", "int64", f"verifier_metrics.cache.{f}") for f in CACHE_FIELDS]
+    return tuple(fields)
+
+
+SNAPSHOT_FIELDS = _snapshot_fields()
+"""Snapshot columns flattened from the ValidatorTelemetryView shape (spec/ops.md §2.5, §2.6),
+plus ``reputation.{tier, timetoke_hours, score}`` supplied by the harness (tier as an int or
+"TlN")."""
+_SNAPSHOT_PLAN: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
+    (path, tuple(path.split(".")), column) for column, _, path in SNAPSHOT_FIELDS
+)
+_SNAPSHOT_PATHS = frozenset(path for _, _, path in SNAPSHOT_FIELDS)
+
+VRF_FIELDS: tuple[tuple[str, str], ...] = (
+    ("pool_entries", "int64"),
+    ("target_validator_count", "int64"),
+    ("verified_submissions", "int64"),
+    ("accepted_validators", "int64"),
+    ("rejected_candidates", "int64"),
+    ("fallback_selected", "bool"),
+    ("participation_rate", "float64"),
+    ("success_rate", "float64"),
+    ("rejection_rate", "float64"),
+    ("active_threshold_ratio", "float64"),
+    ("active_epoch_threshold", "str"),
+    ("latest_epoch", "int64"),
+    ("latest_round", "int64"),
+    ("total_weight", "str"),
+    ("entropy_beacon", "str"),
+)
+"""VrfSelectionMetrics field names (spec/ops.md §2.2, §2.8); ``rejection_rate`` as in §2.8."""
+
+
+# --------------------------------------------------------------------------------------------
+# Schemas.
+
+
+def _schema(name: str, key: tuple[str, ...], *columns: tuple[str, str]) -> FrameSchema:
+    return FrameSchema(name=name, columns=tuple(columns), key=key)
+
+
+_I32, _I64, _STR = "int32", "int64", "str"
+FRAME_SCHEMAS: dict[str, FrameSchema] = {
+    s.name: s
+    for s in (
+        _schema(
+            "alerts", ("start_ms", "name", "node"),
+            ("name", _STR), ("severity", _STR), ("node", _I32),
+            ("start_ms", _I64), ("end_ms", _I64), ("detail", _STR),
+        ),
+        _schema(
+            "block_finalized", ("height", "node"),
+            ("height", _I64), ("node", _I32), ("hash", _STR), ("finalized_ms", _I64),
+        ),
+        _schema(
+            "blocks", ("height", "hash"),
+            ("height", _I64), ("hash", _STR), ("previous_hash", _STR), ("proposer", _I32),
+            ("round", _I32), ("proposed_ms", _I64), ("tx_count", _I32),
+            ("identity_count", _I32), ("uptime_count", _I32), ("consensus_proof", "bool"),
+            ("proof_system", _STR), ("proof_bytes_total", _I64), ("state_root", _STR),
+            ("recursive_commitment", _STR), ("recursive_previous_commitment", _STR),
+        ),
+        _schema(
+            "faults", ("at_ms", "kind", "phase", "nodes"),
+            ("at_ms", _I64), ("kind", _STR), ("phase", _STR), ("nodes", _STR), ("detail", _STR),
+        ),
+        _schema(
+            "messages", ("msg_id", "receiver"),
+            ("msg_id", _I64), ("topic", "category"), ("origin", _I32), ("receiver", _I32),
+            ("sent_ms", _I64), ("recv_ms", _I64), ("hops", "int16"), ("bytes", _I32),
+            ("dropped", "bool"), ("drop_reason", "category"),
+        ),
+        _schema(
+            "nodes", ("node",),
+            ("node", _I32), ("address", _STR), ("role", _STR), ("region", _STR),
+        ),
+        _schema(
+            "proofs", ("height", "circuit", "index", "system"),
+            ("height", _I64), ("circuit", _STR), ("index", _I32), ("system", _STR),
+            ("bytes", _I64), ("verified", "bool"), ("error", _STR),
+        ),
+        _schema(
+            "rejections", ("node", "now_ms", "reason"),
+            ("node", _I32), ("now_ms", _I64), ("reason", _STR), ("count", _I64),
+        ),
+        _schema("run_info", ("key",), ("key", _STR), ("value", _STR)),
+        _schema(
+            "snapshots", ("node", "now_ms"),
+            ("node", _I32), ("now_ms", _I64), ("emit_ok", "bool"), ("emit_error", _STR),
+            *((column, dtype) for column, dtype, _ in SNAPSHOT_FIELDS),
+            ("extra", _STR),
+        ),
+        _schema(
+            "votes", ("height", "round", "kind", "voter"),
+            ("height", _I64), ("round", _I32), ("kind", _STR), ("voter", _I32),
+            ("block_hash", _STR), ("sent_ms", _I64), ("receivers", _I32),
+        ),
+        _schema(
+            "vrf_rounds", ("node", "height", "round"),
+            ("node", _I32), ("now_ms", _I64), ("height", _I64), ("round", _I64),
+            *VRF_FIELDS, ("rejections_by_reason", _STR),
+        ),
+    )
+}  # fmt: skip
+"""Every frame's schema, by name (sorted)."""
+FRAME_NAMES = tuple(sorted(FRAME_SCHEMAS))
+VOTE_KINDS = ("prevote", "precommit")
+FAULT_PHASES = ("start", "end", "instant")
+
+
+# --------------------------------------------------------------------------------------------
+# Building a frame from columns: exact dtypes, canonical categories, stable key sort.
+
+
+def compute_canonical_categorical(values: object) -> pd.Categorical:
+    """A categorical of ``values`` whose categories are exactly the sorted values present."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if not isinstance(values, pd.Categorical):
+        values = pd.Categorical(_as_strings(values, "categorical"))
+    names = [str(c) for c in values.categories]
+    codes = np.asarray(values.codes)
+    if (codes < 0).any():
+        raise ValueError("null categorical values are not allowed")
+    used = np.bincount(codes, minlength=len(names)) > 0
+    kept = sorted(name for name, is_used in zip(names, used, strict=True) if is_used)
+    if kept != names:
+        position = {name: i for i, name in enumerate(kept)}
+        remap = np.array([position.get(name, -1) for name in names], np.int32)
+        codes = remap[codes] if len(codes) else codes
+    return pd.Categorical.from_codes(codes, categories=pd.Index(kept, dtype=STR_DTYPE))
+
+
+def _as_strings(values: object, where: str) -> pd.api.extensions.ExtensionArray:
+    """``values`` as a ``str`` array; anything but strings (ints, None, ...) is refused."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.arrays.ArrowStringArray) and values.dtype == STR_DTYPE:
+        array = values
+    else:
+        raw = values if isinstance(values, np.ndarray) else list(values)  # type: ignore[call-overload]
+        try:
+            array = pd.array(pa.array(raw, type=pa.large_string()), dtype=STR_DTYPE)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise ValueError(f"{where}: expected strings ({error})") from None
+    if array.isna().any():
+        raise ValueError(f"{where}: null string (use '')")
+    return array
+
+
+def _as_column(values: object, dtype: str, where: str) -> object:
+    """``values`` as an array of the schema dtype; refuses lossy float→int and null strings."""
+    if dtype == "category":
+        return compute_canonical_categorical(values)
+    if dtype == "str":
+        return _as_strings(values, where)
+    numpy_dtype = NUMPY_DTYPES[dtype]
+    array = np.asarray(values)
+    if len(array) == 0:
+        return np.empty(0, numpy_dtype)
+    if dtype != "float64" and array.dtype.kind == "f":
+        raise ValueError(f"{where}: expected {dtype}, found floats")
+    if dtype == "bool" and array.dtype.kind != "b":
+        raise ValueError(f"{where}: expected bool, found {array.dtype}")
+    return array.astype(numpy_dtype, copy=False)
+
+
+def _sort_codes(column: object) -> np.ndarray:
+    """An integer array ordering like ``column`` (strings by code point)."""
+    if isinstance(column, pd.Categorical):
+        return np.asarray(column.codes)
+    if isinstance(column, np.ndarray):
+        return column.view(np.uint8) if column.dtype == np.bool_ else column
+    codes, _ = pd.factorize(column, sort=True)
+    return codes
+
+
+def build_frame(name: str, columns: Mapping[str, object]) -> pd.DataFrame:
+    """Frame ``name`` from column values: schema dtypes, sorted by key (stable), RangeIndex."""
+    schema = FRAME_SCHEMAS[name]
+    if set(columns) != set(schema.column_names):
+        missing = sorted(set(schema.column_names) - set(columns))
+        extra = sorted(set(columns) - set(schema.column_names))
+        raise ValueError(f"frame {name}: missing columns {missing}, unexpected {extra}")
+    data = {c: _as_column(columns[c], d, f"{name}.{c}") for c, d in schema.columns}
+    lengths = {len(v) for v in data.values()}  # type: ignore[arg-type]
+    if len(lengths) > 1:
+        raise ValueError(f"frame {name}: columns of different lengths {sorted(lengths)}")
+    order = compute_sort_order([_sort_codes(data[k]) for k in schema.key])
+    if order is not None:
+        data = {c: v[order] for c, v in data.items()}  # type: ignore[index]
+    return pd.DataFrame(data, copy=False)
+
+
+def _pack_keys(keys: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Integer keys packed into one int64 in mixed radix (first key major); None on overflow."""
+    packed = np.zeros(len(keys[0]), np.int64)
+    capacity = 1
+    for key in keys:
+        low, high = int(key.min()), int(key.max())
+        span = high - low + 1
+        capacity *= span
+        if capacity >= 2**63:
+            return None
+        packed *= span
+        packed += key.astype(np.int64) - low
+    return packed
+
+
+def compute_sort_order(keys: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Stable lexicographic order by integer ``keys`` (first key major); None if sorted."""
+    if not keys or len(keys[0]) < 2:
+        return None
+    packed = keys[0] if len(keys) == 1 else _pack_keys(keys)
+    if packed is not None:
+        if bool(np.all(packed[1:] >= packed[:-1])):
+            return None
+        return np.argsort(packed, kind="stable")
+    order = np.lexsort(tuple(reversed(keys)))
+    return None if bool(np.all(order[1:] > order[:-1])) else order
+
+
+def get_empty_frame(name: str) -> pd.DataFrame:
+    """Frame ``name`` with no rows and the schema's columns and dtypes."""
+    return build_frame(name, {c: [] for c in FRAME_SCHEMAS[name].column_names})
+
+
+def coerce_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (e.g. read back from Parquet) cast to the schema of ``name`` and re-sorted."""
+    return build_frame(name, {c: frame[c] for c in frame.columns})
+
+
+# --------------------------------------------------------------------------------------------
+# Converting payload values (None → the absent value of the dtype).
+
+
+def _to_int(value: object, where: str) -> int:
+    if type(value) is int:
+        return value
+    if value is None:
+        return -1
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    raise ValueError(f"{where}: expected an integer, found {value!r}")
+
+
+def _to_float(value: object, where: str) -> float:
+    if type(value) is float:
+        return value
+    if value is None:
+        return math.nan
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"{where}: expected a number, found {value!r}")
+
+
+def _to_bool(value: object, where: str) -> bool:
+    if type(value) is bool:
+        return value
+    if value is None:
+        return False
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise ValueError(f"{where}: expected a bool, found {value!r}")
+
+
+def _to_str(value: object, where: str) -> str:
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{where}: expected a string, found {value!r}")
+
+
+def _to_tier(value: object, where: str) -> int:
+    """A reputation tier as 0..5 from an int or the chain's name "Tl0".."Tl5"."""
+    if isinstance(value, str) and value.startswith("Tl") and value[2:].isdigit():
+        return int(value[2:])
+    return _to_int(value, where)
+
+
+CONVERTERS: dict[str, Callable[[object, str], object]] = {
+    "int16": _to_int,
+    "int32": _to_int,
+    "int64": _to_int,
+    "float64": _to_float,
+    "bool": _to_bool,
+    "str": _to_str,
+}
+
+
+def compute_canonical_json(value: object) -> str:
+    """Deterministic JSON text: sorted keys, no spaces, no NaN (for string columns)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def flatten_payload(payload: Mapping[str, object]) -> dict[str, object]:
+    """Nested mappings flattened to dotted keys; lists and scalars are leaves."""
+    flat: dict[str, object] = {}
+    _flatten_into(flat, payload, "")
+    return flat
+
+
+def _flatten_into(flat: dict[str, object], payload: Mapping[str, object], prefix: str) -> None:
+    for key, value in payload.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, (dict, Mapping)):
+            _flatten_into(flat, value, path + ".")
+        elif path in flat:
+            raise ValueError(f"snapshot payload: key {path!r} given twice")
+        else:
+            flat[path] = value
+
+
+def get_snapshot_values(payload: Mapping[str, object]) -> list[object]:
+    """The raw value of every SNAPSHOT_FIELDS path (None when absent), nested or dotted."""
+    if any("." in key for key in payload):
+        flat = flatten_payload(payload)
+        return [flat.get(path) for path, _, _ in _SNAPSHOT_PLAN]
+    values: list[object] = []
+    for _, parts, _ in _SNAPSHOT_PLAN:
+        value: object = payload
+        for part in parts:
+            value = value.get(part) if isinstance(value, (dict, Mapping)) else None
+            if value is None:
+                break
+        values.append(value)
+    return values
+
+
+_SNAPSHOT_CONVERTERS = tuple(
+    (_to_tier if column == "tier" else CONVERTERS[dtype], f"snapshot {path}")
+    for column, dtype, path in SNAPSHOT_FIELDS
+)
+
+
+def compute_sample_key(msg_id: int) -> float:
+    """A message's position in [0, 1) for sampling: BLAKE2s of its id (stable everywhere)."""
+    data = b"rppsim/message-sample/v1" + int(msg_id).to_bytes(8, "little", signed=True)
+    return int.from_bytes(hashlib.blake2s(data, digest_size=8).digest(), "little") / 2.0**64
+
+
+def compute_nodes_text(nodes: Iterable[int]) -> str:
+    """The ``faults.nodes`` text: sorted distinct node indices joined by ","; "" for none."""
+    return ",".join(str(n) for n in sorted({int(n) for n in nodes}))
+
+
+# --------------------------------------------------------------------------------------------
+# Accumulators.
+
+
+class _Table:
+    """Per-column lists of one small frame; a row is appended in schema order."""
+
+    __slots__ = ("columns", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.columns: dict[str, list[object]] = {c: [] for c in FRAME_SCHEMAS[name].column_names}
+
+    def add(self, *values: object) -> None:
+        """Append one row given in schema order."""
+        for column, value in zip(self.columns.values(), values, strict=True):
+            column.append(value)
+
+    def build(self) -> pd.DataFrame:
+        """The frame of the rows appended so far."""
+        return build_frame(self.name, self.columns)
+
+
+def _get_code(table: dict[str, int], name: str) -> int:
+    """The code of ``name`` in a first-seen code table, adding it if new."""
+    code = table.get(name)
+    if code is None:
+        code = table[name] = len(table)
+    return code
+
+
+def _to_categorical(table: dict[str, int], codes: np.ndarray) -> pd.Categorical:
+    """Codes of a first-seen table as a categorical with sorted categories."""
+    names = sorted(table)
+    remap = np.empty(len(table), np.int32)
+    for position, name in enumerate(names):
+        remap[table[name]] = position
+    categories = pd.Index(names, dtype=STR_DTYPE)
+    return pd.Categorical.from_codes(remap[codes] if len(codes) else codes, categories=categories)
+
+
+_FLOOD_META = 7  # msg_id, topic code, origin, sent_ms, bytes, delivered count, dropped count
+_UNICAST = 9  # msg_id, topic code, origin, sent_ms, bytes, receiver, recv_ms, hops, reason code
+
+
+class _MessageChunks:
+    """The ``messages`` frame as columnar chunks: one metadata row and a few arrays per flood."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, int] = {}
+        self.reasons: dict[str, int] = {"": 0}
+        self.floods: list[tuple[int, ...]] = []
+        self.unicasts: list[tuple[int, ...]] = []
+        self.receivers: list[np.ndarray] = []
+        self.recv_ms: list[np.ndarray] = []
+        self.hops: list[np.ndarray] = []
+        self.dropped: list[np.ndarray] = []
+        self.reason_codes: list[np.ndarray] = []
+
+    def get_reason_codes(
+        self, count: int, reasons: object, names: Mapping[int, str] | None
+    ) -> np.ndarray:
+        """Drop reasons (one str, strs, or int codes with ``names``) as codes of our table."""
+        if count == 0:
+            return np.zeros(0, np.int16)
+        if isinstance(reasons, str):
+            labels, inverse = [reasons], np.zeros(count, np.intp)
+        else:
+            array = reasons if isinstance(reasons, np.ndarray) else np.array(reasons, object)
+            if len(array) != count:
+                raise ValueError(f"drop_reasons has {len(array)} entries for {count} dropped")
+            if array.dtype.kind in "iu":
+                if names is None:
+                    raise ValueError("integer drop_reasons need reason_names")
+                uniques, inverse = np.unique(array, return_inverse=True)
+                labels = [names[int(u)] for u in uniques]
+            else:
+                inverse, uniques = pd.factorize(array.astype(object), use_na_sentinel=False)
+                labels = list(uniques)
+        if not all(isinstance(label, str) and label for label in labels):
+            raise ValueError(f"a dropped receiver needs a non-empty string reason, got {labels}")
+        lookup = np.array([_get_code(self.reasons, label) for label in labels], np.int16)
+        return lookup[inverse]
+
+    def build(self) -> dict[str, object]:
+        """The frame's columns: every flood's deliveries, every flood's drops, then unicasts."""
+        meta = np.array(self.floods, np.int64).reshape(-1, _FLOOD_META)
+        uni = np.array(self.unicasts, np.int64).reshape(-1, _UNICAST)
+        n_recv, n_drop = meta[:, 5], meta[:, 6]
+        none = np.full(int(n_drop.sum()), -1)
+
+        def spread(j: int, dtype: type) -> np.ndarray:
+            """Per-message column ``j`` repeated over its delivered, then dropped rows."""
+            column = meta[:, j].astype(dtype)
+            parts = (np.repeat(column, n_recv), np.repeat(column, n_drop), uni[:, j].astype(dtype))
+            return np.concatenate(parts)
+
+        def stack(chunks: list[np.ndarray], j: int, dtype: type) -> np.ndarray:
+            """Per-row chunks followed by the unicasts' column ``j``."""
+            return np.concatenate([*chunks, uni[:, j].astype(dtype)]).astype(dtype, copy=False)
+
+        reasons = stack([np.zeros(int(n_recv.sum()), np.int16), *self.reason_codes], 8, np.int16)
+        return {
+            "msg_id": spread(0, np.int64),
+            "topic": _to_categorical(self.topics, spread(1, np.int32)),
+            "origin": spread(2, np.int32),
+            "receiver": stack([*self.receivers, *self.dropped], 5, np.int32),
+            "sent_ms": spread(3, np.int64),
+            "recv_ms": stack([*self.recv_ms, none.astype(np.int64)], 6, np.int64),
+            "hops": stack([*self.hops, none.astype(np.int16)], 7, np.int16),
+            "bytes": spread(4, np.int32),
+            "dropped": reasons != 0,
+            "drop_reason": _to_categorical(self.reasons, reasons),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# The recorder.
+
+RECORDER_KEYS = (
+    "recorder.message_sample_rate",
+    "recorder.messages",
+    "recorder.messages_delivered_seen",
+    "recorder.messages_dropped_seen",
+)
+"""``run_info`` keys the recorder writes itself: the messages mode ("all", "sampled", "off"),
+the sample rate, and every delivery and drop passed to it, recorded or not."""
+
+
+def _copy_array(values: object, dtype: type, name: str, count: int | None = None) -> np.ndarray:
+    """A private 1-d copy of ``values`` as ``dtype``, checked for length ``count``."""
+    array = np.array(values, dtype=dtype, copy=True)
+    if array.ndim != 1 or (count is not None and len(array) != count):
+        raise ValueError(f"{name}: expected a 1-d array of length {count}, found {array.shape}")
+    return array
+
+
+class RunRecorder:
+    """Collects a run's telemetry as columnar buffers; ``frames()`` builds the frames once."""
+
+    def __init__(
+        self,
+        record_messages: bool = True,
+        message_sample_rate: float = 1.0,
+        keep_extra_snapshot_keys: bool = False,
+    ) -> None:
+        if not 0.0 <= message_sample_rate <= 1.0:
+            raise ValueError(f"message_sample_rate must be in [0, 1], got {message_sample_rate}")
+        rate = float(message_sample_rate) if record_messages else 0.0
+        self.message_sample_rate = rate
+        self.messages_mode = "off" if rate == 0.0 else ("all" if rate == 1.0 else "sampled")
+        self.keep_extra_snapshot_keys = keep_extra_snapshot_keys
+        skip = ("messages", "run_info")
+        self._tables = {name: _Table(name) for name in FRAME_NAMES if name not in skip}
+        self._messages = _MessageChunks()
+        self._run_info: dict[str, str] = {}
+        self._blocks_seen: set[tuple[int, str]] = set()
+        self._delivered_seen = 0
+        self._dropped_seen = 0
+        self._frames: dict[str, pd.DataFrame] | None = None
+
+    def _check_open(self) -> None:
+        if self._frames is not None:
+            raise RuntimeError("RunRecorder.frames() was called: the recorder is closed")
+
+    def is_message_kept(self, msg_id: int) -> bool:
+        """Whether the messages mode keeps message ``msg_id`` (sampling by BLAKE2s of the id)."""
+        if self.messages_mode != "sampled":
+            return self.messages_mode == "all"
+        return compute_sample_key(msg_id) < self.message_sample_rate
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def record_flood(
+        self,
+        msg_id: int,
+        topic: str,
+        origin: int,
+        sent_ms: int,
+        size_bytes: int,
+        receivers: object,
+        recv_ms: object,
+        hops: object,
+        dropped_receivers: object = None,
+        drop_reasons: object = None,
+        reason_names: Mapping[int, str] | None = None,
+    ) -> None:
+        """One message's deliveries (arrays of equal length) and drops with their reasons.
+
+        ``drop_reasons`` is one string for all drops, a sequence of strings, or a numpy array of
+        integer codes named by ``reason_names`` (e.g. ``{int(r): r.name.lower() for r in
+        DropReason}``). Arrays are copied, so the caller may reuse its buffers.
+        """
+        self._check_open()
+        count = len(receivers)  # type: ignore[arg-type]
+        n_drop = 0 if dropped_receivers is None else len(dropped_receivers)  # type: ignore[arg-type]
+        if n_drop and drop_reasons is None:
+            raise ValueError("dropped_receivers need drop_reasons")
+        self._delivered_seen += count
+        self._dropped_seen += n_drop
+        if not self.is_message_kept(msg_id):
+            return
+        chunks = self._messages
+        chunks.receivers.append(_copy_array(receivers, np.int32, "receivers"))
+        chunks.recv_ms.append(_copy_array(recv_ms, np.int64, "recv_ms", count))
+        chunks.hops.append(_copy_array(hops, np.int16, "hops", count))
+        dropped = [] if dropped_receivers is None else dropped_receivers
+        chunks.dropped.append(_copy_array(dropped, np.int32, "dropped_receivers", n_drop))
+        codes = chunks.get_reason_codes(n_drop, drop_reasons, reason_names)
+        chunks.reason_codes.append(codes)
+        topic_code = _get_code(chunks.topics, topic)
+        chunks.floods.append((msg_id, topic_code, origin, sent_ms, size_bytes, count, n_drop))
+
+    def record_unicast(
+        self,
+        msg_id: int,
+        topic: str,
+        origin: int,
+        sent_ms: int,
+        size_bytes: int,
+        receiver: int,
+        recv_ms: int,
+        hops: int,
+        drop_reason: str = "",
+    ) -> None:
+        """One point-to-point message; a non-empty ``drop_reason`` records it as dropped."""
+        self._check_open()
+        if drop_reason:
+            self._dropped_seen += 1
+            recv_ms = hops = -1
+        else:
+            self._delivered_seen += 1
+        if not self.is_message_kept(msg_id):
+            return
+        chunks = self._messages
+        reason = _get_code(chunks.reasons, drop_reason)
+        topic_code = _get_code(chunks.topics, topic)
+        row = (msg_id, topic_code, origin, sent_ms, size_bytes, receiver, recv_ms, hops, reason)
+        chunks.unicasts.append(row)
+
+    # -- chain records -------------------------------------------------------------------------
+
+    def record_node(
+        self, node: int, address: str, role: str = "validator", region: str = ""
+    ) -> None:
+        """A node of the run: index, chain address, role and region."""
+        self._check_open()
+        self._tables["nodes"].add(node, address, role, region)
+
+    def record_block(
+        self,
+        height: int,
+        block_hash: str,
+        proposer: int,
+        round: int,
+        proposed_ms: int,
+        *,
+        previous_hash: str = "",
+        tx_count: int = 0,
+        identity_count: int = 0,
+        uptime_count: int = 0,
+        consensus_proof: bool = False,
+        proof_system: str = "",
+        proof_bytes_total: int = 0,
+        state_root: str = "",
+        recursive_commitment: str = "",
+        recursive_previous_commitment: str | None = None,
+    ) -> None:
+        """A committed block (spec/ops.md §6); the same (height, hash) again is ignored."""
+        self._check_open()
+        if (height, block_hash) in self._blocks_seen:
+            return
+        self._blocks_seen.add((height, block_hash))
+        self._tables["blocks"].add(
+            height, block_hash, previous_hash, proposer, round, proposed_ms, tx_count,
+            identity_count, uptime_count, consensus_proof, proof_system, proof_bytes_total,
+            state_root, recursive_commitment, recursive_previous_commitment or "",
+        )  # fmt: skip
+
+    def record_block_finalized(
+        self, height: int, node: int, block_hash: str, finalized_ms: int
+    ) -> None:
+        """Node ``node`` finalized block ``block_hash`` at ``height``."""
+        self._check_open()
+        self._tables["block_finalized"].add(height, node, block_hash, finalized_ms)
+
+    def record_proof(
+        self,
+        height: int,
+        circuit: str,
+        system: str,
+        size_bytes: int,
+        verified: bool,
+        *,
+        index: int = 0,
+        error: str = "",
+    ) -> None:
+        """A proof of block ``height`` (``index`` within its circuit); ``error`` if rejected."""
+        self._check_open()
+        self._tables["proofs"].add(height, circuit, index, system, size_bytes, verified, error)
+
+    def record_vote(
+        self,
+        height: int,
+        round: int,
+        kind: str,
+        voter: int,
+        block_hash: str,
+        sent_ms: int,
+        receivers: int = -1,
+    ) -> None:
+        """A vote sent (``kind`` prevote or precommit); ``receivers`` -1 when not counted."""
+        self._check_open()
+        if kind not in VOTE_KINDS:
+            raise ValueError(f"vote kind must be one of {VOTE_KINDS}, got {kind!r}")
+        self._tables["votes"].add(height, round, kind, voter, block_hash, sent_ms, receivers)
+
+    def record_vrf_round(
+        self, node: int, now_ms: int, height: int, round: int, metrics: Mapping[str, object]
+    ) -> None:
+        """A node's VrfSelectionMetrics after a round (spec/ops.md §2.2, §2.8).
+
+        ``rejection_rate`` = rejected_candidates / verified_submissions (0 when none verified)
+        when the metrics do not carry it (spec/ops.md §2.8).
+        """
+        self._check_open()
+        fields = dict(metrics)
+        if fields.get("rejection_rate") is None:
+            verified = _to_int(fields.get("verified_submissions"), "vrf verified_submissions")
+            rejected = _to_int(fields.get("rejected_candidates"), "vrf rejected_candidates")
+            fields["rejection_rate"] = rejected / verified if verified > 0 else 0.0
+        values = [CONVERTERS[d](fields.get(f), f"vrf {f}") for f, d in VRF_FIELDS]
+        reasons = fields.get("rejections_by_reason") or {}
+        if not isinstance(reasons, Mapping):
+            raise ValueError(f"vrf rejections_by_reason: expected a mapping, found {reasons!r}")
+        reasons_text = compute_canonical_json({str(k): int(v) for k, v in reasons.items()})
+        self._tables["vrf_rounds"].add(node, now_ms, height, round, *values, reasons_text)
+
+    def record_snapshot(
+        self,
+        node: int,
+        now_ms: int,
+        payload: Mapping[str, object],
+        *,
+        emit_ok: bool = True,
+        emit_error: str = "",
+    ) -> None:
+        """A telemetry sample (spec/ops.md §2.6): nested or dotted payload → SNAPSHOT_FIELDS.
+
+        Keys outside SNAPSHOT_FIELDS go to ``extra`` as canonical JSON when the recorder keeps
+        them (``keep_extra_snapshot_keys``), else they are ignored.
+        """
+        self._check_open()
+        values: list[object] = [node, now_ms, emit_ok, emit_error]
+        values += [
+            convert(value, where)
+            for value, (convert, where) in zip(
+                get_snapshot_values(payload), _SNAPSHOT_CONVERTERS, strict=True
+            )
+        ]
+        extra = ""
+        if self.keep_extra_snapshot_keys:
+            flat = flatten_payload(payload)
+            unknown = {k: v for k, v in flat.items() if k not in _SNAPSHOT_PATHS}
+            extra = compute_canonical_json(unknown) if unknown else ""
+        self._tables["snapshots"].add(*values, extra)
+
+    def record_rejections(self, node: int, now_ms: int, counts: Mapping[str, int]) -> None:
+        """A node's cumulative invalid-input counts by reason at ``now_ms`` (DESIGN.md §2)."""
+        self._check_open()
+        for reason in sorted(counts):
+            self._tables["rejections"].add(node, now_ms, reason, counts[reason])
+
+    # -- harness records -----------------------------------------------------------------------
+
+    def record_fault(
+        self, at_ms: int, kind: str, phase: str, nodes: Iterable[int] = (), detail: str = ""
+    ) -> None:
+        """A fault transition; ``nodes`` empty when it is not node-specific."""
+        self._check_open()
+        if phase not in FAULT_PHASES:
+            raise ValueError(f"fault phase must be one of {FAULT_PHASES}, got {phase!r}")
+        self._tables["faults"].add(at_ms, kind, phase, compute_nodes_text(nodes), detail)
+
+    def record_alert(
+        self,
+        name: str,
+        severity: str,
+        start_ms: int,
+        end_ms: int = -1,
+        node: int = -1,
+        detail: str = "",
+    ) -> None:
+        """A firing alert (spec/ops.md §3); ``end_ms`` -1 while firing, ``node`` -1 fleet-wide."""
+        self._check_open()
+        self._tables["alerts"].add(name, severity, node, start_ms, end_ms, detail)
+
+    def record_run_info(self, key: str, value: object) -> None:
+        """A run-level fact (seed, prover mode, ...); non-strings stored as canonical JSON."""
+        self._check_open()
+        if key.startswith("recorder."):
+            raise ValueError(f"run_info key {key!r}: the 'recorder.' prefix is reserved")
+        text = value if isinstance(value, str) else compute_canonical_json(value)
+        if self._run_info.get(key, text) != text:
+            raise ValueError(f"run_info key {key!r} recorded twice with different values")
+        self._run_info[key] = text
+
+    # -- result --------------------------------------------------------------------------------
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every frame by name (built on the first call, then cached; recording closes)."""
+        if self._frames is None:
+            frames = {name: table.build() for name, table in self._tables.items()}
+            frames["messages"] = build_frame("messages", self._messages.build())
+            info = dict(self._run_info)
+            info["recorder.messages"] = self.messages_mode
+            info["recorder.message_sample_rate"] = repr(self.message_sample_rate)
+            info["recorder.messages_delivered_seen"] = str(self._delivered_seen)
+            info["recorder.messages_dropped_seen"] = str(self._dropped_seen)
+            frames["run_info"] = build_frame(
+                "run_info", {"key": list(info), "value": list(info.values())}
+            )
+            self._frames = {name: frames[name] for name in FRAME_NAMES}
+            self._messages = _MessageChunks()
+            self._tables = {}
+        return dict(self._frames)

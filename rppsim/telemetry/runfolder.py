@@ -1,0 +1,208 @@
+"""A run folder: one Parquet file per frame plus ``summary.json`` (DESIGN.md §6, §9).
+
+Layout of ``<out_dir>``: ``<frame>.parquet`` for every frame (pyarrow, explicit Arrow
+schema, zstd, no index) and ``summary.json`` (sorted keys, indent 2, trailing newline),
+written last, so a folder with a ``summary.json`` is complete; each file is written to a
+temporary name and renamed. Parquet bytes are not hashed (they carry library versions):
+the run's identity is ``summary["digest"]``, the frames digest (digest.py).
+
+Every summary key is a deterministic function of (frames, seed, scenario digest) except
+``wall``: wall-clock figures (e.g. ``wall_time_s``) live only there, are never part of a
+digest, and ``compute_summary_digest`` leaves them out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from rppsim.errors import UserError
+from rppsim.telemetry.digest import compute_frames_digest
+from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, coerce_frame
+
+SUMMARY_FILE = "summary.json"
+SUMMARY_FORMAT = "rppsim-run/1"
+WALL_KEY = "wall"
+ARROW_TYPES = {
+    "bool": pa.bool_(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "str": pa.large_string(),
+    "category": pa.dictionary(pa.int32(), pa.string()),
+}
+PARQUET_OPTIONS: dict[str, object] = {
+    "version": "2.6",
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "row_group_size": 1 << 20,
+}
+"""Fixed writer options, so the same frames and library versions give the same files."""
+
+
+def get_arrow_schema(name: str) -> pa.Schema:
+    """The Arrow schema of frame ``name``; only floats are nullable (pandas writes NaN as null)."""
+    columns = FRAME_SCHEMAS[name].columns
+    return pa.schema([pa.field(c, ARROW_TYPES[d], nullable=d == "float64") for c, d in columns])
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)`` then rename the file onto ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_frame(path: Path, name: str, frame: pd.DataFrame) -> None:
+    """One frame as Parquet (schema frames with their explicit Arrow schema)."""
+    schema = get_arrow_schema(name) if name in FRAME_SCHEMAS else None
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    _write_atomic(path, lambda tmp: pq.write_table(table, tmp, **PARQUET_OPTIONS))
+
+
+def compute_summary_text(summary: Mapping[str, object]) -> str:
+    """``summary.json`` text: sorted keys, indent 2, trailing newline, no NaN."""
+    return json.dumps(summary, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_run_folder(
+    out_dir: str | os.PathLike[str],
+    frames: Mapping[str, pd.DataFrame],
+    summary: Mapping[str, object],
+) -> Path:
+    """Write every frame, then ``summary.json``, into ``out_dir`` (created if needed).
+
+    Rewriting a run folder first removes its ``summary.json``, so the folder never looks
+    complete while frames of two runs are mixed in it.
+    """
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = sorted(p.stem for p in folder.glob("*.parquet") if p.stem not in frames)
+    if stale:
+        expected = "a new folder or a run folder of the same frames"
+        raise UserError(str(folder), "", expected, f"other frames {stale}")
+    text = compute_summary_text(summary)
+    (folder / SUMMARY_FILE).unlink(missing_ok=True)
+    for name in sorted(frames):
+        write_frame(folder / f"{name}.parquet", name, frames[name])
+    _write_atomic(folder / SUMMARY_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return folder
+
+
+def read_run_folder(
+    run_dir: str | os.PathLike[str],
+) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
+    """Frames (schema frames cast back to their dtypes) and summary of a run folder."""
+    folder = Path(run_dir)
+    summary_path = folder / SUMMARY_FILE
+    if not summary_path.is_file():
+        raise UserError(str(folder), "", f"a run folder holding {SUMMARY_FILE}", "none")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise UserError(str(summary_path), "", "JSON", f"invalid JSON ({error})") from None
+    paths = {p.stem: p for p in sorted(folder.glob("*.parquet"))}
+    missing = [name for name in FRAME_NAMES if name not in paths]
+    if missing:
+        raise UserError(str(folder), "", "one .parquet file per frame", f"missing {missing}")
+    frames: dict[str, pd.DataFrame] = {}
+    for name, path in paths.items():
+        try:
+            frame = pq.read_table(path).to_pandas()
+        except (pa.ArrowException, OSError) as error:
+            raise UserError(str(path), "", "a Parquet file", str(error)) from None
+        try:
+            frames[name] = coerce_frame(name, frame) if name in FRAME_SCHEMAS else frame
+        except ValueError as error:
+            expected = f"the {name} frame schema"
+            raise UserError(str(path), name, expected, str(error)) from None
+    return frames, summary
+
+
+# --------------------------------------------------------------------------------------------
+# Summary.
+
+
+def _get_run_info(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    info = frames["run_info"]
+    return dict(zip(info["key"].tolist(), info["value"].tolist(), strict=True))
+
+
+def compute_final_heights(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+    """Highest finalized height per node ("node index" → height; 0 if none finalized)."""
+    nodes = set(frames["nodes"]["node"].tolist()) | set(frames["snapshots"]["node"].tolist())
+    finalized = frames["block_finalized"]
+    heights = finalized.groupby("node", sort=True)["height"].max()
+    result = dict.fromkeys(sorted(nodes | set(heights.index.tolist())), 0)
+    result.update({int(n): int(h) for n, h in heights.items()})
+    return {str(node): height for node, height in sorted(result.items())}
+
+
+def compute_rejection_totals(rejections: pd.DataFrame) -> dict[str, int]:
+    """Rejections by reason over the fleet: each node's last cumulative count, summed."""
+    if rejections.empty:
+        return {}
+    last = rejections.groupby(["node", "reason"], sort=True)["count"].last()
+    totals = last.groupby(level="reason", sort=True).sum()
+    return {str(reason): int(count) for reason, count in totals.items()}
+
+
+def compute_counts(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
+    """Totals of a run: messages (the recorder's seen counters, so also when sampled), blocks
+    (distinct heights), votes, failed telemetry emits, rejections by reason."""
+    info = _get_run_info(frames)
+    messages = frames["messages"]
+    dropped_rows = int(messages["dropped"].sum())
+    delivered = info.get("recorder.messages_delivered_seen", str(len(messages) - dropped_rows))
+    dropped = info.get("recorder.messages_dropped_seen", str(dropped_rows))
+    snapshots = frames["snapshots"]
+    return {
+        "messages_delivered": int(delivered),
+        "messages_dropped": int(dropped),
+        "blocks": int(frames["blocks"]["height"].nunique()),
+        "votes": len(frames["votes"]),
+        "snapshot_emit_errors": int((~snapshots["emit_ok"]).sum()),
+        "rejections_by_reason": compute_rejection_totals(frames["rejections"]),
+    }
+
+
+def compute_summary(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    seed: int,
+    scenario_digest: str,
+    wall: Mapping[str, float] | None = None,
+) -> dict[str, object]:
+    """The run summary: seed, scenario digest, frames digest, final heights, counts, row count
+    per frame, and the wall-clock figures under ``wall`` (outside every digest)."""
+    info = _get_run_info(frames)
+    summary: dict[str, object] = {
+        "format": SUMMARY_FORMAT,
+        "seed": seed,
+        "scenario_digest": scenario_digest,
+        "digest": compute_frames_digest(frames),
+        "messages_mode": info.get("recorder.messages", "all"),
+        "final_heights": compute_final_heights(frames),
+        "counts": compute_counts(frames),
+        "frames": {name: len(frames[name]) for name in sorted(frames)},
+    }
+    if wall is not None:
+        summary[WALL_KEY] = dict(wall)
+    return summary
+
+
+def compute_summary_digest(summary: Mapping[str, object]) -> str:
+    """Hex BLAKE2s of the summary's canonical JSON without its ``wall`` part."""
+    kept = {key: value for key, value in summary.items() if key != WALL_KEY}
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.blake2s(text.encode("utf-8")).hexdigest()

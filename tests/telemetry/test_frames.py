@@ -1,0 +1,526 @@
+"""Run frames: schemas and dtypes, record_flood arrays, sampling, snapshots, sort determinism."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rppsim.telemetry.digest import compute_frames_digest
+from rppsim.telemetry.frames import (
+    FRAME_NAMES,
+    FRAME_SCHEMAS,
+    RECORDER_KEYS,
+    SNAPSHOT_FIELDS,
+    STR_DTYPE,
+    VRF_FIELDS,
+    RunRecorder,
+    build_frame,
+    compute_canonical_categorical,
+    compute_nodes_text,
+    compute_sample_key,
+    compute_sort_order,
+    flatten_payload,
+    get_empty_frame,
+)
+
+
+def _expected_dtype(dtype: str) -> object:
+    return {"str": STR_DTYPE}.get(dtype, dtype)
+
+
+def _assert_schema(name: str, frame: pd.DataFrame) -> None:
+    schema = FRAME_SCHEMAS[name]
+    assert tuple(frame.columns) == schema.column_names
+    for column, dtype in schema.columns:
+        if dtype == "category":
+            assert isinstance(frame[column].dtype, pd.CategoricalDtype), column
+            assert frame[column].cat.categories.dtype == STR_DTYPE
+        else:
+            assert frame[column].dtype == _expected_dtype(dtype), column
+    assert isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
+
+
+def _flood(recorder: RunRecorder, msg_id: int, receivers: list[int], drops: dict[int, str]) -> None:
+    """A flood from node 0 at 10·msg_id ms: receiver r arrives after r ms over r % 5 + 1 hops."""
+    recv = np.array(receivers, np.int32)
+    recorder.record_flood(
+        msg_id, "votes" if msg_id % 2 else "blocks", 0, 10 * msg_id, 100 + msg_id,
+        recv, 10 * msg_id + recv.astype(np.int64), recv % 5 + 1,
+        np.array(sorted(drops), np.int32), [drops[r] for r in sorted(drops)],
+    )  # fmt: skip
+
+
+def _nested_payload(height: int) -> dict:
+    """A ValidatorTelemetryView-shaped payload (spec/ops.md §2.5) with reputation fields."""
+    return {
+        "rollout": {
+            "release_channel": "canary",
+            "feature_gates": {"pruning": True, "witness_network": False},
+            "telemetry": {
+                "enabled": True,
+                "sample_interval_secs": 30,
+                "last_observed_height": None,
+            },
+        },
+        "node": {
+            "height": height,
+            "last_hash": "ab" * 32,
+            "epoch": 2,
+            "pending_transactions": 7,
+            "vrf_metrics": {"pool_entries": 9, "participation_rate": 0.75},
+        },
+        "consensus": {"round": 1, "quorum_reached": True, "leader_changes": 3},
+        "verifier_metrics": {
+            "per_backend": {"rpp-stark": {"accepted": 4, "rejected": 1, "bypassed": 0}},
+            "cache": {"hits": 5, "misses": 2},
+        },
+        "reputation": {"tier": "Tl4", "timetoke_hours": 30, "score": 0.5},
+        "mempool": {"transactions": 7},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Schemas.
+
+
+def test_schemas_are_consistent():
+    assert tuple(sorted(FRAME_SCHEMAS)) == FRAME_NAMES
+    for name, schema in FRAME_SCHEMAS.items():
+        assert schema.name == name
+        assert len(set(schema.column_names)) == len(schema.columns)
+        assert set(schema.key) <= set(schema.column_names)
+        assert all(d in ("bool", "int16", "int32", "int64", "float64", "str", "category")
+                   for _, d in schema.columns)  # fmt: skip
+        assert not any("wall" in c or c.endswith("_s") for c in schema.column_names)
+
+
+def test_empty_run_gives_every_frame_with_its_schema():
+    frames = RunRecorder().frames()
+    assert tuple(frames) == FRAME_NAMES
+    for name, frame in frames.items():
+        _assert_schema(name, frame)
+        pd.testing.assert_frame_equal(
+            frame if name != "run_info" else frame.iloc[:0].reset_index(drop=True),
+            get_empty_frame(name),
+        )
+        assert len(frame) == (len(RECORDER_KEYS) if name == "run_info" else 0)
+
+
+def test_recorded_frames_have_schema_dtypes():
+    recorder = RunRecorder(keep_extra_snapshot_keys=True)
+    _flood(recorder, 1, [3, 2], {4: "lost"})
+    recorder.record_unicast(2, "meta", 1, 5, 64, 3, 9, 1)
+    recorder.record_node(0, "aa" * 16, "validator", "eu")
+    recorder.record_block(1, "h1", 0, 0, 100, tx_count=2, proof_bytes_total=5000)
+    recorder.record_block_finalized(1, 0, "h1", 180)
+    recorder.record_proof(1, "transaction", "stwo", 4096, True)
+    recorder.record_vote(1, 0, "prevote", 0, "h1", 120)
+    recorder.record_vrf_round(0, 100, 1, 0, {"pool_entries": 3, "rejections_by_reason": {"x": 1}})
+    recorder.record_snapshot(0, 1000, _nested_payload(1))
+    recorder.record_fault(50, "crash", "start", [2])
+    recorder.record_alert("ChainStall", "critical", 600_000)
+    recorder.record_rejections(0, 1000, {"bad signature": 1})
+    recorder.record_run_info("seed", 7)
+    frames = recorder.frames()
+    for name, frame in frames.items():
+        _assert_schema(name, frame)
+        assert len(frame) > 0, name
+
+
+# --------------------------------------------------------------------------------------------
+# Messages.
+
+
+def test_record_flood_rows_delivered_and_dropped():
+    recorder = RunRecorder()
+    _flood(recorder, 3, [5, 1, 4], {2: "partitioned", 6: "crashed"})
+    frame = recorder.frames()["messages"]
+    assert frame["receiver"].tolist() == [1, 2, 4, 5, 6]
+    assert (frame["msg_id"] == 3).all() and (frame["origin"] == 0).all()
+    assert (frame["sent_ms"] == 30).all() and (frame["bytes"] == 103).all()
+    assert frame["topic"].astype(str).tolist() == ["votes"] * 5
+    assert frame["dropped"].tolist() == [False, True, False, False, True]
+    assert frame["drop_reason"].astype(str).tolist() == ["", "partitioned", "", "", "crashed"]
+    assert frame["recv_ms"].tolist() == [31, -1, 34, 35, -1]
+    assert frame["hops"].tolist() == [2, -1, 5, 1, -1]
+    assert list(frame["drop_reason"].cat.categories) == ["", "crashed", "partitioned"]
+
+
+def test_record_flood_integer_reason_codes_with_names():
+    recorder = RunRecorder()
+    names = {1: "crashed", 4: "lost"}
+    recorder.record_flood(
+        1, "blocks", 0, 0, 10, [1], [5], [1], np.array([3, 2]), np.array([4, 1], np.int8), names
+    )
+    frame = recorder.frames()["messages"]
+    assert frame["receiver"].tolist() == [1, 2, 3]
+    assert frame["drop_reason"].astype(str).tolist() == ["", "crashed", "lost"]
+
+
+def test_record_flood_one_reason_for_all_drops():
+    recorder = RunRecorder()
+    recorder.record_flood(1, "blocks", 0, 0, 10, [], [], [], [4, 2], "origin_down")
+    frame = recorder.frames()["messages"]
+    assert frame["receiver"].tolist() == [2, 4]
+    assert frame["drop_reason"].astype(str).tolist() == ["origin_down", "origin_down"]
+    assert list(frame["drop_reason"].cat.categories) == ["origin_down"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"recv_ms": [1]}, "recv_ms"),
+        ({"hops": [1, 2, 3]}, "hops"),
+        ({"dropped_receivers": [5]}, "need drop_reasons"),
+        ({"dropped_receivers": [5], "drop_reasons": ["a", "b"]}, "2 entries"),
+        ({"dropped_receivers": [5], "drop_reasons": [""]}, "non-empty"),
+        ({"dropped_receivers": [5], "drop_reasons": ""}, "non-empty"),
+        ({"dropped_receivers": [5], "drop_reasons": [None]}, "non-empty"),
+        ({"dropped_receivers": [5, 6], "drop_reasons": ["lost", 3]}, "non-empty"),
+        ({"dropped_receivers": [5], "drop_reasons": np.array([1])}, "reason_names"),
+    ],
+)
+def test_record_flood_rejects_inconsistent_arrays(kwargs, message):
+    args = {"receivers": [1, 2], "recv_ms": [3, 4], "hops": [1, 1]} | kwargs
+    with pytest.raises(ValueError, match=message):
+        RunRecorder().record_flood(1, "blocks", 0, 0, 10, **args)
+
+
+def test_record_flood_keeps_a_private_copy():
+    recorder = RunRecorder()
+    receivers = np.array([1, 2], np.int32)
+    recv_ms = np.array([5, 6], np.int64)
+    recorder.record_flood(1, "blocks", 0, 0, 10, receivers, recv_ms, np.ones(2, np.int16))
+    receivers[:] = 9
+    recv_ms[:] = 0
+    frame = recorder.frames()["messages"]
+    assert frame["receiver"].tolist() == [1, 2] and frame["recv_ms"].tolist() == [5, 6]
+
+
+def test_record_unicast_delivered_and_dropped():
+    recorder = RunRecorder()
+    recorder.record_unicast(7, "votes", 1, 100, 80, 2, 130, 3)
+    recorder.record_unicast(7, "votes", 1, 100, 80, 4, 999, 9, drop_reason="lost")
+    frame = recorder.frames()["messages"]
+    assert frame[["receiver", "recv_ms", "hops", "dropped"]].values.tolist() == [
+        [2, 130, 3, False],
+        [4, -1, -1, True],
+    ]
+    info = dict(recorder.frames()["run_info"].values.tolist())
+    assert info["recorder.messages_delivered_seen"] == "1"
+    assert info["recorder.messages_dropped_seen"] == "1"
+
+
+def test_messages_off_keeps_counts_only():
+    recorder = RunRecorder(record_messages=False)
+    _flood(recorder, 1, [1, 2, 3], {4: "lost"})
+    recorder.record_unicast(2, "meta", 0, 0, 5, 1, 3, 1)
+    frames = recorder.frames()
+    assert frames["messages"].empty
+    _assert_schema("messages", frames["messages"])
+    info = dict(frames["run_info"].values.tolist())
+    assert info["recorder.messages"] == "off"
+    assert (info["recorder.messages_delivered_seen"], info["recorder.messages_dropped_seen"]) == (
+        "4",
+        "1",
+    )
+
+
+def test_sampling_keeps_whole_messages_by_their_id():
+    recorder = RunRecorder(message_sample_rate=0.5)
+    for msg_id in range(200):
+        _flood(recorder, msg_id, [1, 2, 3], {})
+    frame = recorder.frames()["messages"]
+    kept = sorted(set(frame["msg_id"].tolist()))
+    assert kept == [m for m in range(200) if compute_sample_key(m) < 0.5]
+    assert 60 < len(kept) < 140
+    assert (frame.groupby("msg_id").size() == 3).all()
+    assert dict(recorder.frames()["run_info"].values.tolist())["recorder.messages"] == "sampled"
+
+
+def test_sample_key_is_stable_and_uniform_in_unit_interval():
+    keys = [compute_sample_key(m) for m in range(1000)]
+    assert all(0.0 <= k < 1.0 for k in keys)
+    assert 0.4 < sum(k < 0.5 for k in keys) / 1000 < 0.6
+    assert compute_sample_key(12) == compute_sample_key(12) != compute_sample_key(13)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5])
+def test_sample_rate_outside_unit_interval_is_refused(rate):
+    with pytest.raises(ValueError, match="message_sample_rate"):
+        RunRecorder(message_sample_rate=rate)
+
+
+# --------------------------------------------------------------------------------------------
+# Snapshots, VRF rounds and the other records.
+
+
+def test_snapshot_flattens_nested_payload():
+    recorder = RunRecorder()
+    recorder.record_snapshot(3, 5000, _nested_payload(12), emit_ok=False, emit_error="encode")
+    row = recorder.frames()["snapshots"].iloc[0]
+    assert (row["node"], row["now_ms"], row["emit_ok"], row["emit_error"]) == (
+        3, 5000, False, "encode"
+    )  # fmt: skip
+    assert row["release_channel"] == "canary" and row["sample_interval_secs"] == 30
+    assert (
+        row["gate_pruning"] and not row["gate_witness_network"] and not row["gate_reconstruction"]
+    )
+    assert row["last_observed_height"] == -1
+    assert (row["height"], row["epoch"], row["round"], row["pending_transactions"]) == (12, 2, 1, 7)
+    assert row["quorum_reached"] and row["leader_changes"] == 3
+    assert (row["tier"], row["timetoke_hours"], row["reputation_score"]) == (4, 30, 0.5)
+    assert (row["vrf_pool_entries"], row["vrf_participation_rate"]) == (9, 0.75)
+    assert (row["verifier_rpp_stark_accepted"], row["verifier_rpp_stark_rejected"]) == (4, 1)
+    assert row["verifier_stwo_accepted"] == -1
+    assert (row["cache_hits"], row["cache_misses"], row["cache_evictions"]) == (5, 2, -1)
+    assert row["extra"] == ""
+
+
+def test_snapshot_absent_fields_take_documented_defaults():
+    recorder = RunRecorder()
+    recorder.record_snapshot(0, 0, {})
+    row = recorder.frames()["snapshots"].iloc[0]
+    for column, dtype, _ in SNAPSHOT_FIELDS:
+        value = row[column]
+        if dtype == "float64":
+            assert math.isnan(value), column
+        else:
+            assert value == {"str": "", "bool": False}.get(dtype, -1), column
+
+
+def test_snapshot_dotted_payload_equals_nested():
+    nested, dotted = RunRecorder(), RunRecorder()
+    nested.record_snapshot(1, 10, _nested_payload(5))
+    dotted.record_snapshot(1, 10, flatten_payload(_nested_payload(5)))
+    pd.testing.assert_frame_equal(nested.frames()["snapshots"], dotted.frames()["snapshots"])
+
+
+def test_snapshot_extra_keys_kept_as_canonical_json_when_asked():
+    payload = {"node": {"height": 1, "zeta": [1, 2]}, "alpha": {"b": 2, "a": None}}
+    kept, ignored = RunRecorder(keep_extra_snapshot_keys=True), RunRecorder()
+    kept.record_snapshot(0, 0, payload)
+    ignored.record_snapshot(0, 0, payload)
+    extra = kept.frames()["snapshots"]["extra"].iloc[0]
+    assert extra == '{"alpha.a":null,"alpha.b":2,"node.zeta":[1,2]}'
+    assert ignored.frames()["snapshots"]["extra"].iloc[0] == ""
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"node": {"height": "tall"}},
+        {"node": {"height": 1.5}},
+        {"consensus": {"quorum_reached": 1}},
+        {"rollout": {"release_channel": 3.0}},
+        {"reputation": {"score": "high"}},
+        {"node": {"height": 1}, "node.height": 2},
+    ],
+)
+def test_snapshot_wrong_types_are_refused(payload):
+    with pytest.raises(ValueError, match="snapshot"):
+        RunRecorder().record_snapshot(0, 0, payload)
+
+
+def test_vrf_round_fields_and_rejection_rate():
+    recorder = RunRecorder()
+    metrics = {
+        "pool_entries": 10, "target_validator_count": 8, "verified_submissions": 8,
+        "accepted_validators": 6, "rejected_candidates": 2, "fallback_selected": True,
+        "participation_rate": 0.6, "success_rate": 0.75, "total_weight": 123456789012345678901,
+        "entropy_beacon": "ff" * 32, "latest_epoch": 3, "latest_round": None,
+        "rejections_by_reason": {"tier too low": 1, "missing VRF public key": 1},
+    }  # fmt: skip
+    recorder.record_vrf_round(4, 900, 12, 1, metrics)
+    recorder.record_vrf_round(5, 900, 12, 1, {"rejected_candidates": 3})
+    frame = recorder.frames()["vrf_rounds"]
+    first, second = frame.iloc[0], frame.iloc[1]
+    assert [c for c, _ in VRF_FIELDS] == list(frame.columns[4:-1])
+    assert first["rejection_rate"] == 0.25 and second["rejection_rate"] == 0.0
+    assert first["total_weight"] == "123456789012345678901"
+    assert (first["latest_epoch"], first["latest_round"]) == (3, -1)
+    assert first["fallback_selected"] and math.isnan(first["active_threshold_ratio"])
+    assert first["rejections_by_reason"] == '{"missing VRF public key":1,"tier too low":1}'
+    assert second["rejections_by_reason"] == "{}"
+
+
+def test_blocks_dedupe_by_height_and_hash():
+    recorder = RunRecorder()
+    recorder.record_block(2, "b2", 1, 0, 200, recursive_previous_commitment="c1")
+    recorder.record_block(2, "b2", 1, 0, 200, recursive_previous_commitment="c1")
+    recorder.record_block(2, "fork", 3, 1, 260)
+    recorder.record_block(1, "b1", 0, 0, 100)
+    frame = recorder.frames()["blocks"]
+    assert frame[["height", "hash"]].values.tolist() == [[1, "b1"], [2, "b2"], [2, "fork"]]
+    assert frame["recursive_previous_commitment"].tolist() == ["", "c1", ""]
+
+
+def test_invalid_kinds_and_phases_are_refused():
+    recorder = RunRecorder()
+    with pytest.raises(ValueError, match="vote kind"):
+        recorder.record_vote(1, 0, "PreVote", 0, "h", 0)
+    with pytest.raises(ValueError, match="fault phase"):
+        recorder.record_fault(0, "crash", "begin")
+
+
+def test_fault_nodes_are_canonical_text():
+    assert compute_nodes_text([10, 2, 2, 3]) == "2,3,10"
+    assert compute_nodes_text([]) == ""
+    recorder = RunRecorder()
+    recorder.record_fault(5, "partition_start", "start", {7, 1})
+    assert recorder.frames()["faults"]["nodes"].tolist() == ["1,7"]
+
+
+def test_rejections_are_recorded_in_reason_order():
+    recorder = RunRecorder()
+    recorder.record_rejections(2, 100, {"z": 1, "a": 4})
+    frame = recorder.frames()["rejections"]
+    assert frame[["reason", "count"]].values.tolist() == [["a", 4], ["z", 1]]
+
+
+def test_run_info_reserved_prefix_and_conflicts():
+    recorder = RunRecorder()
+    recorder.record_run_info("prover_mode", "real")
+    recorder.record_run_info("prover_mode", "real")
+    recorder.record_run_info("gates", {"b": True, "a": False})
+    with pytest.raises(ValueError, match="reserved"):
+        recorder.record_run_info("recorder.messages", "all")
+    with pytest.raises(ValueError, match="different values"):
+        recorder.record_run_info("prover_mode", "model")
+    info = dict(recorder.frames()["run_info"].values.tolist())
+    assert info["gates"] == '{"a":false,"b":true}' and info["prover_mode"] == "real"
+
+
+def test_frames_are_built_once_and_close_the_recorder():
+    recorder = RunRecorder()
+    _flood(recorder, 1, [1], {})
+    first = recorder.frames()
+    assert all(first[n] is f for n, f in recorder.frames().items())
+    with pytest.raises(RuntimeError, match="closed"):
+        _flood(recorder, 2, [1], {})
+
+
+# --------------------------------------------------------------------------------------------
+# Building and sorting.
+
+
+def test_build_frame_refuses_bad_columns():
+    columns = {c: [] for c in FRAME_SCHEMAS["nodes"].column_names}
+    with pytest.raises(ValueError, match="missing"):
+        build_frame("nodes", {k: v for k, v in columns.items() if k != "role"})
+    with pytest.raises(ValueError, match="floats"):
+        build_frame(
+            "nodes", columns | {"node": [1.5], "address": ["a"], "role": ["r"], "region": [""]}
+        )
+    with pytest.raises(ValueError, match="expected strings"):
+        build_frame("nodes", columns | {"node": [1], "address": [5], "role": ["r"], "region": [""]})
+    with pytest.raises(ValueError, match="null string"):
+        build_frame(
+            "nodes", columns | {"node": [1], "address": [None], "role": ["r"], "region": [""]}
+        )
+    with pytest.raises(ValueError, match="different lengths"):
+        build_frame(
+            "nodes", columns | {"node": [1, 2], "address": ["a"], "role": ["r"], "region": [""]}
+        )
+
+
+def test_canonical_categorical_sorts_and_drops_unused():
+    raw = pd.Categorical(["b", "c", "b"], categories=["z", "c", "b"])
+    canonical = compute_canonical_categorical(raw)
+    assert list(canonical.categories) == ["b", "c"]
+    assert list(canonical) == ["b", "c", "b"]
+    assert list(compute_canonical_categorical(["y", "x"]).categories) == ["x", "y"]
+
+
+def test_equal_keys_keep_recording_order():
+    recorder = RunRecorder()
+    recorder.record_fault(10, "degrade", "start", [1], detail="second key-equal")
+    recorder.record_fault(5, "crash", "start", [2])
+    recorder.record_fault(10, "degrade", "start", [1], detail="first key-equal")
+    assert recorder.frames()["faults"]["detail"].tolist() == [
+        "",
+        "second key-equal",
+        "first key-equal",
+    ]
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(-(2**62), 2**62), st.integers(0, 5)),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_sort_order_equals_numpy_lexsort(rows, wide):
+    """Packed-key argsort and the lexsort fallback both give numpy's stable lexsort order."""
+    a = np.array([r[0] for r in rows], np.int64)
+    b = np.array([r[1] if wide else r[1] % 7 for r in rows], np.int64)
+    c = np.array([r[2] for r in rows], np.int64)
+    order = compute_sort_order([a, b, c])
+    expected = np.lexsort((c, b, a)) if rows else np.zeros(0, np.int64)
+    got = np.arange(len(rows)) if order is None else order
+    assert got.tolist() == expected.tolist()
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism: recording order of events with distinct keys does not matter.
+
+
+def _events(draw: st.DrawFn) -> list[tuple]:
+    """Events with distinct keys per frame (each a record_* method name and its arguments)."""
+    msg_ids = draw(st.lists(st.integers(0, 10**6), unique=True, max_size=6))
+    events: list[tuple] = []
+    for msg_id in msg_ids:
+        nodes = draw(st.lists(st.integers(1, 30), unique=True, min_size=1, max_size=8))
+        split = draw(st.integers(0, len(nodes)))
+        drops = {n: draw(st.sampled_from(["lost", "crashed"])) for n in nodes[split:]}
+        events.append(("flood", msg_id, nodes[:split], drops))
+    for height, voter in draw(
+        st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), unique=True, max_size=8)
+    ):
+        events.append(("record_vote", height, 0, "prevote", voter, f"h{height}", 10 * height))
+    for node, now in draw(
+        st.lists(st.tuples(st.integers(0, 4), st.integers(0, 9)), unique=True, max_size=6)
+    ):
+        events.append(("record_snapshot", node, now * 1000, _nested_payload(now)))
+        events.append(("record_rejections", node, now * 1000, {"bad": now, "late": 1}))
+        events.append(("record_vrf_round", node, now, now, 0, {"pool_entries": node}))
+    for height in draw(st.lists(st.integers(0, 20), unique=True, max_size=6)):
+        events.append(("record_block", height, f"h{height}", height % 3, 0, 100 * height))
+        events.append(
+            ("record_block_finalized", height, height % 4, f"h{height}", 100 * height + 7)
+        )
+        events.append(("record_proof", height, "state", "stwo", 1000 + height, height % 2 == 0))
+    for at in draw(st.lists(st.integers(0, 10**5), unique=True, max_size=4)):
+        events.append(("record_fault", at, "crash", "start", [at % 7]))
+        events.append(("record_alert", "ChainStall", "warning", at))
+    for node in draw(st.lists(st.integers(0, 9), unique=True, max_size=4)):
+        events.append(("record_node", node, f"addr{node}"))
+        events.append(("record_run_info", f"k{node}", node))
+    return events
+
+
+def _replay(events: list[tuple]) -> dict[str, pd.DataFrame]:
+    recorder = RunRecorder()
+    for method, *args in events:
+        if method == "flood":
+            _flood(recorder, *args)
+        else:
+            getattr(recorder, method)(*args)
+    return recorder.frames()
+
+
+@settings(max_examples=20)
+@given(st.data())
+def test_recording_order_does_not_change_frames_or_digest(data):
+    events = _events(data.draw)
+    shuffled = data.draw(st.permutations(events))
+    first, second = _replay(events), _replay(shuffled)
+    for name in FRAME_NAMES:
+        assert first[name].equals(second[name]), name
+        assert first[name].dtypes.equals(second[name].dtypes), name
+    assert compute_frames_digest(first) == compute_frames_digest(second)
