@@ -52,6 +52,7 @@ from rppsim.node.selection import (
     classify_participants,
     compute_capped_committee,
     compute_round_validators,
+    is_valid_vrf_proof,
     select_validators,
 )
 from rppsim.node.signing import compute_address
@@ -72,11 +73,13 @@ class HeightContext:
     target_validator_count: int
     max_proof_size_bytes: int
     rules: Rules
+    max_block_transactions: int = 512
+    max_block_identities: int = 32
+    tip_hash_bytes: bytes = field(init=False, default=b"", compare=False)
+    """The tip hash as the VRF input's 32-byte ``last_block_header``."""
 
-    @property
-    def tip_hash_bytes(self) -> bytes:
-        """The tip hash as the VRF input's 32-byte ``last_block_header``."""
-        return bytes.fromhex(self.tip_hash)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tip_hash_bytes", bytes.fromhex(self.tip_hash))
 
 
 def compute_block_time_s(genesis_time_s: int, timestamp_ms: int) -> int:
@@ -107,8 +110,53 @@ def compute_submission_message(
     )
 
 
+_MEMO_SIZE = 2**16
+_SUBMISSIONS: dict[bytes, VrfSubmission] = {}
+_VRF_VERDICTS: dict[bytes, bool] = {}
+_KEY_OWNERS: dict[bytes, str] = {}
+
+
+def _remember(memo: dict[bytes, object], key: bytes, value: object) -> None:
+    """Store in a process-wide memo, emptied when it reaches ``_MEMO_SIZE`` entries."""
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+
+
 def compute_submission_from_message(message: VrfSubmissionMsg) -> VrfSubmission:
-    """The selection's view of a gossiped submission (a missing key stays missing)."""
+    """The selection's view of a gossiped submission (a missing key stays missing).
+
+    A pure conversion, memoized process-wide by the message's exact bytes.
+    """
+    key = message.to_bytes()
+    submission = _SUBMISSIONS.get(key)
+    if submission is None:
+        submission = _convert_submission(message)
+        _remember(_SUBMISSIONS, key, submission)  # type: ignore[arg-type]
+    return submission
+
+
+def _get_key_owner(public_key: bytes) -> str:
+    """The address of a VRF key (hex BLAKE2s of it), memoized process-wide by the key."""
+    owner = _KEY_OWNERS.get(public_key)
+    if owner is None:
+        owner = compute_address(public_key)
+        _remember(_KEY_OWNERS, public_key, owner)  # type: ignore[arg-type]
+    return owner
+
+
+def is_valid_submission_proof(message: VrfSubmissionMsg) -> bool:
+    """The submission's VRF verifies (``verify_submission``), memoized process-wide by the
+    message's exact bytes (which include key, input, randomness, beta and pi)."""
+    key = message.to_bytes()
+    verdict = _VRF_VERDICTS.get(key)
+    if verdict is None:
+        verdict = is_valid_vrf_proof(compute_submission_from_message(message))
+        _remember(_VRF_VERDICTS, key, verdict)  # type: ignore[arg-type]
+    return verdict
+
+
+def _convert_submission(message: VrfSubmissionMsg) -> VrfSubmission:
     return VrfSubmission(
         address=message.address,
         public_key=message.public_key or None,
@@ -134,7 +182,7 @@ def compute_submission_problem(
         return "submission for another tip"
     if message.epoch != ctx.epoch:
         return "submission for another epoch"
-    if message.public_key and compute_address(message.public_key) != message.address:
+    if message.public_key and _get_key_owner(message.public_key) != message.address:
         return "VRF key does not belong to the address"
     if ctx.rules.check_declared_tier:
         account = ledger.get_account(message.address)
@@ -144,6 +192,15 @@ def compute_submission_problem(
             return "declared tier or hours differ from the ledger"
         if message.tier_seed != derive_tier_seed(message.address, message.timetoke_hours):
             return "tier seed does not match the declared hours"
+    return None
+
+
+def compute_gossip_submission_problem(message: VrfSubmissionMsg) -> str | None:
+    """The gossip check ``verify_submission``: a public key and a valid VRF (spec §1.3)."""
+    if not message.public_key:
+        return "missing VRF public key"
+    if not is_valid_submission_proof(message):
+        return "invalid VRF proof"
     return None
 
 
@@ -181,12 +238,12 @@ def compute_round_set(
 
     Submissions that fail ``compute_submission_problem`` are left out before selection.
     """
-    pool = [
-        compute_submission_from_message(m)
-        for m in messages
-        if compute_submission_problem(m, ctx, ledger) is None
-    ]
-    selection = select_validators(pool, ctx.target_validator_count)
+    kept = [m for m in messages if compute_submission_problem(m, ctx, ledger) is None]
+    verdicts = {m.address: is_valid_submission_proof(m) for m in kept if m.public_key}
+    pool = [compute_submission_from_message(m) for m in kept]
+    selection = select_validators(
+        pool, ctx.target_validator_count, verify=lambda s: verdicts.get(s.address, False)
+    )
     candidates, observers = classify_participants(ledger.get_accounts())
     profiles = compute_round_validators(selection, candidates)
     by_address = {s.address: s for s in selection.validators}
@@ -467,20 +524,27 @@ def compute_block_problem(
     proofs: ProofService,
     previous_set: ValidatorSet | None,
     previous_epoch: int,
+    round_set: RoundSet | None = None,
 ) -> AppliedBlock | str:
     """Check a block against the tip and ledger, and apply it to a fork (spec §2.1).
 
     Returns the applied fork, or the reason the block is invalid. Proof slots are checked
     against statements this node computes itself, so a proof over other public inputs fails.
+    ``round_set`` is the caller's ``compute_round_set`` of the block's submissions, if known.
     """
     header = block.header
     if header.height != ctx.height or header.previous_hash != ctx.tip_hash:
         return "block does not extend the tip"
+    if len(block.transactions) > ctx.max_block_transactions:
+        return "too many transactions in block"
+    if len(block.identities) > ctx.max_block_identities:
+        return "too many identity registrations in block"
     if header.recursive_previous_commitment != ctx.tip_commitment:
         return "recursive commitment does not extend the tip"
     if not is_valid_block_body(block):
         return "block body does not match its header"
-    round_set = compute_round_set(ledger, block.vrf_submissions, ctx)
+    if round_set is None:
+        round_set = compute_round_set(ledger, block.vrf_submissions, ctx)
     problem = _header_problem(block, round_set, ledger)
     if problem is None and ctx.height > 1:
         problem = _last_commit_problem(block, ctx, previous_set)

@@ -135,6 +135,11 @@ class InMemoryCluster:
         self._nodes[i] = self._make_node(i, self.persisted[i])
         self._apply(i, self._nodes[i].on_start(self.now))
 
+    def submit(self, i: int, request: object) -> None:
+        """Hand a transaction or identity request to node ``i``'s wallet API now."""
+        if i not in self.crashed:
+            self._apply(i, self._nodes[i].submit(self.now, request))
+
     def inject(self, sender: int, message: object, receivers: list[int] | None = None) -> None:
         """Deliver ``message`` as if node ``sender`` had published it (for byzantine tests)."""
         targets = (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import islice
 from typing import Any
 
 PREVOTE = 0
@@ -70,13 +71,36 @@ class VoteOutcome(Enum):
 
 
 @dataclass(slots=True)
+class _Tally:
+    """A running power sum over a voter list that only grows (votes are never removed)."""
+
+    validators: ValidatorSet
+    scanned: int = 0
+    power: int = 0
+    waiting: list[str] = field(default_factory=list)
+    """Precommitters not (yet) known to have prevoted the block: re-checked on every read."""
+
+
+@dataclass(slots=True)
 class RoundVotes:
-    """All votes of one (height, round), raw and by block hash."""
+    """All votes of one (height, round), raw and by block hash.
+
+    Power sums are kept per (kind, block hash, validator set) and extended by the votes that
+    arrived since the last read, so counting a vote costs O(1) instead of O(voters).
+    """
 
     by_voter: tuple[dict[str, Any], dict[str, Any]] = field(default_factory=lambda: ({}, {}))
     by_hash: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] = field(
         default_factory=lambda: ({}, {})
     )
+    _tallies: dict[tuple[int, str, int], _Tally] = field(default_factory=dict, repr=False)
+
+    def _tally(self, kind: int, block_hash: str, validators: ValidatorSet) -> _Tally:
+        key = (kind, block_hash, id(validators))
+        tally = self._tallies.get(key)
+        if tally is None or tally.validators is not validators:
+            tally = self._tallies[key] = _Tally(validators)
+        return tally
 
     def add(self, kind: int, voter: str, block_hash: str, vote: Any) -> tuple[VoteOutcome, Any]:
         """Register a vote; a different hash from the same voter and kind is a conflict."""
@@ -91,17 +115,40 @@ class RoundVotes:
 
     def prevote_power(self, block_hash: str, validators: ValidatorSet) -> int:
         """Power of the members of ``validators`` that prevoted ``block_hash``."""
-        voters = self.by_hash[PREVOTE].get(block_hash, {})
-        return sum(validators.power_of(v) for v in voters)
+        voters = self.by_hash[PREVOTE].get(block_hash)
+        if not voters:
+            return 0
+        tally = self._tally(PREVOTE, block_hash, validators)
+        if tally.scanned < len(voters):
+            power_of = validators.power_of
+            tally.power += sum(power_of(v) for v in islice(voters, tally.scanned, None))
+            tally.scanned = len(voters)
+        return tally.power
 
     def precommit_power(self, block_hash: str, validators: ValidatorSet) -> int:
         """Power of the members that precommitted ``block_hash`` after prevoting it.
 
-        A precommit counts only when its voter prevoted in this round ([RT] rule).
+        A precommit counts only when its voter prevoted this block in this round ([RT] rule:
+        the round context fixes the block hash), exactly as the certificate counts it.
         """
-        prevoted = self.by_voter[PREVOTE]
-        voters = self.by_hash[PRECOMMIT].get(block_hash, {})
-        return sum(validators.power_of(v) for v in voters if v in prevoted)
+        voters = self.by_hash[PRECOMMIT].get(block_hash)
+        if not voters:
+            return 0
+        prevoted = self.by_hash[PREVOTE].get(block_hash, {})
+        tally = self._tally(PRECOMMIT, block_hash, validators)
+        power_of = validators.power_of
+        if tally.waiting:
+            still = [v for v in tally.waiting if v not in prevoted]
+            tally.power += sum(power_of(v) for v in tally.waiting if v in prevoted)
+            tally.waiting = still
+        if tally.scanned < len(voters):
+            for voter in islice(voters, tally.scanned, None):
+                if voter in prevoted:
+                    tally.power += power_of(voter)
+                else:
+                    tally.waiting.append(voter)
+            tally.scanned = len(voters)
+        return tally.power
 
     def votes_for(self, kind: int, block_hash: str) -> list[Any]:
         """The signed votes of ``kind`` for ``block_hash``, sorted by voter."""

@@ -18,8 +18,15 @@ Height h runs as follows (spec/consensus.md §2.1 with the knobs of ``Rules``):
    leader (the chain: a dead leader stalls the height) or the next in order when
    ``rotate_leader_on_round_change``.
 
+Gossip admission: a VRF submission needs a key and a valid VRF (``verify_submission``); a
+vote a valid signature (``consensus_enforcement``), a Tl3+ voter and room in the vote queue
+(``mempool_limit``). Two votes of one voter, kind and round for different blocks become
+double-sign evidence, also when the second arrives just after the height was finalized;
+the next block applies it (10 % slash, ZSI revoked, out for good).
+
 Invalid input never raises and never changes state: it is counted by reason in
-``rejections`` (``metrics()["rejections"]``).
+``rejections`` (``metrics()["rejections"]``). An object handed over directly must have the
+canonical encoding its bytes would have.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from rppsim.node.blocks import (
     compute_consensus_statement,
     compute_evidence_key,
     compute_evidence_problem,
+    compute_gossip_submission_problem,
     compute_identity_problem,
     compute_leader_key,
     compute_round_set,
@@ -63,8 +71,15 @@ from rppsim.node.effects import (
     Timer,
     TimerKind,
 )
-from rppsim.node.ledger import Ledger, LedgerParams, Rejection, Transfer, compute_epoch
-from rppsim.node.mempool import Mempool
+from rppsim.node.ledger import (
+    Ledger,
+    LedgerParams,
+    Rejection,
+    SlashingReason,
+    Transfer,
+    compute_epoch,
+)
+from rppsim.node.mempool import REASON_VOTE_FULL, Mempool
 from rppsim.node.messages import (
     GENESIS_RECURSIVE_COMMITMENT,
     BftVote,
@@ -116,6 +131,7 @@ SYNC_BATCH = 32
 SYNC_RETRY_MS = 2000
 MAX_ROUND_LATENCIES = 32
 FUTURE_HEIGHT_WINDOW = 2
+ROUND_SET_CACHE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +163,16 @@ class HeightState:
     proposals: dict[int, str] = field(default_factory=dict)
     blocks: dict[str, Block] = field(default_factory=dict)
     applied: dict[str, AppliedBlock] = field(default_factory=dict)
-    invalid: dict[str, str] = field(default_factory=dict)
     prevoted: set[int] = field(default_factory=set)
     precommitted: set[int] = field(default_factory=set)
     polka: dict[str, int] = field(default_factory=dict)
     lock: Lock = field(default_factory=Lock)
     proposal_ms: int | None = None
     proposed_rounds: set[int] = field(default_factory=set)
+    round_sets: dict[tuple[bytes, ...], RoundSet] = field(default_factory=dict)
+    """Validator sets computed at this height, by their submission list (a cache)."""
+    context: HeightContext | None = None
+    vote_count: int = 0
 
     def round_votes(self, round_: int) -> RoundVotes:
         """The votes of ``round_``, created on first use."""
@@ -221,12 +240,14 @@ class Node:
         self.hs = HeightState(1)
         self.pending_evidence: dict[tuple[str, int, int, int], Evidence] = {}
         self.rejections: Counter[str] = Counter()
+        self.rejected_total = 0
         self.consensus = ConsensusMetrics()
         self.telemetry = TelemetryState()
         self.vrf_metrics: VrfSelectionMetrics | None = None
         self.round_set: RoundSet | None = None
         self.sync_requested_ms: int | None = None
         self.future: dict[int, list[tuple[str, Any]]] = {}
+        self.last_votes: dict[int, RoundVotes] = {}
         for commit in commits:
             self._replay(commit)
         self.hs = HeightState(self.height + 1)
@@ -243,7 +264,12 @@ class Node:
         return [(c.block.header.height, c.block.hash) for c in self.chain]
 
     def _context(self) -> HeightContext:
-        height = self.hs.height
+        hs = self.hs
+        if hs.context is None:
+            hs.context = self._new_context(hs.height)
+        return hs.context
+
+    def _new_context(self, height: int) -> HeightContext:
         return HeightContext(
             height=height,
             tip_hash=self.tip_hash,
@@ -253,10 +279,13 @@ class Node:
             target_validator_count=self.config.target_validator_count,
             max_proof_size_bytes=self.config.max_proof_size_bytes,
             rules=self.rules,
+            max_block_transactions=self.config.max_block_transactions,
+            max_block_identities=self.config.max_block_identity_registrations,
         )
 
     def _reject(self, kind: str, reason: str) -> list[Effect]:
         self.rejections[f"{kind}: {reason}"] += 1
+        self.rejected_total += 1
         return []
 
     def _tier_of(self, address: str) -> Tier:
@@ -288,6 +317,7 @@ class Node:
         if handler is None:
             return self._reject("message", f"unexpected {type(msg).__name__}")
         try:
+            msg.to_bytes()  # an object must have the canonical encoding decoded bytes have
             return handler(self, now, sender, msg)
         except (DecodeError, EncodeError) as error:
             return self._reject("message", f"malformed {type(msg).__name__}: {error}")
@@ -309,18 +339,11 @@ class Node:
 
     def submit(self, now: int, request: object) -> list[Effect]:
         """A local wallet's transaction or identity request: admit it and gossip it."""
-        if isinstance(request, Transaction):
-            effects = self._on_transaction(now, self.address, request)
-        elif isinstance(request, IdentityRequest):
-            effects = self._on_identity(now, self.address, request)
-        else:
+        if not isinstance(request, Transaction | IdentityRequest):
             return self._reject("submit", f"unsupported request {type(request).__name__}")
-        admitted = (
-            self.mempool.has_transaction(request.hash)
-            if isinstance(request, Transaction)
-            else any(r.hash == request.hash for r in self.mempool.identities)
-        )
-        if admitted:
+        rejected = self.rejected_total
+        effects = self.on_message(now, self.address, request)
+        if self.rejected_total == rejected:
             effects.append(Publish(GossipTopic.PROOFS, request))
         return effects
 
@@ -362,21 +385,29 @@ class Node:
         if problem is not None:
             return self._reject("evidence", problem)
         key = compute_evidence_key(evidence)
-        if key not in self.pending_evidence:
-            self.pending_evidence[key] = evidence
-            self.consensus.witness_events += 1
+        if key in self.pending_evidence:
+            return self._reject("evidence", "already pending")
+        self.pending_evidence[key] = evidence
+        self.consensus.witness_events += 1
         return []
 
     # --- VRF submissions -----------------------------------------------------------------------
 
     def _on_vrf_submission(self, now: int, sender: str, msg: VrfSubmissionMsg) -> list[Effect]:
-        if msg.height > self.hs.height:
-            return self._on_future(now, sender, msg.height, msg)
+        if msg.height < self.hs.height:
+            return self._reject("vrf", "submission for another height")
         if not is_allowed_to_publish(self._tier_of(msg.address), GossipTopic.VRF_PROOFS):
             return self._reject("vrf", "publish tier too low")
+        problem = compute_gossip_submission_problem(msg)
+        if problem is not None:
+            return self._reject("vrf", problem)
+        if msg.height > self.hs.height:
+            return self._on_future(now, sender, msg.height, msg)
         problem = compute_submission_problem(msg, self._context(), self.ledger)
         if problem is not None:
             return self._reject("vrf", problem)
+        if self.pool.get(msg.address) == msg:
+            return self._reject("vrf", "duplicate submission")
         self.pool[msg.address] = msg  # the chain's pool: last insert wins (spec §1.3)
         self.round_set = None
         return []
@@ -400,9 +431,22 @@ class Node:
     def _pool_set(self) -> RoundSet:
         """The validator set of the current height as this node's pool defines it (cached)."""
         if self.round_set is None:
-            self.round_set = compute_round_set(self.ledger, self.pool.values(), self._context())
+            self.round_set = self._round_set_of(sorted(self.pool.values(), key=lambda m: m.address))
             self.vrf_metrics = self.round_set.selection.metrics.with_round(self.hs.round)
         return self.round_set
+
+    def _round_set_of(self, messages: Iterable[VrfSubmissionMsg]) -> RoundSet:
+        """The set a submission list defines at this height, computed once per list (the
+        ledger and the context are fixed within a height)."""
+        ordered = tuple(messages)
+        key = tuple(m.to_bytes() for m in ordered)
+        cache = self.hs.round_sets
+        round_set = cache.get(key)
+        if round_set is None:
+            if len(cache) >= ROUND_SET_CACHE:
+                cache.clear()
+            round_set = cache[key] = compute_round_set(self.ledger, ordered, self._context())
+        return round_set
 
     # --- heights and rounds --------------------------------------------------------------------
 
@@ -467,9 +511,14 @@ class Node:
             != self.address
         ):
             return []
-        block = self._block_to_repropose() or self._build_block(now, round_, round_set)
+        block = self._block_to_repropose()
         if block is None:
-            return []
+            built = self._assemble_block(now, round_, round_set)
+            if built is None:
+                return []
+            block = built[0]
+            hs.applied[block.hash] = built[1]  # our own block: applied while building it
+            hs.blocks[block.hash] = block
         hs.proposed_rounds.add(round_)
         proposal = sign_proposal(block, round_, self.keys.keypair)
         effects: list[Effect] = [Publish(GossipTopic.BLOCKS, proposal)]
@@ -482,33 +531,39 @@ class Node:
 
     # --- building a block ----------------------------------------------------------------------
 
-    def _build_block(self, now: int, round_: int, round_set: RoundSet) -> Block | None:
-        """Take the mempool payload and seal a block, or None (no empty blocks by default)."""
-        payload = self.mempool.take_block_payload(
-            self.config.max_block_transactions, self.config.max_block_identity_registrations
+    def _build_block(self, now: int, round_: int, pool_set: RoundSet) -> Block | None:
+        """The block this node would propose now, or None (see ``_assemble_block``)."""
+        built = self._assemble_block(now, round_, pool_set)
+        return None if built is None else built[0]
+
+    def _assemble_block(
+        self, now: int, round_: int, pool_set: RoundSet
+    ) -> tuple[Block, AppliedBlock] | None:
+        """Seal a block of what the ledger still accepts, with the block applied to a fork;
+        None when there is nothing to propose (no empty blocks by default).
+
+        The block carries the submissions of the pool set's members, and is applied with the
+        set those submissions define, as every follower computes it. The payload stays queued
+        until a finalized block includes it, so a proposal that does not commit loses nothing.
+        """
+        submissions = tuple(
+            sorted((self.pool[a] for a in pool_set.by_address), key=lambda m: m.address)
         )
-        evidence = [
-            e
-            for e in self.pending_evidence.values()
-            if compute_evidence_problem(e, self.ledger) is None
-        ]
+        round_set = self._round_set_of(submissions)
+        leader = round_set.validators.get_leader(round_, self.rules.rotate_leader_on_round_change)
+        if leader != self.address:
+            return self._reject("propose", "not the leader of the block's validator set") or None
         now_s = compute_block_time_s(self.genesis_time_s, now)
-        transactions = self._applicable_transactions(payload.transactions, now_s)
-        identities = self._applicable_identities(payload.identities)
-        has_payload = transactions or identities or payload.uptime_proofs or evidence
+        evidence, transactions, identities, uptime_proofs = self._select_payload(now_s)
+        has_payload = transactions or identities or uptime_proofs or evidence
         if not has_payload and not self.rules.allow_empty_blocks:
             return None
         draft = Block(
             header=self._draft_header(now, round_, round_set),
             transactions=tuple(transactions),
             identities=tuple(identities),
-            uptime_proofs=payload.uptime_proofs,
-            vrf_submissions=tuple(
-                sorted(
-                    (self.pool[a] for a in round_set.by_address if a in self.pool),
-                    key=lambda m: m.address,
-                )
-            ),
+            uptime_proofs=tuple(uptime_proofs),
+            vrf_submissions=submissions,
             evidence=tuple(evidence),
             last_certificate=self.chain[-1].certificate if self.chain else None,
         )
@@ -530,7 +585,8 @@ class Node:
                 self.tip_commitment, [slot.digest() for slot in proofs]
             ),
         )
-        return replace(draft, header=header, proofs=proofs)
+        block = replace(draft, header=header, proofs=proofs)
+        return block, AppliedBlock(fork, round_set, applied[0], applied[1])
 
     def _draft_header(self, now: int, round_: int, round_set: RoundSet) -> BlockHeader:
         """The header fields known before the payload is applied; roots are filled in later."""
@@ -563,36 +619,82 @@ class Node:
             recursive_commitment=zero,
         )
 
-    def _applicable_transactions(
-        self, candidates: Iterable[Transaction], now_s: int
-    ) -> list[Transaction]:
-        """The transfers a ledger fork accepts in order; a future nonce goes back to the pool."""
-        fork = self.ledger.fork()
-        kept: list[Transaction] = []
-        for tx in candidates:
-            transfer = Transfer(tx.sender, tx.recipient, tx.amount, tx.fee, tx.nonce)
-            rejection = fork.process_transfer(transfer, now_s)
-            if rejection is None:
-                kept.append(tx)
-                continue
-            account = fork.get_account(tx.sender)
-            if rejection is Rejection.INVALID_NONCE and account and tx.nonce > account.nonce + 1:
-                self.mempool.add_transaction(tx)
-            else:
-                self.rejections[f"propose: transaction {rejection.value}"] += 1
-        return kept
+    def _select_payload(
+        self, now_s: int
+    ) -> tuple[list[Evidence], list[Transaction], list[IdentityRequest], list[UptimeProof]]:
+        """Evidence, ≤ 512 transfers, ≤ 32 identities and uptime proofs that apply, in
+        ``process_block`` order on one ledger fork (spec/consensus.md §2.1 driver, step 4).
 
-    def _applicable_identities(
-        self, candidates: Iterable[IdentityRequest]
-    ) -> list[IdentityRequest]:
-        """Identity requests that still register (no duplicate wallet or VRF tag)."""
+        What no longer applies is dropped (counted); the rest goes back to the mempool.
+        """
         fork = self.ledger.fork()
-        kept: list[IdentityRequest] = []
-        for request in candidates:
-            if compute_identity_problem(request, fork) is None and (
-                fork.process_register_identity(request.wallet_address, request.vrf_tag, 0) is None
-            ):
-                kept.append(request)
+        evidence: list[Evidence] = []
+        for item in self.pending_evidence.values():
+            if compute_evidence_problem(item, fork) is None:
+                fork.process_slash(item.address, SlashingReason.ConsensusFault, now_s)
+                evidence.append(item)
+        payload = self.mempool.take_block_payload(
+            self.config.max_block_transactions, self.config.max_block_identity_registrations
+        )
+        transactions = self._applicable_transactions(fork, payload.transactions, now_s)
+        identities: list[IdentityRequest] = []
+        for request in payload.identities:
+            problem = compute_identity_problem(request, fork) or fork.process_register_identity(
+                request.wallet_address, request.vrf_tag, now_s
+            )
+            if problem is None:
+                identities.append(request)
+            else:
+                self.rejections[f"propose: identity {problem}"] += 1
+        uptime_proofs: list[UptimeProof] = []
+        for proof in payload.uptime_proofs:
+            credited = fork.process_uptime_proof(
+                proof.wallet_address,
+                proof.window_start,
+                proof.window_end,
+                proof.proof_commitment,
+                now_s,
+            )
+            if isinstance(credited, int):
+                uptime_proofs.append(proof)
+            else:
+                self.rejections[f"propose: uptime {credited.value}"] += 1
+        for tx in transactions:
+            self.mempool.add_transaction(tx)
+        for request in identities:
+            self.mempool.add_identity(request)
+        for proof in uptime_proofs:
+            self.mempool.add_uptime_proof(proof)
+        return evidence, transactions, identities, uptime_proofs
+
+    def _applicable_transactions(
+        self, fork: Ledger, candidates: Iterable[Transaction], now_s: int
+    ) -> list[Transaction]:
+        """The transfers ``fork`` accepts, fee order first; a transfer waiting for a nonce
+        is retried after the others and stays queued if it still waits."""
+        kept: list[Transaction] = []
+        waiting = list(candidates)
+        progress = True
+        while waiting and progress:
+            progress, retry = False, []
+            for tx in waiting:
+                transfer = Transfer(tx.sender, tx.recipient, tx.amount, tx.fee, tx.nonce)
+                rejection = fork.process_transfer(transfer, now_s)
+                account = fork.get_account(tx.sender)
+                if rejection is None:
+                    kept.append(tx)
+                    progress = True
+                elif (
+                    rejection is Rejection.INVALID_NONCE
+                    and account is not None
+                    and tx.nonce > account.nonce + 1
+                ):
+                    retry.append(tx)
+                else:
+                    self.rejections[f"propose: transaction {rejection.value}"] += 1
+            waiting = retry
+        for tx in waiting:
+            self.mempool.add_transaction(tx)
         return kept
 
     def _block_proofs(self, block: Block, rows: tuple[TransferRow, ...]) -> list[ProofSlot]:
@@ -620,13 +722,15 @@ class Node:
         height = proposal.block.header.height
         if height < hs.height:
             return self._reject("proposal", "for a finalized height")
-        if height > hs.height:
-            return self._on_future(now, sender, height, proposal)
         if not is_valid_proposal_signature(proposal):
             return self._reject("proposal", "invalid signature")
         if not is_allowed_to_publish(self._tier_of(proposal.proposer), GossipTopic.BLOCKS):
             return self._reject("proposal", "publish tier too low")
+        if height > hs.height:
+            return self._on_future(now, sender, height, proposal)
         block = proposal.block
+        if hs.proposals.get(proposal.round) == block.hash:
+            return self._reject("proposal", "duplicate proposal")
         applied = self._apply_candidate(block)
         if isinstance(applied, str):
             return self._reject("proposal", applied)
@@ -638,9 +742,11 @@ class Node:
         omitted = self._better_candidate_omitted(block, applied.round_set)
         if omitted is not None:
             return self._reject("proposal", "omits a better leader candidate")
-        if proposal.round in hs.proposals and hs.proposals[proposal.round] != block.hash:
+        if proposal.round in hs.proposals:
             return self._reject("proposal", "conflicting proposal for the round")
         hs.proposals[proposal.round] = block.hash
+        hs.applied[block.hash] = applied
+        hs.blocks[block.hash] = block
         if hs.proposal_ms is None:
             hs.proposal_ms = now
         effects: list[Effect] = []
@@ -651,22 +757,23 @@ class Node:
         return effects
 
     def _apply_candidate(self, block: Block) -> AppliedBlock | str:
-        """Validate a block once per hash; remember the verdict and the applied fork."""
-        hs = self.hs
-        known = hs.applied.get(block.hash)
+        """The applied fork of a block already accepted, else validate and apply it now.
+
+        Nothing is stored here: the caller keeps the fork only once the message is accepted,
+        so a rejected message leaves no trace (DESIGN.md §2).
+        """
+        known = self.hs.applied.get(block.hash)
         if known is not None:
             return known
-        if block.hash in hs.invalid:
-            return hs.invalid[block.hash]
-        result = compute_block_problem(
-            self.ledger, block, self._context(), self.proofs, self.previous_set, self.previous_epoch
+        return compute_block_problem(
+            self.ledger,
+            block,
+            self._context(),
+            self.proofs,
+            self.previous_set,
+            self.previous_epoch,
+            round_set=self._round_set_of(block.vrf_submissions),
         )
-        if isinstance(result, str):
-            hs.invalid[block.hash] = result
-            return result
-        hs.applied[block.hash] = result
-        hs.blocks[block.hash] = block
-        return result
 
     def _better_candidate_omitted(self, block: Block, round_set: RoundSet) -> str | None:
         """A valid candidate in this node's pool that would lead, missing from the block."""
@@ -712,26 +819,56 @@ class Node:
     def _on_vote(self, now: int, sender: str, signed: SignedBftVote) -> list[Effect]:
         vote = signed.vote
         hs = self.hs
-        if vote.height < hs.height:
+        if vote.height == hs.height - 1:
+            earlier = self._late_conflict(signed)
+            if earlier is not None and is_valid_vote_signature(signed):
+                return self._on_double_sign(now, earlier, signed)
+        problem = self._vote_problem(signed)
+        if problem is not None:
             self.consensus.failed_votes += 1
-            return self._reject("vote", "vote references an already finalized height")
+            return self._reject("vote", problem)
         if vote.height > hs.height:
             return self._on_future(now, sender, vote.height, signed)
+        kind = PREVOTE if vote.kind is VoteKind.PRE_VOTE else PRECOMMIT
+        round_votes = hs.votes.get(vote.round)
+        seen = None if round_votes is None else round_votes.by_voter[kind].get(vote.voter)
+        if seen is None and hs.vote_count >= self.config.mempool_limit:
+            return self._reject("vote", REASON_VOTE_FULL)  # the chain's vote queue limit
+        outcome, earlier = hs.round_votes(vote.round).add(kind, vote.voter, vote.block_hash, signed)
+        if outcome is VoteOutcome.DUPLICATE:
+            return self._reject("vote", "duplicate vote")
+        if outcome is VoteOutcome.CONFLICT:
+            return self._on_double_sign(now, earlier, signed)
+        hs.vote_count += 1
+        return self._check_quorums(now, vote.round, vote.block_hash)
+
+    def _vote_problem(self, signed: SignedBftVote) -> str | None:
+        """Why a vote is not admitted ([RT] ``submit_vote``, spec/consensus.md §2.1)."""
+        if signed.vote.height < self.hs.height:
+            return "vote references an already finalized height"
         if self.config.rollout.feature_gates.consensus_enforcement and not is_valid_vote_signature(
             signed
         ):
-            self.consensus.failed_votes += 1
-            return self._reject("vote", "invalid signature")
-        if not is_allowed_to_publish(self._tier_of(vote.voter), GossipTopic.VOTES):
-            self.consensus.failed_votes += 1
-            return self._reject("vote", "publish tier too low")
+            return "invalid signature"
+        if not is_allowed_to_publish(self._tier_of(signed.vote.voter), GossipTopic.VOTES):
+            return "publish tier too low"
+        return None
+
+    def _late_conflict(self, signed: SignedBftVote) -> SignedBftVote | None:
+        """The vote we counted at the height just finalized that ``signed`` contradicts.
+
+        Port rule: the chain prunes its evidence pool at finalization, so a double sign whose
+        second vote arrives after the commit would go unpunished (spec §2.1 "Vote ingestion").
+        """
+        vote = signed.vote
+        round_votes = self.last_votes.get(vote.round)
+        if round_votes is None:
+            return None
         kind = PREVOTE if vote.kind is VoteKind.PRE_VOTE else PRECOMMIT
-        outcome, earlier = hs.round_votes(vote.round).add(kind, vote.voter, vote.block_hash, signed)
-        if outcome is VoteOutcome.DUPLICATE:
-            return []
-        if outcome is VoteOutcome.CONFLICT:
-            return self._on_double_sign(now, earlier, signed)
-        return self._check_quorums(now, vote.round, vote.block_hash)
+        earlier = round_votes.by_voter[kind].get(vote.voter)
+        if earlier is None or earlier.vote.block_hash == vote.block_hash:
+            return None
+        return earlier  # type: ignore[no-any-return]
 
     def _on_double_sign(
         self, now: int, earlier: SignedBftVote, later: SignedBftVote
@@ -752,10 +889,15 @@ class Node:
             tuple(s.vote.block_hash for s in pair),
             tuple(pair),
         )
-        effects = self._on_evidence(now, self.address, evidence)
-        if compute_evidence_key(evidence) in self.pending_evidence:
-            effects.append(Publish(GossipTopic.WITNESS_META, evidence))
-        return effects
+        key = compute_evidence_key(evidence)
+        if key in self.pending_evidence:
+            return self._reject("vote", "double sign already in evidence")
+        problem = compute_evidence_problem(evidence, self.ledger)
+        if problem is not None:
+            return self._reject("vote", f"double sign: {problem}")
+        self.pending_evidence[key] = evidence
+        self.consensus.witness_events += 1
+        return [Publish(GossipTopic.WITNESS_META, evidence)]
 
     def _check_quorums(self, now: int, round_: int, block_hash: str) -> list[Effect]:
         hs = self.hs
@@ -771,7 +913,7 @@ class Node:
                 hs.lock.set(block_hash, round_)
                 hs.precommitted.add(round_)
                 effects += self._cast(now, round_, block_hash, VoteKind.PRE_COMMIT)
-                if hs.height != applied.ledger.height:
+                if self.hs is not hs:  # our own precommit completed the quorum
                     return effects
         if votes.precommit_power(block_hash, validators) >= validators.quorum > 0:
             effects += self._finalize(now, round_, block_hash)
@@ -828,12 +970,16 @@ class Node:
         self.previous_set = applied.round_set.validators
         self.previous_epoch = compute_epoch(block.header.height, self.config.epoch_length)
         self.consensus.slashing_events += len(block.evidence)
-        for evidence in block.evidence:
-            self.pending_evidence.pop(compute_evidence_key(evidence), None)
+        self.pending_evidence = {
+            key: evidence
+            for key, evidence in self.pending_evidence.items()
+            if compute_evidence_problem(evidence, self.ledger) is None
+        }
         self.mempool.remove_included(block)
         self.pool = {}
         self.round_set = None
         self.vrf_metrics = applied.round_set.selection.metrics.with_round(commit.certificate.round)
+        self.last_votes = self.hs.votes
         self.hs = HeightState(block.header.height + 1)
         effects: list[Effect] = [Persist("commit", commit)]
         return effects + self._start_height(now)
@@ -873,8 +1019,9 @@ class Node:
         """Keep a message of the next heights for later; ask ``sender`` for missing commits."""
         if height <= self.hs.height + FUTURE_HEIGHT_WINDOW:
             queue = self.future.setdefault(height, [])
-            if len(queue) < 4 * max(1, len(self.pool)) + 64:
-                queue.append((sender, msg))
+            if len(queue) >= 4 * max(1, len(self.pool)) + 64:
+                return self._reject("future", "queue of a future height full")
+            queue.append((sender, msg))
         if height > self.hs.height and sender != self.address and self.sync_requested_ms is None:
             self.sync_requested_ms = now
             return [
@@ -891,7 +1038,7 @@ class Node:
     def _on_commit(self, now: int, sender: str, commit: Commit) -> list[Effect]:
         height = commit.block.header.height
         if height <= self.height:
-            return []
+            return self._reject("commit", "for a finalized height")
         if height > self.hs.height:
             return self._on_future(now, sender, height, commit)
         applied = self._apply_candidate(commit.block)
@@ -910,7 +1057,7 @@ class Node:
     def _on_uptime(self, now: int) -> list[Effect]:
         cadence_ms = compute_uptime_cadence_secs(self.config.reputation.timetoke) * 1000
         effects: list[Effect] = [SetTimer(Timer(TimerKind.UPTIME), now + cadence_ms)]
-        if any(p.wallet_address == self.address for p in self.mempool.uptime_proofs):
+        if any(p.wallet_address == self.address for p in self.mempool.uptime_proofs()):
             return effects  # the scheduler skips while proofs are pending (spec §4)
         proof = self._uptime_claim(now)
         if proof is not None and self.mempool.add_uptime_proof(proof) is None:

@@ -1,0 +1,133 @@
+"""``rppsim bench node``: finalized blocks and handled messages per wall second, in-memory cluster.
+
+Each size runs an ``InMemoryCluster`` (chain rules, 50 ms latency, 1 tx/s) for a span of
+simulated time; every node does every check itself, and only pure verifications (VRF,
+signatures) are memoized process-wide by the exact bytes verified. Targets (the issue's
+budget): 7 validators ≥ 100 finalized blocks/s; 100 validators ≥ 5 finalized blocks/s
+(25× real time at 5 s blocks, with ~30,000 message deliveries per block).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import time
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from rppsim.node.cluster import InMemoryCluster
+
+TARGETS = {7: 100.0, 100: 5.0}
+"""Finalized blocks per wall second the issue asks for, by validator count."""
+DEFAULT_SIMULATED_S = {7: 600, 100: 40}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeBenchResult:
+    """One cluster run: what was finalized and delivered, and how long it took."""
+
+    validators: int
+    simulated_s: int
+    setup_s: float
+    wall_s: float
+    cpu_s: float
+    blocks: int
+    messages: int
+
+    @property
+    def blocks_per_s(self) -> float:
+        """Finalized heights per wall second of the run (set-up excluded)."""
+        return self.blocks / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def blocks_per_cpu_s(self) -> float:
+        """Finalized heights per CPU second of this process (robust to a loaded machine)."""
+        return self.blocks / self.cpu_s if self.cpu_s > 0 else 0.0
+
+    @property
+    def messages_per_s(self) -> float:
+        """Message deliveries handled by nodes per wall second."""
+        return self.messages / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def measure_cluster(
+    validators: int, simulated_s: int, seed: int = 1, tx_rate_per_s: float = 1.0
+) -> NodeBenchResult:
+    """Build a cluster, run it for ``simulated_s`` simulated seconds and time the run."""
+    start = time.perf_counter()
+    cluster = InMemoryCluster(validators=validators, seed=seed, tx_rate_per_s=tx_rate_per_s)
+    built, cpu = time.perf_counter(), time.process_time()
+    cluster.run(until_ms=simulated_s * 1000)
+    done, cpu_done = time.perf_counter(), time.process_time()
+    chains = {tuple(cluster.finalized_chain(i)) for i in range(validators)}
+    if len(chains) != 1:
+        raise AssertionError("nodes disagree on the finalized chain")
+    return NodeBenchResult(
+        validators=validators,
+        simulated_s=simulated_s,
+        setup_s=built - start,
+        wall_s=done - built,
+        cpu_s=cpu_done - cpu,
+        blocks=len(cluster.finalized_chain(0)),
+        messages=cluster.delivered,
+    )
+
+
+def profile_cluster(validators: int, simulated_s: int, seed: int, top: int) -> str:
+    """The ``top`` functions by cumulative time of one run (``python -m cProfile`` style)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    measure_cluster(validators, simulated_s, seed)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str]) -> int:
+    """Print blocks/s and messages/s per cluster size beside the targets."""
+    parser = argparse.ArgumentParser(prog="rppsim bench node", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--validators", type=int, nargs="+", default=[7, 100], help="cluster sizes to run"
+    )
+    parser.add_argument(
+        "--simulated-s",
+        type=int,
+        default=None,
+        help="simulated seconds per run (default: 600 for 7 validators, 40 for 100)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="cluster seed")
+    parser.add_argument("--profile", type=int, default=0, help="also print the top N functions")
+    args = parser.parse_args(argv)
+    console = Console(width=max(Console().width, 100))
+    table = Table(title="Node, in-memory driver (chain rules, 50 ms latency, 1 tx/s)")
+    columns = ("nodes", "sim", "blocks", "blocks/s", "per CPU s", "msgs/s", "msgs/block")
+    for column in (*columns, "target", "ok"):
+        table.add_column(column, justify="right")
+    for count in args.validators:
+        seconds = args.simulated_s or DEFAULT_SIMULATED_S.get(count, 60)
+        result = measure_cluster(count, seconds, args.seed + count)
+        target = TARGETS.get(count)
+        table.add_row(
+            str(count),
+            f"{seconds} s",
+            str(result.blocks),
+            f"{result.blocks_per_s:,.1f}",
+            f"{result.blocks_per_cpu_s:,.1f}",
+            f"{result.messages_per_s:,.0f}",
+            f"{result.messages / max(result.blocks, 1):,.0f}",
+            "" if target is None else f"≥ {target:g}",
+            "" if target is None else ("yes" if result.blocks_per_s >= target else "NO"),
+        )
+        if args.profile:
+            console.print(profile_cluster(count, seconds, args.seed + count, args.profile))
+    console.print(table)
+    console.print(
+        "blocks/s: finalized heights per wall second of the run (set-up excluded); "
+        "per CPU s: the same per CPU second of this process (compare runs on a busy machine)"
+    )
+    return 0
