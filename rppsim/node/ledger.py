@@ -565,31 +565,26 @@ class Ledger:
 
     # --- rewards ---
 
-    def _withdraw(self, address: str, amount: int) -> int:
-        account = self._accounts.get(address)
-        take = 0 if account is None or amount <= 0 else min(account.balance, amount)
-        if take:
-            self._put(replace(account, balance=account.balance - take))  # type: ignore[arg-type]
-        return take
-
-    def _fund(self, reward: int, treasury: str, treasury_share: int) -> int:
-        """Take ``treasury_share`` from the treasury, the rest from the fee pool (spec §5)."""
-        covered = self._withdraw(treasury, treasury_share)
-        covered += self._withdraw(self.params.treasury_fees, reward - covered)
-        self.reward_shortfall += reward - covered
-        return covered
-
     def _reward(self, address: str, paid: int, now: int) -> None:
         """Credit ``paid``, one more consensus success, recompute (``reward_with_source``)."""
         account = self._accounts.get(address) or _new_account(address, now)
-        profile = replace(
-            account.reputation, consensus_success=account.reputation.consensus_success + 1
+        p = account.reputation
+        profile = ReputationProfile(
+            p.zsi_validated,
+            p.timetoke,
+            p.consensus_success + 1,
+            p.peer_feedback,
+            p.last_decay_timestamp,
+            p.score,
+            p.tier,
         )
         self._put(
-            replace(
-                account,
-                balance=min(account.balance + paid, U128_LIMIT - 1),
-                reputation=self._recompute(profile, now),
+            Account(
+                address,
+                min(account.balance + paid, U128_LIMIT - 1),
+                account.stake,
+                account.nonce,
+                self._recompute(profile, now),
             )
         )
 
@@ -622,14 +617,36 @@ class Ledger:
         treasury: str,
         split: tuple[float, float] | None,
     ) -> RewardOutcome:
+        """Fund each payout from ``treasury`` (its share), then the fee pool; shortfall counted.
+
+        Payouts are funded in order, exactly as one withdrawal per payout would; the pool
+        balances are kept in locals and written back once (spec §5 "Funding").
+        """
+        fees = self.params.treasury_fees
+        left = {name: self._balance(name) for name in (treasury, fees)}
         payouts: list[tuple[str, int, int]] = []
-        shortfall_before = self.reward_shortfall
+        shortfall = 0
         for address, amount in owed:
             treasury_share = amount if split is None else _treasury_share(amount, split)
-            paid = self._fund(amount, treasury, treasury_share)
+            from_treasury = min(left[treasury], treasury_share) if treasury_share > 0 else 0
+            left[treasury] -= from_treasury
+            rest = amount - from_treasury
+            from_fees = min(left[fees], rest) if rest > 0 else 0
+            left[fees] -= from_fees
+            paid = from_treasury + from_fees
+            shortfall += amount - paid
             self._reward(address, paid, now)
             payouts.append((address, amount, paid))
-        return RewardOutcome(tuple(payouts), self.reward_shortfall - shortfall_before)
+        for name, balance in left.items():
+            account = self._accounts.get(name)
+            if account is not None and account.balance != balance:
+                self._put(replace(account, balance=balance))
+        self.reward_shortfall += shortfall
+        return RewardOutcome(tuple(payouts), shortfall)
+
+    def _balance(self, address: str) -> int:
+        account = self._accounts.get(address)
+        return 0 if account is None else account.balance
 
     # --- slashing ---
 

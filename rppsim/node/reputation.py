@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 
 from rppsim.node.timetoke import TimetokeBalance
@@ -259,7 +259,15 @@ def process_recompute(
         score=score,
         thresholds=thresholds,
     )
-    return replace(profile, score=score, tier=tier, last_decay_timestamp=now)
+    return ReputationProfile(  # the constructor: several times faster than replace() here
+        profile.zsi_validated,
+        profile.timetoke,
+        profile.consensus_success,
+        profile.peer_feedback,
+        now,
+        score,
+        tier,
+    )
 
 
 def compute_minimum_transaction_tier(thresholds: TierThresholds) -> Tier:
