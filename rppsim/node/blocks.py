@@ -606,6 +606,28 @@ def _last_commit_problem(
     return compute_certificate_problem(certificate, previous_set, ctx.height - 1, ctx.tip_hash)
 
 
+def compute_block_statements(
+    block: Block,
+    rows: Sequence[TransferRow],
+    previous_set: ValidatorSet | None,
+    previous_epoch: int,
+    proofs: ProofService,
+) -> list[Statement]:
+    """What a block's proofs must state, in order: its transfer batch (when it has transfers)
+    and the certificate it carries (spec/ops.md §6 rows 14 and 17). A statement the proof
+    service cannot express is left out; every node agrees on that (``is_provable``)."""
+    statements: list[Statement] = []
+    if rows:
+        statements.append(
+            TransactionBatchStatement(compute_batch_digest(block.transactions), tuple(rows))
+        )
+    if block.last_certificate is not None and previous_set is not None:
+        statements.append(
+            compute_consensus_statement(block.last_certificate, previous_set, previous_epoch)
+        )
+    return [s for s in statements if proofs.is_provable(s)]
+
+
 def _proof_slots_problem(
     block: Block,
     ctx: HeightContext,
@@ -614,17 +636,8 @@ def _proof_slots_problem(
     previous_set: ValidatorSet | None,
     previous_epoch: int,
 ) -> str | None:
-    """Exactly the expected proofs: a transfer-batch proof when there are transfers, and a
-    consensus proof of the carried certificate (spec/ops.md §6 rows 14 and 17)."""
-    expected: list[Statement] = []
-    if rows:
-        expected.append(
-            TransactionBatchStatement(compute_batch_digest(block.transactions), tuple(rows))
-        )
-    if block.last_certificate is not None and previous_set is not None:
-        expected.append(
-            compute_consensus_statement(block.last_certificate, previous_set, previous_epoch)
-        )
+    """Exactly the expected proofs, each passing the size gate and the verifier."""
+    expected = compute_block_statements(block, rows, previous_set, previous_epoch, proofs)
     if len(block.proofs) != len(expected):
         return "unexpected number of block proofs"
     for slot, statement in zip(block.proofs, expected, strict=True):

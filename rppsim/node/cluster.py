@@ -35,7 +35,8 @@ from rppsim.node.rules import Rules
 from rppsim.node.signing import Keypair, generate_keypair
 
 VALIDATOR_BALANCE = 1_000_000_000
-WALLET_BALANCE = 1_000_000_000
+WALLET_BALANCE = 100_000_000
+"""Below 2^30 with room to receive: the transaction circuit range-checks balances to 30 bits."""
 TREASURY_BALANCE = 1_000_000_000_000
 _DELIVER, _TIMER, _TRANSACTION, _INJECT = 0, 1, 2, 3
 

@@ -41,11 +41,10 @@ from rppsim.node.blocks import (
     AppliedBlock,
     HeightContext,
     RoundSet,
-    compute_batch_digest,
     compute_block_problem,
+    compute_block_statements,
     compute_block_time_s,
     compute_certificate_problem,
-    compute_consensus_statement,
     compute_evidence_key,
     compute_evidence_problem,
     compute_gossip_submission_problem,
@@ -114,8 +113,6 @@ from rppsim.node.messages import (
 from rppsim.node.proofs import (
     ModelProofService,
     ProofService,
-    Statement,
-    TransactionBatchStatement,
     TransferRow,
 )
 from rppsim.node.reputation import Tier, is_allowed_to_publish
@@ -699,17 +696,9 @@ class Node:
 
     def _block_proofs(self, block: Block, rows: tuple[TransferRow, ...]) -> list[ProofSlot]:
         """The transfer-batch proof and the consensus proof of the carried certificate."""
-        statements: list[Statement] = []
-        if rows:
-            statements.append(
-                TransactionBatchStatement(compute_batch_digest(block.transactions), rows)
-            )
-        if block.last_certificate is not None and self.previous_set is not None:
-            statements.append(
-                compute_consensus_statement(
-                    block.last_certificate, self.previous_set, self.previous_epoch
-                )
-            )
+        statements = compute_block_statements(
+            block, rows, self.previous_set, self.previous_epoch, self.proofs
+        )
         return [ProofSlot(self.proofs.system, s.circuit, self.proofs.prove(s)) for s in statements]
 
     def _cap_hours(self) -> int:
@@ -1088,6 +1077,8 @@ class Node:
         statement = compute_uptime_statement(
             claim, self.config.reputation.timetoke.accrual_cap_hours
         )
+        if not self.proofs.is_provable(statement):
+            return None
         slot = ProofSlot(self.proofs.system, "uptime", self.proofs.prove(statement))
         return UptimeProof(
             claim.wallet_address,

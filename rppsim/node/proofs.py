@@ -117,8 +117,12 @@ class ProofService(Protocol):
     system: str
     """The proof system label written into every ProofSlot this service makes."""
 
+    def is_provable(self, statement: Statement) -> bool:
+        """Whether this service can prove ``statement`` (a pure function: nodes agree)."""
+        ...
+
     def prove(self, statement: Statement) -> bytes:
-        """Proof bytes for a true statement."""
+        """Proof bytes for a true, provable statement."""
         ...
 
     def verify(self, statement: Statement, system: str, data: bytes) -> VerifyOutcome:
@@ -150,6 +154,10 @@ class ModelProofService:
 
     def __init__(self, proof_bytes: int = 64) -> None:
         self.proof_bytes = max(32, proof_bytes)
+
+    def is_provable(self, statement: Statement) -> bool:
+        """Every statement is provable in the model."""
+        return True
 
     def prove(self, statement: Statement) -> bytes:
         """A digest of (circuit, statement), padded to the modelled size."""
