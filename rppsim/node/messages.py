@@ -480,6 +480,14 @@ def compute_recursive_commitment(previous: bytes, proof_digests: Sequence[bytes]
     return _blake2s(RECURSIVE_DOMAIN + bytes(previous) + b"".join(proof_digests))
 
 
+def compute_proof_digests(
+    proofs: Iterable[ProofSlot], uptime_proofs: Iterable[UptimeProof]
+) -> list[bytes]:
+    """Digests the recursive commitment folds: the block's proofs, then its uptime proofs'."""
+    digests = [slot.digest() for slot in proofs]
+    return digests + [u.proof.digest() for u in uptime_proofs if u.proof is not None]
+
+
 def compute_list_root(messages: Iterable[_Wire]) -> bytes:
     """Sorted-leaf Merkle root over the messages' digests (spec/consensus.md §4 Merkle rule)."""
     return compute_merkle_root(message.digest() for message in messages)
@@ -638,7 +646,8 @@ def is_valid_block_body(block: Block) -> bool:
     header = block.header
     try:
         commitment = compute_recursive_commitment(
-            header.recursive_previous_commitment, [proof.digest() for proof in block.proofs]
+            header.recursive_previous_commitment,
+            compute_proof_digests(block.proofs, block.uptime_proofs),
         )
         return (
             header.tx_root == compute_list_root(block.transactions)

@@ -101,6 +101,7 @@ from rppsim.node.messages import (
     VrfSubmissionMsg,
     compute_last_commit_hash,
     compute_list_root,
+    compute_proof_digests,
     compute_recursive_commitment,
     compute_uptime_commitment,
     decode_message,
@@ -579,7 +580,7 @@ class Node:
             evidence_root=compute_list_root(draft.evidence),
             last_commit_hash=compute_last_commit_hash(draft.last_certificate),
             recursive_commitment=compute_recursive_commitment(
-                self.tip_commitment, [slot.digest() for slot in proofs]
+                self.tip_commitment, compute_proof_digests(proofs, draft.uptime_proofs)
             ),
         )
         block = replace(draft, header=header, proofs=proofs)
