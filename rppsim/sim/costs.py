@@ -5,7 +5,8 @@ Each node is a single processor: a message that arrives at ``t`` starts when the
 deterministic functions of what the node checks, never measurements of this process:
 
 * cryptography: the constants below, per check a node performs (one ed25519 verification per
-  signed message, one ECVRF verification per VRF submission it has not seen, ...);
+  signed message, two for double-sign evidence, one per certificate vote of a commit it
+  syncs, one ECVRF verification per VRF submission, ...);
 * proofs: proving and verifying time from the prover's cost-model calibration file
   (``rppsim bench prover`` writes it), looked up by circuit, profile and trace rows.
 
@@ -71,8 +72,10 @@ class CostModel:
         if not self.enabled:
             return 0
         c = self.c
-        if isinstance(message, SignedBftVote | Transaction | Evidence):
+        if isinstance(message, SignedBftVote | Transaction):
             return c.message_us + c.signature_us
+        if isinstance(message, Evidence):
+            return c.message_us + max(len(message.votes), 1) * c.signature_us
         if isinstance(message, VrfSubmissionMsg):
             return c.message_us + c.vrf_verify_us
         if isinstance(message, UptimeProof):
@@ -89,8 +92,12 @@ class CostModel:
                 + c.signature_us
             )
         if isinstance(message, Commit):
-            return self.block_us(
-                message.block.transactions, len(message.block.vrf_submissions), message.block.proofs
+            certificate = message.certificate
+            signatures = len(certificate.pre_votes) + len(certificate.pre_commits)
+            block = message.block
+            return (
+                self.block_us(block.transactions, len(block.vrf_submissions), block.proofs)
+                + signatures * c.signature_us
             )
         return c.message_us
 

@@ -9,64 +9,117 @@ deterministic function of (scenario, seed). Every input a node gets passes throu
 The handler runs with ``now`` = the node's local clock at ``start`` (clock-skew faults shift
 it); its effects leave at ``finish``: a publish is flooded over the network with this
 message's own sampled per-link delays and losses (``Network.flood``), and each receiver gets
-its copy at its own arrival time. Crashed nodes drop what reaches them; paused nodes keep it
-until they resume. A crash loses everything but the node's persisted commits.
+its copy at its own arrival time. A timer fires when the node's local clock reaches its
+deadline (so drift stretches or shrinks it, and a skew starting or ending moves the timers
+pending then). Crashed nodes drop what reaches them; paused nodes keep what was in flight
+towards them (and their timers) until they resume. A crash loses everything but the node's
+persisted commits.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
+from rppsim.node import vrf
 from rppsim.node.cluster import build_genesis
-from rppsim.node.config import load_config
+from rppsim.node.config import NodeConfig, load_config
 from rppsim.node.effects import EmitTelemetry, Persist, Publish, Send, SetTimer, Timer
+from rppsim.node.ledger import Ledger
 from rppsim.node.messages import (
     BftVote,
     Commit,
+    IdentityRequest,
     ProofSlot,
     SignedBftVote,
     Transaction,
     UptimeProof,
     VoteKind,
+    sign_identity_request,
     sign_transaction,
     sign_vote,
 )
 from rppsim.node.node import Node, NodeKeys
 from rppsim.node.proofs import ProofService
 from rppsim.node.signing import Keypair, generate_keypair
+from rppsim.node.vrf_input import PoseidonVrfInput, compute_vrf_input_digest, derive_tier_seed
 from rppsim.rng import SeedTree
 from rppsim.scenario import (
     ByzantineSpec,
     Scenario,
+    TrafficConfig,
+    TrafficPhase,
     build_fault_schedule,
     build_sim_network,
     compute_byzantine_nodes,
 )
 from rppsim.sim.costs import CostModel
-from rppsim.sim.faults import Transition
+from rppsim.sim.faults import ClockSkew, Transition
 from rppsim.sim.gossip import DropReason
 from rppsim.telemetry.frames import RunRecorder
 
 WALLETS = 32
 PROGRESS_EVERY_MS = 1000
+NEVER_MS = 2**62
+START_KINDS = ("crash", "churn_down", "pause", "partition_start", "degrade_start", "skew_start")
+INSTANT_KINDS = ("heal",)
+REASON_NAMES = {int(r): r.name.lower() for r in DropReason}
+
+Handler = Callable[..., list[Any]]
+
+
+class Call(simpy.Event):
+    """A triggered simpy event that calls ``fn(*args)`` when processed (a lean Timeout)."""
+
+    def __init__(self, env: simpy.Environment, fn: Callable[..., None], args: tuple) -> None:
+        self.env = env
+        self.callbacks = _INVOKE  # type: ignore[assignment]
+        self._ok = True
+        self._value = None
+        self.fn = fn
+        self.args = args
+
+
+def _invoke(event: Call) -> None:
+    event.fn(*event.args)
+
+
+_INVOKE = (_invoke,)
 
 
 @dataclass(slots=True)
 class NodeSlot:
-    """The kernel's view of one node: the object, its processor and fault state."""
+    """The kernel's view of one node: the object, its processor, timers and fault state."""
 
     node: Node | None
     busy_until_us: int = 0
     paused: bool = False
-    held: list[tuple[str, Any]] = field(default_factory=list)
+    held: list[tuple[str, Any, int]] = field(default_factory=list)
+    """(sender, message or Timer, cost µs) that reached the node while it was paused."""
     persisted: list[Commit] = field(default_factory=list)
+    timers: dict[int, tuple[int, Timer]] = field(default_factory=dict)
+    """Pending timers: token → (local deadline ms, timer)."""
+    lost_rejections: Counter[str] = field(default_factory=Counter)
+    """Rejection counts of generations lost in crashes (the node's counts are cumulative)."""
+
+
+@dataclass(slots=True)
+class Flight:
+    """One published message on its way: receivers in arrival order, the next one to land."""
+
+    message: Any
+    cost_us: int
+    times: list[int]
+    receivers: list[int]
+    senders: list[int]
+    next: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +137,141 @@ class Byzantine:
         return node in self.nodes and self.at_ms <= t_ms < self.until_ms
 
 
+# --------------------------------------------------------------------------------------------
+# Pure helpers: traffic times, clocks, configuration.
+
+
+def compute_poisson_times(
+    rate_per_s: float, start_ms: int, end_ms: int, rng: np.random.Generator
+) -> list[int]:
+    """Poisson arrival times (integer ms) in [start, end) at ``rate_per_s`` (spec/simnet §1.4)."""
+    out: list[int] = []
+    if rate_per_s <= 0:
+        return out
+    mean_ms, t = 1000.0 / rate_per_s, float(start_ms)
+    while True:
+        t += float(rng.exponential(mean_ms))
+        if t >= end_ms:
+            return out
+        out.append(int(t))
+
+
+def compute_on_off_times(phase: TrafficPhase, start_ms: int, rng: np.random.Generator) -> list[int]:
+    """On/off bursts: Poisson while ON; a draw overrunning ON idles to its end, then OFF."""
+    out: list[int] = []
+    end, t = start_ms + phase.duration_ms, float(start_ms)
+    mean_ms = 1000.0 / phase.rate_per_s
+    while t < end:
+        on_end = min(t + phase.on_ms, end)
+        while True:
+            wait = float(rng.exponential(mean_ms))
+            if t + wait >= on_end:
+                break
+            t += wait
+            out.append(int(t))
+        t = on_end + phase.off_ms
+    return out
+
+
+def compute_tx_times(traffic: TrafficConfig, duration_ms: int, tree: SeedTree) -> list[int]:
+    """Every transaction's submission time: ``tx_per_s``, or the phases back to back (each
+    with its own stream ``("traffic", "phase", k)``), then idle to the end."""
+    if not traffic.phases:
+        return compute_poisson_times(
+            traffic.tx_per_s, 0, duration_ms, tree.generator("traffic", "tx")
+        )
+    out: list[int] = []
+    start = 0
+    for k, phase in enumerate(traffic.phases):
+        rng = tree.generator("traffic", "phase", k)
+        if phase.model == "on-off":
+            out += compute_on_off_times(phase, start, rng)
+        else:
+            out += compute_poisson_times(phase.rate_per_s, start, start + phase.duration_ms, rng)
+        start += phase.duration_ms
+    return out
+
+
+def compute_local_ms(skews: tuple[ClockSkew, ...], t_ms: int) -> int:
+    """A clock under ``skews`` (those active at ``t_ms`` count): t + offset + drift."""
+    local = t_ms
+    for spec in skews:
+        until = NEVER_MS if spec.until_ms is None else spec.until_ms
+        if spec.at_ms <= t_ms < until:
+            local += spec.offset_ms + (t_ms - spec.at_ms) * spec.drift_ppm // 1_000_000
+    return local
+
+
+def compute_true_ms(skews: tuple[ClockSkew, ...], deadline_ms: int, now_ms: int) -> int:
+    """The first true time ≥ ``now_ms`` at which the clock reads ``deadline_ms``, assuming
+    the skews active at ``now_ms`` stay active (the kernel reschedules when they change)."""
+    active = tuple(
+        s for s in skews if s.at_ms <= now_ms < (NEVER_MS if s.until_ms is None else s.until_ms)
+    )
+    frozen = tuple(replace(s, until_ms=None) for s in active)
+    local_now = compute_local_ms(frozen, now_ms)
+    if local_now >= deadline_ms:
+        return now_ms
+    rate = 1_000_000 + sum(s.drift_ppm for s in frozen)
+    t = now_ms + -(-(deadline_ms - local_now) * 1_000_000 // rate)
+    while compute_local_ms(frozen, t) < deadline_ms:
+        t += 1
+    while t - 1 > now_ms and compute_local_ms(frozen, t - 1) >= deadline_ms:
+        t -= 1
+    return t
+
+
+def build_run_config(
+    scenario: Scenario, keys: list[NodeKeys], wallets: list[Keypair]
+) -> NodeConfig:
+    """The profile's config with the run's genesis and ``telemetry.sample_interval_ms``
+    (which also turns telemetry on; the node counts whole seconds, at least 1)."""
+    base, _ = load_config(scenario.nodes.profile_path)
+    config = replace(base, genesis=build_genesis(keys[: scenario.nodes.validators], wallets))
+    interval = scenario.telemetry.sample_interval_ms
+    if interval is not None:
+        telemetry = replace(
+            config.rollout.telemetry, enabled=True, sample_interval_secs=max(interval // 1000, 1)
+        )
+        config = replace(config, rollout=replace(config.rollout, telemetry=telemetry))
+    return config
+
+
+def build_identity_request(ledger: Ledger, seed: bytes) -> IdentityRequest:
+    """A new wallet's signed identity request against ``ledger`` (spec/consensus.md §1.6)."""
+    wallet = generate_keypair(seed)
+    vrf_secret, vrf_public = vrf.keypair(seed)
+    vrf_input = PoseidonVrfInput(ledger.epoch_nonce, 0, derive_tier_seed(wallet.address, 0))
+    request = IdentityRequest(
+        wallet_address=wallet.address,
+        public_key=wallet.public_key,
+        vrf_public_key=vrf_public,
+        vrf_pi=vrf.prove(vrf_secret, compute_vrf_input_digest(vrf_input)),
+        epoch_nonce=ledger.epoch_nonce,
+        state_root=ledger.get_state_root(),
+        identity_root=bytes(32),
+        commitment=hashlib.blake2s(wallet.public_key).digest(),
+    )
+    return sign_identity_request(request, wallet)
+
+
+def _corrupt(slot: ProofSlot) -> ProofSlot:
+    data = bytearray(slot.data)
+    if data:
+        data[len(data) // 2] ^= 0x01
+    return ProofSlot(slot.system, slot.circuit, bytes(data))
+
+
+# --------------------------------------------------------------------------------------------
+# The kernel.
+
+
 class Simulation:
-    """One run of a scenario with a seed (DESIGN.md §3, §4)."""
+    """One run of a scenario with a seed (DESIGN.md §3, §4).
+
+    ``run()`` does everything; ``start()``, ``advance(until_ms)`` and ``finish()`` let a caller
+    stop at chosen instants and look at the nodes.
+    """
 
     def __init__(
         self,
@@ -112,24 +298,34 @@ class Simulation:
         self.proofs = proofs
         n = scenario.nodes.count
         self.keys = [NodeKeys.from_seed(self.tree.seed_bytes("node", i, "keys")) for i in range(n)]
+        self.addresses = [keys.address for keys in self.keys]
         self.wallets = [generate_keypair(self.tree.seed_bytes("wallet", j)) for j in range(WALLETS)]
-        base, _ = load_config(scenario.nodes.profile_path)
-        genesis = build_genesis(self.keys[: scenario.nodes.validators], self.wallets)
-        self.config = replace(base, genesis=genesis)
-        self.index = {keys.address: i for i, keys in enumerate(self.keys)}
+        self.config = build_run_config(scenario, self.keys, self.wallets)
+        self.index = {address: i for i, address in enumerate(self.addresses)}
+        self.skews = self._node_skews(n)
         self.slots = [NodeSlot(self._new_node(i)) for i in range(n)]
         keep = scenario.telemetry.record_messages if record_messages is None else record_messages
         self.recorder = RunRecorder(record_messages=keep)
         self.env = simpy.Environment()
         self.msg_ids = 0
+        self.timer_ids = 0
         self.deliveries = 0
         self.dropped = 0
         self.nonces = {w.address: 0 for w in self.wallets}
-        self.traffic_rng = self.tree.generator("traffic", "tx")
+        self.tx_times = compute_tx_times(scenario.traffic, self.duration_ms, self.tree)
+        self.identity_times = compute_poisson_times(
+            scenario.traffic.identity_per_min / 60.0,
+            0,
+            self.duration_ms,
+            self.tree.generator("traffic", "identity"),
+        )
+        self.traffic_rng = self.tree.generator("traffic", "choice")
         self.byzantine = tuple(self._byzantine(i, b) for i, b in enumerate(scenario.byzantine))
         self.byzantine_rng = self.tree.generator("byzantine", "actions")
         self.blocks_seen: set[str] = set()
         self.progress: Callable[[int, int], None] | None = None
+        self.started = False
+        self.finished = False
 
     # --- building --------------------------------------------------------------------------
 
@@ -142,36 +338,78 @@ class Simulation:
             commits=commits or (),
         )
 
+    def _node_skews(self, n: int) -> list[tuple[ClockSkew, ...]]:
+        """Each node's clock-skew specs (most nodes have none: their clock is true time)."""
+        skews: list[list[ClockSkew]] = [[] for _ in range(n)]
+        for spec in self.scenario.faults:
+            if isinstance(spec, ClockSkew):
+                for node in spec.nodes:
+                    skews[node].append(spec)
+        return [tuple(s) for s in skews]
+
     def _byzantine(self, index: int, spec: ByzantineSpec) -> Byzantine:
         nodes = compute_byzantine_nodes(spec, self.scenario.nodes.count, self.tree, index)
         until = spec.until_ms if spec.until_ms is not None else self.duration_ms + 1
         return Byzantine(spec.kind, frozenset(nodes), spec.at_ms, until, spec.factor)
+
+    def _region_names(self) -> list[str]:
+        regions = self.scenario.network.regions
+        if regions is None:
+            return [""] * len(self.keys)
+        return [regions.names[int(r)] for r in self.network.links.node_region]
 
     # --- running ---------------------------------------------------------------------------
 
     def run(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Run to the end of the scenario; ``progress(now_ms, height)`` is called every second."""
         self.progress = progress
-        for i, keys in enumerate(self.keys):
+        self.start()
+        self.advance(self.duration_ms)
+        self.finish()
+
+    def start(self) -> None:
+        """Record the nodes and schedule the starts, fault transitions and traffic (once)."""
+        if self.started:
+            return
+        self.started = True
+        regions = self._region_names()
+        for i, address in enumerate(self.addresses):
             role = "validator" if i < self.scenario.nodes.validators else "full"
-            self.recorder.record_node(i, keys.address, role, "")
+            self.recorder.record_node(i, address, role, regions[i])
         for i in range(len(self.slots)):
             self._at(0, self._start, i)
         for transition in self.faults.transitions:
             if transition.time_ms < self.duration_ms:
                 self._at(transition.time_ms, self._on_transition, transition)
-        if self.scenario.traffic.tx_per_s > 0:
-            self._at(self._next_tx_ms(0), self._on_traffic)
-        if progress is not None:
+        if self.tx_times:
+            self._at(self.tx_times[0], self._on_traffic, 0)
+        if self.identity_times:
+            self._at(self.identity_times[0], self._on_identity, 0)
+        if self.progress is not None:
             self._at(0, self._on_progress)
-        self.env.run(until=self.duration_ms)
+
+    def advance(self, until_ms: int) -> None:
+        """Process every event before ``until_ms`` (capped at the run's duration)."""
+        self.start()
+        until = min(until_ms, self.duration_ms)
+        if until > self.env.now:
+            self.env.run(until=until)
+
+    def finish(self) -> None:
+        """Record each node's cumulative rejections at the end of the run (once)."""
+        if self.finished:
+            return
+        self.finished = True
         for i, slot in enumerate(self.slots):
+            counts = Counter(slot.lost_rejections)
             if slot.node is not None:
-                self.recorder.record_rejections(i, self.duration_ms, dict(slot.node.rejections))
+                counts.update(slot.node.rejections)
+            if counts:
+                self.recorder.record_rejections(i, self.duration_ms, dict(counts))
 
     def _at(self, time_ms: int, callback: Callable[..., None], *args: Any) -> None:
-        event = self.env.timeout(max(time_ms - int(self.env.now), 0))
-        event.callbacks.append(lambda _event: callback(*args))
+        env = self.env
+        env.schedule(Call(env, callback, args), NORMAL, max(time_ms - env.now, 0))
 
     def _now(self) -> int:
         return int(self.env.now)
@@ -185,55 +423,68 @@ class Simulation:
         """The highest finalized height among running nodes."""
         return max((s.node.height for s in self.slots if s.node is not None), default=0)
 
+    def local_ms(self, i: int, t_ms: int) -> int:
+        """Node ``i``'s clock at true time ``t_ms``."""
+        skews = self.skews[i]
+        return compute_local_ms(skews, t_ms) if skews else t_ms
+
     # --- node inputs -----------------------------------------------------------------------
 
     def _start(self, i: int) -> None:
         node = self.slots[i].node
         if node is not None:
-            self._emit(i, self._now(), node.on_start(self.faults.local_time_ms(i, self._now())))
+            now = self._now()
+            self._emit(i, node, now, node.on_start(self.local_ms(i, now)))
 
-    def _deliver(self, i: int, sender: str, message: Any) -> None:
+    def _deliver(self, i: int, sender: str, message: Any, cost_us: int) -> None:
         slot = self.slots[i]
         if slot.node is None:
             self.dropped += 1
             return
         if slot.paused:
-            slot.held.append((sender, message))
+            slot.held.append((sender, message, cost_us))
             return
         self.deliveries += 1
-        cost = self.costs.message_us(message)
-        self._process(i, cost, lambda node, now: node.on_message(now, sender, message))
+        self._process(i, cost_us, Node.on_message, sender, message)
 
-    def _fire(self, i: int, generation: Node, timer: Timer) -> None:
+    def _fire(self, i: int, generation: Node, token: int) -> None:
         slot = self.slots[i]
         if slot.node is not generation:
             return
+        entry = slot.timers.pop(token, None)
+        if entry is None:
+            return  # rescheduled after a clock change
         if slot.paused:
-            slot.held.append(("", timer))
+            slot.held.append(("", entry[1], self.costs.timer_us()))
             return
-        self._process(i, self.costs.timer_us(), lambda node, now: node.on_timer(now, timer))
+        self._process(i, self.costs.timer_us(), Node.on_timer, entry[1])
 
-    def _process(self, i: int, cost_us: int, handle: Callable[[Node, int], list[Any]]) -> None:
+    def _process(self, i: int, cost_us: int, handler: Handler, *args: Any) -> None:
         """Run one input on node ``i`` as a single processor and emit its effects."""
         slot = self.slots[i]
         node = slot.node
         assert node is not None
-        start_us = max(self._now() * 1000, slot.busy_until_us)
+        start_us = self.env.now * 1000
+        start_us = max(start_us, slot.busy_until_us)
         start_ms = start_us // 1000
-        effects = handle(node, self.faults.local_time_ms(i, start_ms))
-        finish_us = start_us + cost_us + self._proving_us(i, effects)
+        effects = handler(node, self.local_ms(i, start_ms) if self.skews[i] else start_ms, *args)
+        finish_us = start_us + cost_us
+        if effects and self.costs.enabled:
+            finish_us += self._proving_us(i, effects)
         slot.busy_until_us = finish_us
-        self._emit(i, math.ceil(finish_us / 1000), effects)
+        if effects:
+            self._emit(i, node, -(-finish_us // 1000), effects)
 
     def _proving_us(self, i: int, effects: list[Any]) -> int:
         """Proofs the node just produced: its proposed block's and its uptime claim's."""
         cost = 0
+        address = self.addresses[i]
         for effect in effects:
             if not isinstance(effect, Publish):
                 continue
             message = effect.message
             block = getattr(message, "block", None)
-            if block is not None and block.header.proposer == self.keys[i].address:
+            if block is not None and block.header.proposer == address:
                 if block.hash not in self.blocks_seen:
                     for slot in block.proofs:
                         items = (
@@ -242,41 +493,58 @@ class Simulation:
                             else len(block.vrf_submissions)
                         )
                         cost += self.costs.proving_us(slot.circuit, items)
-            elif (
-                isinstance(message, UptimeProof) and message.wallet_address == self.keys[i].address
-            ):
+            elif isinstance(message, UptimeProof) and message.wallet_address == address:
                 cost += self.costs.proving_us("uptime", 1)
         return cost
 
     # --- effects ---------------------------------------------------------------------------
 
-    def _emit(self, i: int, at_ms: int, effects: list[Any]) -> None:
-        node = self.slots[i].node
+    def _emit(self, i: int, node: Node, at_ms: int, effects: list[Any]) -> None:
         for effect in effects:
-            if isinstance(effect, Publish):
-                for message in self._misbehave(i, at_ms, effect.message):
-                    self._publish(i, at_ms, effect.topic, message)
-            elif isinstance(effect, Send):
+            kind = type(effect)
+            if kind is Publish:
+                if self.byzantine:
+                    for message in self._misbehave(i, at_ms, effect.message):
+                        self._publish(i, at_ms, effect.topic, message)
+                else:
+                    self._publish(i, at_ms, effect.topic, effect.message)
+            elif kind is SetTimer:
+                self._set_timer(i, node, at_ms, effect.at_ms, effect.timer)
+            elif kind is Send:
                 self._send(i, at_ms, effect.peer, effect.message)
-            elif isinstance(effect, SetTimer):
-                local_now = self.faults.local_time_ms(i, at_ms)
-                self._at(
-                    at_ms + max(effect.at_ms - local_now, 0), self._fire, i, node, effect.timer
-                )
-            elif isinstance(effect, Persist):
+            elif kind is Persist:
                 self.slots[i].persisted.append(effect.value)
-                self._on_commit(i, at_ms, effect.value)
-            elif isinstance(effect, EmitTelemetry):
+                self._on_commit(i, node, at_ms, effect.value)
+            elif kind is EmitTelemetry:
                 self.recorder.record_snapshot(i, at_ms, effect.snapshot)
+
+    def _set_timer(self, i: int, node: Node, at_ms: int, deadline: int, timer: Timer) -> None:
+        """Fire ``timer`` when node ``i``'s clock reads ``deadline`` (not before ``at_ms``)."""
+        self.timer_ids += 1
+        token = self.timer_ids
+        self.slots[i].timers[token] = (deadline, timer)
+        skews = self.skews[i]
+        fire = compute_true_ms(skews, deadline, at_ms) if skews else max(deadline, at_ms)
+        self._at(fire, self._fire, i, node, token)
+
+    def _reschedule_timers(self, i: int) -> None:
+        """Node ``i``'s clock jumped or changed rate: move its pending timers."""
+        slot = self.slots[i]
+        if slot.node is None:
+            return
+        pending, slot.timers = slot.timers, {}
+        for deadline, timer in pending.values():
+            self._set_timer(i, slot.node, self._now(), deadline, timer)
 
     def _publish(self, i: int, at_ms: int, topic: str, message: Any) -> None:
         self.msg_ids += 1
         msg_id = self.msg_ids
         size = message.size_bytes
-        arrivals = self.network.flood(i, at_ms, size, str(topic), self.faults.view_at(at_ms))
+        topic = str(topic)
+        arrivals = self.network.flood(i, at_ms, size, topic, self.faults.view_at(at_ms))
         self.recorder.record_flood(
             msg_id,
-            str(topic),
+            topic,
             i,
             at_ms,
             size,
@@ -285,7 +553,7 @@ class Simulation:
             arrivals.hops,
             arrivals.dropped,
             arrivals.dropped_reason,
-            {int(r): r.name.lower() for r in DropReason},
+            REASON_NAMES,
         )
         if isinstance(message, SignedBftVote):
             vote = message.vote
@@ -293,21 +561,36 @@ class Simulation:
             self.recorder.record_vote(
                 vote.height, vote.round, kind, i, vote.block_hash, at_ms, len(arrivals.receivers)
             )
-        self._schedule_arrivals(arrivals, message)
+        if len(arrivals.receivers):
+            flight = Flight(
+                message,
+                self.costs.message_us(message),
+                arrivals.recv_ms.tolist(),
+                arrivals.receivers.tolist(),
+                arrivals.senders.tolist(),
+            )
+            self._at(flight.times[0], self._land, flight)
 
-    def _schedule_arrivals(self, arrivals: Any, message: Any) -> None:
-        """One simpy event per distinct arrival time; receivers in the flood's order."""
-        receivers, recv_ms, senders = arrivals.receivers, arrivals.recv_ms, arrivals.senders
-        if len(receivers) == 0:
-            return
-        cuts = np.flatnonzero(np.diff(recv_ms)) + 1
-        for part in np.split(np.arange(len(receivers)), cuts):
-            batch = [(int(receivers[k]), int(senders[k])) for k in part]
-            self._at(int(recv_ms[part[0]]), self._deliver_batch, batch, message)
-
-    def _deliver_batch(self, batch: list[tuple[int, int]], message: Any) -> None:
-        for receiver, sender in batch:
-            self._deliver(receiver, self.keys[sender].address, message)
+    def _land(self, flight: Flight) -> None:
+        """Deliver every copy of ``flight`` due now (flood order), then wait for the next."""
+        times, k = flight.times, flight.next
+        now, count = times[k], len(times)
+        receivers, senders, addresses = flight.receivers, flight.senders, self.addresses
+        slots, message, cost = self.slots, flight.message, flight.cost_us
+        while k < count and times[k] == now:
+            i = receivers[k]
+            slot = slots[i]
+            if slot.node is None:
+                self.dropped += 1
+            elif slot.paused:
+                slot.held.append((addresses[senders[k]], message, cost))
+            else:
+                self.deliveries += 1
+                self._process(i, cost, Node.on_message, addresses[senders[k]], message)
+            k += 1
+        flight.next = k
+        if k < count:
+            self._at(times[k], self._land, flight)
 
     def _send(self, i: int, at_ms: int, peer: str, message: Any) -> None:
         j = self.index.get(peer)
@@ -325,20 +608,26 @@ class Simulation:
             self.msg_ids, "unicast", i, at_ms, size, j, delivery.recv_ms, delivery.hops, reason
         )
         if delivery.delivered:
-            self._at(delivery.recv_ms, self._deliver, j, self.keys[i].address, message)
+            cost = self.costs.message_us(message)
+            self._at(delivery.recv_ms, self._deliver, j, self.addresses[i], message, cost)
 
-    def _on_commit(self, i: int, at_ms: int, commit: Commit) -> None:
+    def _on_commit(self, i: int, node: Node, at_ms: int, commit: Commit) -> None:
         block = commit.block
         header = block.header
         self.recorder.record_block_finalized(header.height, i, block.hash, at_ms)
-        node = self.slots[i].node
-        if node is not None and node.vrf_metrics is not None:
+        if node.vrf_metrics is not None:
             self.recorder.record_vrf_round(
                 i, at_ms, header.height, commit.certificate.round, node.vrf_metrics.to_json_dict()
             )
         if block.hash in self.blocks_seen:
             return
         self.blocks_seen.add(block.hash)
+        self._record_block(commit)
+
+    def _record_block(self, commit: Commit) -> None:
+        """The first commit of a block: its row and its proofs' rows."""
+        block = commit.block
+        header = block.header
         self.recorder.record_block(
             height=header.height,
             block_hash=block.hash,
@@ -361,9 +650,13 @@ class Simulation:
         for slot in slots:
             index = per_circuit.get(slot.circuit, 0)
             per_circuit[slot.circuit] = index + 1
-            verified = self._is_verified(slot)
             self.recorder.record_proof(
-                header.height, slot.circuit, slot.system, len(slot.data), verified, index=index
+                header.height,
+                slot.circuit,
+                slot.system,
+                len(slot.data),
+                self._is_verified(slot),
+                index=index,
             )
 
     def _is_verified(self, slot: ProofSlot) -> bool:
@@ -374,14 +667,8 @@ class Simulation:
 
     def _on_transition(self, transition: Transition) -> None:
         kind, i, now = transition.kind, transition.node, self._now()
-        phase = (
-            "start"
-            if kind
-            in ("crash", "churn_down", "pause", "partition_start", "degrade_start", "skew_start")
-            else "end"
-        )
-        nodes = [] if i < 0 else [i]
-        self.recorder.record_fault(now, kind, phase, nodes, transition.detail)
+        phase = "start" if kind in START_KINDS else "instant" if kind in INSTANT_KINDS else "end"
+        self.recorder.record_fault(now, kind, phase, [] if i < 0 else [i], transition.detail)
         if kind in ("crash", "churn_down"):
             self._crash(i)
         elif kind in ("restart", "churn_up"):
@@ -390,12 +677,17 @@ class Simulation:
             self.slots[i].paused = True
         elif kind == "resume":
             self._resume(i)
+        elif kind in ("skew_start", "skew_end"):
+            self._reschedule_timers(i)
 
     def _crash(self, i: int) -> None:
         slot = self.slots[i]
+        if slot.node is not None:
+            slot.lost_rejections.update(slot.node.rejections)
         slot.node = None
         slot.paused = False
         slot.held.clear()
+        slot.timers.clear()
 
     def _restart(self, i: int) -> None:
         slot = self.slots[i]
@@ -407,30 +699,38 @@ class Simulation:
         slot = self.slots[i]
         slot.paused = False
         held, slot.held = slot.held, []
-        for sender, item in held:
+        for sender, item, cost in held:
             if isinstance(item, Timer):
-                self._fire(i, slot.node, item)  # type: ignore[arg-type]
+                self._process(i, cost, Node.on_timer, item)
             else:
-                self._deliver(i, sender, item)
+                self.deliveries += 1
+                self._process(i, cost, Node.on_message, sender, item)
 
     # --- traffic ---------------------------------------------------------------------------
 
-    def _next_tx_ms(self, now: int) -> int:
-        rate = self.scenario.traffic.tx_per_s
-        return now + max(1, math.ceil(self.traffic_rng.exponential(1000.0 / rate)))
+    def _live(self) -> list[int]:
+        """Running, unpaused nodes by index (the publisher list of spec/simnet.md §1.4)."""
+        return [i for i, s in enumerate(self.slots) if s.node is not None and not s.paused]
 
-    def _on_traffic(self) -> None:
-        now = self._now()
-        live = [i for i, s in enumerate(self.slots) if s.node is not None and not s.paused]
+    def _pick_publisher(self, live: list[int]) -> int:
+        """Uniform over the live list, or Zipf by position in it (weight rank^-s)."""
+        traffic = self.scenario.traffic
+        if traffic.publisher == "zipf":
+            weights = np.arange(1, len(live) + 1, dtype=np.float64) ** -traffic.zipf_s
+            return live[int(self.traffic_rng.choice(len(live), p=weights / weights.sum()))]
+        return live[int(self.traffic_rng.integers(len(live)))]
+
+    def _on_traffic(self, k: int) -> None:
+        live = self._live()
         if live:
-            self._submit_transaction(now, live)
-        self._at(self._next_tx_ms(now), self._on_traffic)
+            self._submit_transaction(self._pick_publisher(live))
+        if k + 1 < len(self.tx_times):
+            self._at(self.tx_times[k + 1], self._on_traffic, k + 1)
 
-    def _submit_transaction(self, now: int, live: list[int]) -> None:
+    def _submit_transaction(self, target: int) -> None:
         rng = self.traffic_rng
         sender, recipient = rng.choice(len(self.wallets), size=2, replace=False)
         wallet: Keypair = self.wallets[int(sender)]
-        target = live[int(rng.integers(len(live)))]
         node = self.slots[target].node
         assert node is not None
         account = node.ledger.get_account(wallet.address)
@@ -446,7 +746,18 @@ class Simulation:
             b"",
         )
         signed = sign_transaction(tx, wallet)
-        self._process(target, self.costs.message_us(signed), lambda n, t: n.submit(t, signed))
+        self._process(target, self.costs.message_us(signed), Node.submit, signed)
+
+    def _on_identity(self, k: int) -> None:
+        live = self._live()
+        if live:
+            target = live[int(self.traffic_rng.integers(len(live)))]
+            node = self.slots[target].node
+            assert node is not None
+            request = build_identity_request(node.ledger, self.tree.seed_bytes("identity", k))
+            self._process(target, self.costs.message_us(request), Node.submit, request)
+        if k + 1 < len(self.identity_times):
+            self._at(self.identity_times[k + 1], self._on_identity, k + 1)
 
     # --- byzantine behaviour -----------------------------------------------------------------
 
@@ -471,10 +782,3 @@ class Simulation:
         other = hashlib.blake2s(self.byzantine_rng.bytes(32)).hexdigest()
         conflicting = BftVote(vote.round, vote.height, other, vote.voter, vote.kind)
         return sign_vote(conflicting, self.keys[i].keypair)
-
-
-def _corrupt(slot: ProofSlot) -> ProofSlot:
-    data = bytearray(slot.data)
-    if data:
-        data[len(data) // 2] ^= 0x01
-    return ProofSlot(slot.system, slot.circuit, bytes(data))

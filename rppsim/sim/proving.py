@@ -49,7 +49,7 @@ def get_proof_cost() -> Callable[[str, int, bool], int]:
                 else:
                     ms = costmodel.estimate_verify_ms(circuit, PROFILE, rows)
                 return round(ms * 1000)
-            except (KeyError, ValueError):
+            except (KeyError, ValueError, OSError):
                 pass
         prove_ms, verify_ms = _FALLBACK_MS.get(circuit, (8.0, 3.0))
         scale = max(rows / 64, 1.0)
@@ -69,7 +69,7 @@ def get_proof_size() -> Callable[[str, int], int]:
         if costmodel is not None:
             try:
                 return int(costmodel.estimate_proof_bytes(circuit, PROFILE, rows))
-            except (KeyError, ValueError):
+            except (KeyError, ValueError, OSError):
                 pass
         return 20_000
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rppsim.errors import UserError
 from rppsim.node.proofs import ProofService
-from rppsim.scenario import Scenario
+from rppsim.scenario import SEED_MAX, Scenario
 from rppsim.sim.kernel import Simulation
 from rppsim.sim.proving import SizedModelProofService, get_proof_cost, get_proof_size
 from rppsim.telemetry.runfolder import compute_summary, write_run_folder
@@ -44,6 +45,15 @@ def default_out_dir(scenario: Scenario, seed: int) -> Path:
     return Path("reports") / name / str(seed)
 
 
+def check_overrides(scenario: Scenario, seed: int | None, duration_ms: int | None) -> None:
+    """A seed in [0, 2^64 − 1] and a duration ≥ 1 ms, or a one-line ``UserError``."""
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise UserError(scenario.source, "run.seed", f"an integer in [0, {SEED_MAX}]", str(seed))
+    if duration_ms is not None and duration_ms < 1:
+        expected = "an integer ≥ 1 (simulated milliseconds)"
+        raise UserError(scenario.source, "run.duration_ms", expected, str(duration_ms))
+
+
 def execute_run(
     scenario: Scenario,
     *,
@@ -54,7 +64,12 @@ def execute_run(
     progress: Callable[[int, int], None] | None = None,
     record_messages: bool | None = None,
 ) -> RunResult:
-    """Run ``scenario`` and (when ``write``) save its run folder."""
+    """Run ``scenario`` and (when ``write``) save its run folder.
+
+    ``seed`` and ``duration_ms`` override the scenario's (``--seed``, ``--duration-ms``); they
+    are checked like the scenario's own values.
+    """
+    check_overrides(scenario, seed, duration_ms)
     started = time.perf_counter()
     sim = Simulation(
         scenario,

@@ -1,0 +1,178 @@
+"""``rppsim bench sim``: flood throughput, simulated-to-wall time ratio and peak memory.
+
+Targets (the simulator issue, §5): (a) ≥ 300,000 flood deliveries per wall second on a
+1,000-node small-world graph (degree 8, sampling included); (b) ≥ 120× simulated time over
+wall time for 100 nodes with 21 validators over one simulated hour with prover ``model``,
+and the same with prover ``real`` (``sim`` profile) reported; (c) peak memory ≤ 2 GiB for
+1,000 nodes, and reported for 10,000. Each memory figure comes from a fresh child process
+(its ``ru_maxrss``), so earlier parts do not count. Figures are measured, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rppsim.scenario import Scenario, parse_scenario
+from rppsim.sim.gossip import measure_flood_throughput
+
+FLOOD_TARGET_PER_S = 300_000
+RATIO_TARGET = 120.0
+MEMORY_TARGET_MIB = 2048
+HOUR_MS = 3_600_000
+PROFILE = Path(__file__).resolve().parents[2] / "node" / "profiles" / "testnet.toml"
+"""The shipped testnet profile (an editable checkout keeps ``node/`` beside ``rppsim/``)."""
+
+
+def build_bench_scenario(
+    nodes: int, validators: int, duration_ms: int, prover: str, tx_per_s: float = 2.0
+) -> Scenario:
+    """A small-world (degree 8) network of ``nodes`` with the smoke scenario's link model."""
+    data: dict[str, Any] = {
+        "run": {"seed": 1, "duration_ms": duration_ms, "prover": prover, "name": "bench-sim"},
+        "nodes": {"count": nodes, "validators": validators, "profile": PROFILE.name},
+        "network": {
+            "topology": "small-world",
+            "degree": min(8, nodes - 1 - (nodes - 1) % 2),
+            "rewire": 0.1,
+            "link": {"latency_ms": [20, 80], "jitter_ms": 5, "bandwidth_mbps": 100},
+        },
+        "traffic": {"tx_per_s": tx_per_s},
+    }
+    return parse_scenario(data, PROFILE.parent / "bench-sim.toml")
+
+
+def measure_ratio(
+    nodes: int, validators: int, duration_ms: int, prover: str
+) -> dict[str, float | int]:
+    """Simulated ms per wall ms of one run (run folder not written), with its size."""
+    from rppsim.sim.run import execute_run
+
+    scenario = build_bench_scenario(nodes, validators, duration_ms, prover)
+    start = time.perf_counter()
+    result = execute_run(scenario, write=False)
+    wall_s = time.perf_counter() - start
+    heights = result.summary["final_heights"].values()  # type: ignore[union-attr]
+    counts = result.summary["counts"]
+    return {
+        "wall_s": wall_s,
+        "ratio": duration_ms / 1000.0 / wall_s,
+        "height": max(heights, default=0),
+        "deliveries": int(counts["messages_delivered"]),  # type: ignore[index]
+    }
+
+
+def measure_memory_child(nodes: int, validators: int, duration_ms: int) -> int:
+    """Run in this process and return the peak resident set in bytes (Linux: KiB·1024)."""
+    from rppsim.sim.run import execute_run
+
+    execute_run(build_bench_scenario(nodes, validators, duration_ms, "model"), write=False)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure_memory(nodes: int, validators: int, duration_ms: int) -> tuple[int, float]:
+    """(peak bytes, wall seconds) of a run of ``nodes`` in a fresh child process."""
+    command = [
+        sys.executable,
+        "-m",
+        "rppsim.bench.sim",
+        "--child-memory",
+        str(nodes),
+        "--validators",
+        str(validators),
+        "--memory-sim-ms",
+        str(duration_ms),
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    return int(done.stdout.split()[-1]), wall
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rppsim bench sim", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--parts", default="flood,ratio,memory", help="comma-separated: flood, ratio, memory"
+    )
+    parser.add_argument("--messages", type=int, default=2000, help="floods timed in part (a)")
+    parser.add_argument("--sim-ms", type=int, default=HOUR_MS, help="simulated ms of part (b)")
+    parser.add_argument(
+        "--real-sim-ms", type=int, default=None, help="simulated ms of the real run (b)"
+    )
+    parser.add_argument("--no-real", action="store_true", help="skip the real-prover run (b)")
+    parser.add_argument("--validators", type=int, default=21, help="validators in (b) and (c)")
+    parser.add_argument(
+        "--memory-nodes", default="1000,10000", help="node counts of part (c), comma-separated"
+    )
+    parser.add_argument(
+        "--memory-sim-ms", type=int, default=6000, help="simulated ms of each memory run (c)"
+    )
+    parser.add_argument("--child-memory", type=int, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def _row(table: Table, label: str, figure: str, target: str = "", ok: bool | None = None) -> None:
+    table.add_row(label, figure, target, "" if ok is None else ("yes" if ok else "NO"))
+
+
+def run_ratio_part(table: Table, args: argparse.Namespace) -> None:
+    """Part (b): model, then real unless skipped or unavailable."""
+    runs = [("model", args.sim_ms)]
+    if not args.no_real:
+        runs.append(("real", args.real_sim_ms or args.sim_ms))
+    for prover, sim_ms in runs:
+        label = f"(b) 100 nodes, {args.validators} validators, {sim_ms / 1000:,.0f} s, {prover}"
+        try:
+            figures = measure_ratio(100, args.validators, sim_ms, prover)
+        except (ImportError, RuntimeError) as error:
+            _row(table, label, f"unavailable: {error}")
+            continue
+        detail = (
+            f"{figures['ratio']:,.1f}× ({figures['wall_s']:,.1f} s wall, "
+            f"height {figures['height']}, {figures['deliveries']:,} deliveries)"
+        )
+        is_model = prover == "model"
+        target = f"≥ {RATIO_TARGET:.0f}×" if is_model else "report"
+        _row(table, label, detail, target, figures["ratio"] >= RATIO_TARGET if is_model else None)
+
+
+def main(argv: list[str]) -> int:
+    """Print the figures of the chosen parts beside their targets."""
+    args = _parser().parse_args(argv)
+    if args.child_memory is not None:
+        print(measure_memory_child(args.child_memory, args.validators, args.memory_sim_ms))
+        return 0
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    table = Table(title="rppsim bench sim")
+    for column in ("measurement", "figure", "target", "ok"):
+        table.add_column(column, justify="left" if column == "measurement" else "right")
+    if "flood" in parts:
+        rate = measure_flood_throughput(n=1000, degree=8, messages=args.messages)
+        label = "(a) flood deliveries / wall s, 1,000-node small-world, degree 8"
+        _row(table, label, f"{rate:,.0f}", f"≥ {FLOOD_TARGET_PER_S:,}", rate >= FLOOD_TARGET_PER_S)
+    if "ratio" in parts:
+        run_ratio_part(table, args)
+    if "memory" in parts:
+        for nodes in (int(n) for n in args.memory_nodes.split(",") if n.strip()):
+            label = f"(c) peak RSS, {nodes:,} nodes, {args.memory_sim_ms / 1000:,.0f} s simulated"
+            peak, wall = measure_memory(nodes, args.validators, args.memory_sim_ms)
+            mib = peak / 2**20
+            target = f"≤ {MEMORY_TARGET_MIB:,} MiB" if nodes == 1000 else "report"
+            ok = mib <= MEMORY_TARGET_MIB if nodes == 1000 else None
+            _row(table, label, f"{mib:,.0f} MiB ({wall:,.0f} s wall)", target, ok)
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,159 @@
+"""``execute_run`` and ``rppsim run`` (rppsim/sim/run.py, rppsim/cli.py): run folders, flags."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from rppsim.cli import main
+from rppsim.errors import UserError
+from rppsim.sim.run import default_out_dir, execute_run
+from rppsim.telemetry.digest import compute_frames_digest
+from rppsim.telemetry.frames import FRAME_NAMES
+from rppsim.telemetry.runfolder import SUMMARY_FILE, read_run_folder
+
+SHORT_MS = 20_000
+DIGEST = re.compile(r"^seed (\d+)  digest ([0-9a-f]{64})$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, scenario, safe):
+    """The base scenario cut to 20 s, run once into a run folder."""
+    out = tmp_path_factory.mktemp("run") / "base"
+    result = execute_run(scenario("base"), duration_ms=SHORT_MS, out_dir=out)
+    safe(result.frames)
+    return result
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``rppsim ARGV`` (argparse exits are caught)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_execute_run_writes_a_folder_that_reads_back_to_the_same_digest(written) -> None:
+    assert written.out_dir is not None
+    names = sorted(p.name for p in written.out_dir.iterdir())
+    assert names == sorted([*(f"{name}.parquet" for name in FRAME_NAMES), SUMMARY_FILE])
+    frames, summary = read_run_folder(written.out_dir)
+    assert summary == json.loads(json.dumps(written.summary))
+    assert compute_frames_digest(frames) == summary["digest"] == written.summary["digest"]
+
+
+def test_the_summary_names_the_run(written, scenario) -> None:
+    summary = written.summary
+    base = scenario("base")
+    assert summary["seed"] == base.run.seed
+    assert summary["scenario_digest"] == base.digest()
+    info = dict(
+        zip(written.frames["run_info"]["key"], written.frames["run_info"]["value"], strict=True)
+    )
+    assert info["seed"] == str(base.run.seed) and info["prover"] == "model"
+    assert info["duration_ms"] == str(SHORT_MS) and info["scenario"] == "base"
+    assert (written.frames["block_finalized"]["finalized_ms"] < SHORT_MS).all()
+    assert min(summary["final_heights"].values()) >= 2
+    assert summary["wall"]["wall_time_s"] > 0
+
+
+def test_without_write_nothing_is_written(scenario, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = execute_run(scenario("base"), duration_ms=3_000, write=False)
+    assert result.out_dir is None and list(tmp_path.iterdir()) == []
+    assert result.summary["digest"] == compute_frames_digest(result.frames)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"), [({"seed": 2**64}, "run.seed"), ({"duration_ms": 0}, "run.duration_ms")]
+)
+def test_overrides_out_of_range_are_user_errors(scenario, override, key) -> None:
+    with pytest.raises(UserError) as error:
+        execute_run(scenario("base"), write=False, **override)
+    assert error.value.key == key and "expected" in str(error.value)
+
+
+def test_cli_run_prints_seed_and_digest_and_writes_the_folder(
+    capsys, scenario_path, tmp_path, written
+) -> None:
+    out = tmp_path / "cli"
+    code, stdout, stderr = _cli(
+        capsys, "run", str(scenario_path("base")), "--quiet", "--out", str(out),
+        "--duration-ms", str(SHORT_MS),
+    )  # fmt: skip
+    assert code == 0, stderr
+    seed, digest = DIGEST.search(stdout).groups()  # type: ignore[union-attr]
+    assert int(seed) == 11 and digest == written.summary["digest"]
+    assert f"run folder {out}" in stdout
+    _, summary = read_run_folder(out)
+    assert summary["digest"] == digest
+
+
+def test_cli_seed_replays_a_run_and_another_seed_differs(
+    capsys, scenario, scenario_path, tmp_path, monkeypatch, written
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = str(scenario_path("base"))
+    code, stdout, _ = _cli(capsys, "run", path, "--quiet", "--seed", "12", "--duration-ms", "20000")
+    assert code == 0
+    seed, digest = DIGEST.search(stdout).groups()  # type: ignore[union-attr]
+    assert seed == "12" and digest != written.summary["digest"]
+    folder = default_out_dir(scenario("base"), 12)
+    assert (
+        folder == Path("reports") / "base" / "12" and (tmp_path / folder / SUMMARY_FILE).is_file()
+    )
+    replay = execute_run(scenario("base"), seed=12, duration_ms=SHORT_MS, write=False)
+    assert replay.summary["digest"] == digest
+
+
+def test_cli_duration_ms_sets_the_simulated_time(capsys, scenario_path, tmp_path) -> None:
+    out = tmp_path / "short"
+    code, _, _ = _cli(
+        capsys,
+        "run",
+        str(scenario_path("base")),
+        "--quiet",
+        "--duration-ms",
+        "7000",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    frames, _ = read_run_folder(out)
+    info = dict(zip(frames["run_info"]["key"], frames["run_info"]["value"], strict=True))
+    assert info["duration_ms"] == "7000"
+    assert 5_000 < frames["messages"]["sent_ms"].max() < 7_000 + 1_000  # + processing time
+    assert set(frames["block_finalized"]["height"]) == {1}
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--seed", "-3"],
+        ["--seed", "seven"],
+        ["--duration-ms", "1.5"],
+        ["--duration-ms", "0"],
+        ["--seed", str(2**64)],
+        ["--bogus"],
+    ],
+)
+def test_cli_bad_flags_give_one_line_and_exit_2(capsys, scenario_path, tmp_path, flags) -> None:
+    path = str(scenario_path("base"))
+    code, _, stderr = _cli(capsys, "run", path, "--quiet", "--out", str(tmp_path / "x"), *flags)
+    assert code == 2
+    assert len(stderr.strip().splitlines()) == 1 and "error" in stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_missing_or_invalid_scenario_gives_one_line_and_exit_2(capsys, tmp_path) -> None:
+    code, _, stderr = _cli(capsys, "run", str(tmp_path / "nope.toml"), "--quiet")
+    assert code == 2 and stderr.count("\n") == 1 and "nope.toml" in stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[run]\nseed = 1\nduration_ms = 1000\nspeed = "fast"\n', encoding="utf-8")
+    code, _, stderr = _cli(capsys, "run", str(bad), "--quiet")
+    assert code == 2 and stderr.count("\n") == 1 and "run.speed" in stderr
