@@ -3,7 +3,9 @@
 Vectors of spec §6 items 1, 5 and 6.
 """
 
+import dataclasses
 import hashlib
+from collections import Counter
 from dataclasses import replace
 from fractions import Fraction
 from functools import cache
@@ -414,67 +416,263 @@ def test_round_validators_are_accepted_candidates_else_fallback():
 
 
 # --- determinism and the fast paths ------------------------------------------------------------
+#
+# ``select_validators`` is optimised (one Python pass, then C-level map/zip/compress);
+# ``reference_selection`` below is the same selection written plainly from the per-submission
+# rules, and the property tests require the two to agree on every field, order and type.
 
 
-submission_specs = st.lists(
-    st.tuples(
-        st.integers(0, 40),
-        st.sampled_from(list(Tier)),
-        st.integers(0, 800),
-        st.integers(0, D - 1),
-        st.integers(1, 3),
-    ),
-    max_size=30,
-)
+def reference_strategy(epoch: int, target: int, values: list[int]) -> sel.EpochThresholdStrategy:
+    """spec §1.4 "Per-epoch strategy", with a full sort for the k-th smallest value."""
+    n = len(values)
+    if target <= 0 or n == 0:
+        return sel.EpochThresholdStrategy(epoch, 0, 0, 1)
+    k = min(target, n)
+    if k >= n:
+        return sel.EpochThresholdStrategy(epoch, D, D, 1)
+    quantile = sorted(values)[k - 1]
+    base = min(max((D * (k + 1) // (n + 2) + quantile) // 2, quantile), D)
+    return sel.EpochThresholdStrategy(epoch, base, quantile, max(D // (4 * n), 1))
 
 
-def _pool(specs):
-    return [
-        fake_submission(f"addr{a:02d}", tier, hours, randomness, epoch)
-        for a, tier, hours, randomness, epoch in specs
-    ]
+def fallback_key(v: VerifiedSubmission) -> tuple[int, int, int, int, str]:
+    """min of this = max of (tier, hours, weight, lower wr, smaller address) (spec §1.4)."""
+    return (-v.tier, -v.timetoke_hours, -v.weight, v.weighted_randomness, v.address)
 
 
-@settings(max_examples=60)
-@given(submission_specs, st.integers(0, 12), st.randoms())
-def test_selection_does_not_depend_on_pool_order(specs, target, rng):
-    pool = compute_pool = sel.compute_submission_pool(_pool(specs))
-    shuffled = list(compute_pool.values())
-    rng.shuffle(shuffled)
-    first = select_validators(pool, target, verify=ALWAYS)
-    second = select_validators(shuffled, target, verify=ALWAYS)
-    assert first == second
-    assert first.audit == second.audit
-    assert first.metrics.entropy_beacon == second.metrics.entropy_beacon
-    assert len(first.audit) == first.metrics.pool_entries
-
-
-@settings(max_examples=60)
-@given(submission_specs, st.integers(0, 12))
-def test_threshold_fast_path_equals_the_reference(specs, target):
-    pool = sorted(sel.compute_submission_pool(_pool(specs)).values(), key=lambda s: s.address)
-    verified_list, originals, _ = sel._validate_pool(pool, ALWAYS)
+def reference_selection(pool, target: int, verify) -> sel.VrfSelectionResult:
+    """select_validators written plainly from the per-submission rules (spec §1.3–§1.4)."""
+    entries = sorted(sel.compute_submission_pool(pool).values(), key=lambda s: s.address)
+    verified: list[tuple[VrfSubmission, VerifiedSubmission]] = []
+    invalid: list[sel.RejectedSubmission] = []
+    for submission in entries:
+        outcome = compute_validation(submission, verify)
+        if isinstance(outcome, VerifiedSubmission):
+            verified.append((submission, outcome))
+        else:
+            invalid.append(sel.RejectedSubmission(submission, None, outcome))
     by_epoch: dict[int, list[int]] = {}
-    for v in verified_list:
+    for _, v in verified:
         by_epoch.setdefault(v.input.epoch, []).append(v.weighted_randomness)
-    strategies = {e: compute_epoch_threshold_strategy(e, target, w) for e, w in by_epoch.items()}
-    fast = sel._apply_thresholds(verified_list, originals, strategies)
-    entropy, thresholds = DEFAULT_ENTROPY_STATE, []
-    for v in verified_list:
+    strategies = {e: reference_strategy(e, target, w) for e, w in sorted(by_epoch.items())}
+    accepted, misses, thresholds, entropy = [], [], [], DEFAULT_ENTROPY_STATE
+    missed: list[tuple[VerifiedSubmission, sel.RejectionReason]] = []
+    for submission, v in verified:
         threshold = compute_threshold_for_seed(strategies[v.input.epoch], v.input.tier_seed)
         thresholds.append(threshold)
         if v.weighted_randomness < threshold:
+            accepted.append(v)
             entropy = compute_entropy_update(entropy, v.randomness, v.input.tier_seed)
-    assert fast.thresholds == thresholds
-    assert fast.entropy == entropy
+        else:
+            reason = sel.RejectionReason(RejectionKind.THRESHOLD_NOT_MET, "", threshold)
+            misses.append(sel.RejectedSubmission(submission, v.randomness, reason))
+            missed.append((v, reason))
+    rejected = sorted(invalid + misses, key=lambda r: r.submission.address)
+    best = min(missed, key=lambda miss: fallback_key(miss[0]), default=None)
+    latest = strategies[max(strategies)] if strategies else None
+    reasons = Counter(str(r.reason) for r in rejected)
+    labels = Counter(r.reason.label for r in rejected)
+    n = len(entries)
+    metrics = sel.VrfSelectionMetrics(
+        pool_entries=n,
+        unique_addresses=n,
+        target_validator_count=target,
+        verified_submissions=len(verified),
+        accepted_validators=len(accepted),
+        rejected_candidates=len(rejected),
+        fallback_selected=bool(misses),
+        rejections_by_reason=dict(sorted(reasons.items())),
+        participation_rate=len(accepted) / n if n else 0.0,
+        success_rate=min(len(accepted) / target, 1.0) if target > 0 else 0.0,
+        total_weight=str(sum(v.weight for v in accepted)),
+        active_epoch_threshold=None if latest is None else str(latest.base_threshold),
+        active_threshold_ratio=None if latest is None else min(latest.base_threshold / D, 1.0),
+        entropy_beacon=entropy.hex(),
+        latest_epoch=None if latest is None else latest.epoch,
+        rejections_by_label=dict(sorted(labels.items())),
+    )
+    return sel.VrfSelectionResult(
+        validators=tuple(accepted),
+        rejected=tuple(rejected),
+        fallback=None if best is None else sel.FallbackCandidate(*best),
+        metrics=metrics,
+        verified=tuple(v for _, v in verified),
+        thresholds=tuple(thresholds),
+    )
+
+
+def _shape(value: object) -> object:
+    """Value with every type and dict order made explicit, so == also compares those."""
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, [_shape(item) for item in value])
+    if isinstance(value, dict):
+        return ("dict", [(key, _shape(item)) for key, item in value.items()])
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return (type(value).__name__, [_shape(getattr(value, f.name)) for f in fields])
+    return (type(value).__name__, value)
+
+
+def assert_same_selection(pool, target: int, verify=None) -> sel.VrfSelectionResult:
+    """The optimised selection equals the reference, field by field, type by type."""
+    calls: dict[str, list[str]] = {"fast": [], "reference": []}
+
+    def recording(name):
+        def check(submission):
+            calls[name].append(submission.address)
+            return True if verify is None else verify(submission)
+
+        return check
+
+    fast = select_validators(pool, target, verify=recording("fast"))
+    reference = reference_selection(pool, target, recording("reference"))
+    assert calls["fast"] == calls["reference"]  # same calls, same (address) order
+    assert fast == reference
+    for name in ("validators", "rejected", "fallback", "metrics", "verified", "thresholds"):
+        assert _shape(getattr(fast, name)) == _shape(getattr(reference, name)), name
+    assert _shape(fast.audit) == _shape(reference.audit)
+    assert fast.metrics.to_json_dict() == reference.metrics.to_json_dict()
+    return fast
+
+
+def _proof(randomness: int, preoutput_len: int = 64, proof_len: int = 80) -> VrfProof:
+    return VrfProof(randomness, bytes(preoutput_len), bytes(proof_len))
+
+
+ADDRESS_NUMBERS = st.integers(0, 40)
+HOURS = st.integers(0, 800)
+RANDOMNESS = st.one_of(
+    st.integers(0, D - 1),
+    st.integers(0, 50),  # ties and tiny weighted values
+    st.sampled_from([0, D - 1, D, D + 5, -1]),
+)
+
+
+@st.composite
+def submissions(draw, addresses=ADDRESS_NUMBERS, hours=HOURS, randomness=RANDOMNESS):
+    """A submission, valid or not: every field drawn, edge values included."""
+    address = f"addr{draw(addresses):02d}"
+    tier = draw(st.sampled_from(list(Tier)))
+    hour = draw(hours)
+    randomness = draw(randomness)
+    epoch = draw(st.integers(1, 3))
+    malformed = draw(st.sampled_from(["", "", "", "", "short", "long", "keyless"]))
+    proof = _proof(
+        randomness, 63 if malformed == "short" else 64, 81 if malformed == "long" else 80
+    )
+    vrf_input = PoseidonVrfInput(HEADER, epoch, derive_tier_seed(address, max(hour, 0)))
+    key = None if malformed == "keyless" else b"\x01" * 32
+    return VrfSubmission(address, key, vrf_input, proof, tier, hour)
+
+
+pools = st.lists(submissions(), max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(pools, st.integers(0, 45), st.sets(st.integers(0, 40), max_size=5))
+def test_selection_equals_the_reference(pool, target, failing):
+    failed = {f"addr{a:02d}" for a in failing}
+    assert_same_selection(pool, target, lambda s: s.address not in failed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        submissions(st.integers(0, 200), st.integers(1, 2), st.integers(D // 2, D - 1)),
+        max_size=120,
+    ),
+    st.integers(0, 2),
+)
+def test_selection_with_many_threshold_misses_equals_the_reference(pool, target):
+    """High outputs, 1–2 hours, target ≤ 2: most verified submissions miss their thresholds."""
+    result = assert_same_selection(pool, target)
+    if target == 0:
+        misses = result.metrics.rejections_by_label.get("threshold_not_met", 0)
+        assert misses == result.metrics.verified_submissions
+
+
+@settings(max_examples=40, deadline=None)
+@given(pools, st.integers(0, 45), st.randoms(use_true_random=False))
+def test_selection_does_not_depend_on_pool_order(pool, target, rng):
+    by_address = sel.compute_submission_pool(pool)
+    shuffled = list(by_address.values())
+    rng.shuffle(shuffled)
+    first = select_validators(by_address, target, verify=ALWAYS)
+    second = select_validators(shuffled, target, verify=ALWAYS)
+    assert first == second
+    assert first.audit == second.audit
+    assert list(first.metrics.rejections_by_reason) == list(second.metrics.rejections_by_reason)
+    assert len(first.audit) == first.metrics.pool_entries
+
+
+@pytest.mark.parametrize("target", [0, 1, 3, 59, 60, 61, 100])
+@pytest.mark.parametrize("hours", [1, 720])
+def test_bench_like_pools_equal_the_reference(target, hours):
+    """Distinct random outputs, one epoch, Tl3–Tl5: the shape ``rppsim bench vrf`` times."""
+    pool = []
+    for i in range(60):
+        address = hashlib.blake2s(b"pool-%d" % i).hexdigest()
+        beta = hashlib.sha512(b"beta-%d" % i).digest()
+        hour = 1 + i * 7919 % hours
+        vrf_input = PoseidonVrfInput(HEADER, 9, derive_tier_seed(address, hour))
+        proof = VrfProof(int.from_bytes(beta[:32], "big"), beta, bytes(80))
+        pool.append(VrfSubmission(address, b"\x02" * 32, vrf_input, proof, Tier(3 + i % 3), hour))
+    result = assert_same_selection(pool, target)
+    if hours == 1 and target < 10:  # the bench's "many misses" shape
+        assert len(result.rejected) > len(result.validators)
+
+
+def test_duplicate_threshold_reasons_are_counted_once_per_key():
+    """Two misses with the same seed and epoch share a threshold, hence a metric key."""
+    twin = fake_submission("twin", Tier.Tl3, 1, D - 1)
+    other = replace(twin, address="twin2")  # same tier seed, so the same jitter
+    result = assert_same_selection([twin, other, fake_submission("x", Tier.Tl3, 1, 5)], 1)
+    counts = result.metrics.rejections_by_reason
+    assert sorted(counts.values()) == [2]
+
+
+@settings(max_examples=100)
+@given(
+    st.integers(1, D),
+    st.integers(1, D),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=20),
+    st.integers(0, 2**64 - 1),
+)
+def test_epoch_thresholds_equal_threshold_for_seed(base, span, seeds, epoch):
+    """Both branches of the fast path, including bases near 0 and near D (the cap)."""
+    strategy = sel.EpochThresholdStrategy(epoch, base, 0, span)
+    jitters = [hashlib.blake2s(strategy.jitter_prefix + seed).digest() for seed in seeds]
+    expected = [compute_threshold_for_seed(strategy, seed) for seed in seeds]
+    assert sel._compute_epoch_thresholds(strategy, jitters) == expected
+
+
+@settings(max_examples=100)
+@given(st.lists(st.integers(0, 2**256), min_size=1, max_size=80), st.data())
+def test_kth_smallest_equals_the_sorted_index(values, data):
+    k = data.draw(st.integers(1, len(values)))
+    assert sel._compute_kth_smallest(values, k) == sorted(values)[k - 1]
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list(Tier)[3:]), st.integers(1, 4), st.integers(0, 6)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_fallback_index_is_the_lexicographic_best(specs):
+    rows = [verified(f"a{i:02d}", tier, hours, r) for i, (tier, hours, r) in enumerate(specs)]
+    best = min(range(len(rows)), key=lambda i: fallback_key(rows[i]))
+    assert sel._compute_fallback_index(rows) == best
 
 
 @settings(max_examples=100)
 @given(
     st.tuples(
         st.sampled_from(list(Tier)),
-        st.integers(-1, 3),
-        st.sampled_from([0, 5, D - 1, D, -1]),
+        st.sampled_from([-1, 0, 1, 3, True, 2.5]),
+        st.sampled_from([0, 5, D - 1, D, -1, 5.0, True, "7"]),
         st.sampled_from([63, 64]),
         st.sampled_from([79, 80]),
         st.booleans(),
@@ -482,6 +680,7 @@ def test_threshold_fast_path_equals_the_reference(specs, target):
     st.booleans(),
 )
 def test_validation_fast_path_equals_the_reference(fields, verdict):
+    """Odd field types included: wherever the inline test fails, the reference decides."""
     tier, hours, randomness, preoutput_len, proof_len, has_key = fields
     submission = VrfSubmission(
         "addr",
@@ -499,9 +698,9 @@ def test_validation_fast_path_equals_the_reference(fields, verdict):
 
     reference = compute_validation(submission, verify)
     reference_calls = len(calls)
-    verified_list, _, rejected = sel._validate_pool([submission], verify)
+    validated = sel._validate_pool([submission], verify)
     assert len(calls) == 2 * reference_calls  # the fast path verifies exactly as often
     if isinstance(reference, VerifiedSubmission):
-        assert verified_list == [reference]
+        assert _shape(validated.rows) == _shape([reference])
     else:
-        assert rejected[0].reason == reference
+        assert validated.invalid[0].reason == reference
