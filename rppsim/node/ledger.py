@@ -35,6 +35,7 @@ from rppsim.node.reputation import (
     Tier,
     TierThresholds,
     compute_transaction_problem,
+    process_consensus_success,
     process_recompute,
 )
 from rppsim.node.selection import compute_round_half_away
@@ -537,20 +538,23 @@ class Ledger:
             return Rejection.AMOUNT_OVERFLOW
         if sender.balance < total:
             return Rejection.INSUFFICIENT_BALANCE
-        self._put(
-            replace(
-                sender,
-                balance=sender.balance - total,
-                nonce=sender.nonce + 1,
-                reputation=self._recompute(sender.reputation, now),
+        self._put(  # the constructor, not replace(): several times faster on this hot path
+            Account(
+                sender.address,
+                sender.balance - total,
+                sender.stake,
+                sender.nonce + 1,
+                self._recompute(sender.reputation, now),
             )
         )
         recipient = self._accounts.get(tx.recipient) or _new_account(tx.recipient, now)
         self._put(
-            replace(
-                recipient,
-                balance=min(recipient.balance + amount, U128_LIMIT - 1),
-                reputation=self._recompute(recipient.reputation, now),
+            Account(
+                recipient.address,
+                min(recipient.balance + amount, U128_LIMIT - 1),
+                recipient.stake,
+                recipient.nonce,
+                self._recompute(recipient.reputation, now),
             )
         )
         self._credit(self.params.treasury_fees, fee)
@@ -561,30 +565,24 @@ class Ledger:
         if amount == 0 or not address:
             return
         account = self._accounts.get(address) or Account(address)
-        self._put(replace(account, balance=min(account.balance + amount, U128_LIMIT - 1)))
+        balance = min(account.balance + amount, U128_LIMIT - 1)
+        self._put(Account(address, balance, account.stake, account.nonce, account.reputation))
 
     # --- rewards ---
 
     def _reward(self, address: str, paid: int, now: int) -> None:
         """Credit ``paid``, one more consensus success, recompute (``reward_with_source``)."""
         account = self._accounts.get(address) or _new_account(address, now)
-        p = account.reputation
-        profile = ReputationProfile(
-            p.zsi_validated,
-            p.timetoke,
-            p.consensus_success + 1,
-            p.peer_feedback,
-            p.last_decay_timestamp,
-            p.score,
-            p.tier,
-        )
+        params = self.params
         self._put(
             Account(
                 address,
                 min(account.balance + paid, U128_LIMIT - 1),
                 account.stake,
                 account.nonce,
-                self._recompute(profile, now),
+                process_consensus_success(
+                    account.reputation, params.weights, params.thresholds, now
+                ),
             )
         )
 

@@ -141,10 +141,10 @@ def _blake2s(data: bytes) -> bytes:
 class _Wire:
     """Shared encoding methods: one flat mixin (no hierarchy) holding the memo slots.
 
-    A message is immutable, so its bytes, digest and signature verdict are memoized on it.
+    A message is immutable, so its bytes, digest, hash and signature verdict are memoized on it.
     """
 
-    __slots__ = ("_cached_bytes", "_cached_digest", "_cached_verdict")
+    __slots__ = ("_cached_bytes", "_cached_digest", "_cached_hash", "_cached_verdict")
     KIND: ClassVar[MessageKind]
 
     def _write(self, writer: Writer) -> None:
@@ -243,6 +243,17 @@ def _memoized_verdict(message: _Wire, check: Callable[[], bool]) -> bool:
     return verdict
 
 
+def _memoized_hash(message: _Wire, signing_bytes: Callable[[], bytes]) -> str:
+    """hex BLAKE2s of the signing bytes, computed once per immutable message object."""
+    try:
+        return message._cached_hash  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    value = _blake2s(signing_bytes()).hex()
+    object.__setattr__(message, "_cached_hash", value)
+    return value
+
+
 def _is_signature_valid(public_key: bytes, address: str, message: bytes, sig: bytes) -> bool:
     """address == hex BLAKE2s(pk) and the ed25519 signature verifies (memoized)."""
     if not isinstance(public_key, bytes) or compute_address(public_key) != address:
@@ -296,7 +307,7 @@ class Transaction(_Wire):
     @property
     def hash(self) -> str:
         """hex BLAKE2s of the signing bytes (like the chain's vote hash, excludes the signature)."""
-        return _blake2s(self.signing_bytes()).hex()
+        return _memoized_hash(self, self.signing_bytes)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The /status/mempool transaction entry (spec/ops.md §2.4)."""
@@ -359,7 +370,7 @@ class IdentityRequest(_Wire):
     @property
     def hash(self) -> str:
         """hex BLAKE2s of the signing bytes."""
-        return _blake2s(self.signing_bytes()).hex()
+        return _memoized_hash(self, self.signing_bytes)
 
     @property
     def vrf_tag(self) -> str:
@@ -719,7 +730,7 @@ class SignedBftVote(_Wire):
     @property
     def hash(self) -> str:
         """hex BLAKE2s of the vote's signing bytes (spec/consensus.md §2.1)."""
-        return _blake2s(self.vote.signing_bytes()).hex()
+        return _memoized_hash(self, self.vote.signing_bytes)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The /status/mempool vote entry (spec/ops.md §2.4)."""

@@ -429,9 +429,17 @@ class Node:
     def _pool_set(self) -> RoundSet:
         """The validator set of the current height as this node's pool defines it (cached)."""
         if self.round_set is None:
-            self.round_set = self._round_set_of(sorted(self.pool.values(), key=lambda m: m.address))
+            self.round_set = self._round_set_of(self._sorted_pool())
             self.vrf_metrics = self.round_set.selection.metrics.with_round(self.hs.round)
         return self.round_set
+
+    def get_pool_set(self) -> RoundSet:
+        """The same set for status reads: cached like ``_pool_set``, but no metrics recorded."""
+        return self.round_set or self._round_set_of(self._sorted_pool())
+
+    def _sorted_pool(self) -> list[VrfSubmissionMsg]:
+        """The pool by address (the selection does not depend on order; one cache key)."""
+        return sorted(self.pool.values(), key=lambda m: m.address)
 
     def _round_set_of(self, messages: Iterable[VrfSubmissionMsg]) -> RoundSet:
         """The set a submission list defines at this height, computed once per list (the

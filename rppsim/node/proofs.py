@@ -168,7 +168,7 @@ class ModelProofService:
         """Recompute the digest; a foreign system is unsupported, never accepted."""
         if system != self.system:
             return VerifyOutcome(False, f"unsupported proof system {system} in verifier registry")
-        if data[:32] != _model_digest(statement) or any(data[32:]):
+        if data[:32] != _model_digest(statement) or not _is_zero_padding(data[32:]):
             return VerifyOutcome(False, "invalid proof")
         return VerifyOutcome(True)
 
@@ -176,3 +176,8 @@ class ModelProofService:
 def _model_digest(statement: Statement) -> bytes:
     payload = b"rppsim/model-proof/" + statement.circuit.encode() + b"\x00" + statement.to_bytes()
     return hashlib.blake2s(payload).digest()
+
+
+def _is_zero_padding(padding: bytes) -> bool:
+    """Whether every byte is zero (one memcmp; a model proof is padded to ~20 KB)."""
+    return padding == bytes(len(padding))

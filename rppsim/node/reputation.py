@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from rppsim.node.timetoke import TimetokeBalance
 
@@ -34,6 +35,7 @@ __all__ = [
     "compute_transaction_problem",
     "is_allowed_to_publish",
     "parse_tier",
+    "process_consensus_success",
     "process_recompute",
     "validate_weights",
 ]
@@ -155,8 +157,9 @@ def compute_score(
     return min(max(score, 0.0), 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class _TierInputs:
+class _TierInputs(NamedTuple):
+    """The counters a tier rule reads (a tuple: built on every recompute, so kept cheap)."""
+
     zsi_validated: bool
     hours_online: int
     consensus_success: int
@@ -243,10 +246,31 @@ def process_recompute(
     now: int,
 ) -> ReputationProfile:
     """Score, then tier, then last_decay = now (``recompute_with_params`` + caller, spec §3)."""
+    return _compute_recomputed(profile, profile.consensus_success, weights, thresholds, now)
+
+
+def process_consensus_success(
+    profile: ReputationProfile,
+    weights: ReputationWeights,
+    thresholds: TierThresholds,
+    now: int,
+) -> ReputationProfile:
+    """consensus_success + 1, then the recompute (``reward_with_source``, spec §3, §5)."""
+    return _compute_recomputed(profile, profile.consensus_success + 1, weights, thresholds, now)
+
+
+def _compute_recomputed(
+    profile: ReputationProfile,
+    consensus_success: int,
+    weights: ReputationWeights,
+    thresholds: TierThresholds,
+    now: int,
+) -> ReputationProfile:
+    """``profile`` with ``consensus_success``, recomputed at ``now`` (one record built)."""
     score = compute_score(
         zsi_validated=profile.zsi_validated,
         hours_online=profile.timetoke.hours_online,
-        consensus_success=profile.consensus_success,
+        consensus_success=consensus_success,
         peer_feedback=profile.peer_feedback,
         last_decay_timestamp=profile.last_decay_timestamp,
         weights=weights,
@@ -255,14 +279,14 @@ def process_recompute(
     tier = compute_tier(
         zsi_validated=profile.zsi_validated,
         hours_online=profile.timetoke.hours_online,
-        consensus_success=profile.consensus_success,
+        consensus_success=consensus_success,
         score=score,
         thresholds=thresholds,
     )
     return ReputationProfile(  # the constructor: several times faster than replace() here
         profile.zsi_validated,
         profile.timetoke,
-        profile.consensus_success,
+        consensus_success,
         profile.peer_feedback,
         now,
         score,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from rppsim.node.blocks import compute_round_set
 from rppsim.node.selection import VrfSelectionMetrics
 
 if TYPE_CHECKING:
@@ -60,9 +59,7 @@ def compute_consensus_status(node: Node) -> dict[str, Any]:
     """``ConsensusStatus`` of the height being decided (spec/ops.md §2.3)."""
     hs = node.hs
     metrics = node.consensus
-    round_set = node.round_set or compute_round_set(
-        node.ledger, node.pool.values(), node._context()
-    )
+    round_set = node.get_pool_set()
     validators = round_set.validators
     block_hash = hs.proposals.get(hs.round)
     votes = hs.votes.get(hs.round)
@@ -96,6 +93,38 @@ def compute_consensus_status(node: Node) -> dict[str, Any]:
     return status
 
 
+def compute_consensus_telemetry(node: Node) -> dict[str, Any]:
+    """The snapshot's ``consensus`` object: the §2.3 keys that §2.5 allows, in that order."""
+    hs = node.hs
+    metrics = node.consensus
+    section: dict[str, Any] = {
+        "height": hs.height,
+        "round": hs.round,
+        "pending_votes": _pending_votes(node),
+        "quorum_reached": _is_quorum_reached(node),
+        "leader_changes": metrics.leader_changes,
+    }
+    if metrics.round_latencies_ms:
+        section["round_latencies_ms"] = list(metrics.round_latencies_ms)
+    section["quorum_latency_ms"] = metrics.quorum_latency_ms
+    section["witness_events"] = metrics.witness_events
+    section["slashing_events"] = metrics.slashing_events
+    section["failed_votes"] = metrics.failed_votes
+    return section
+
+
+def _is_quorum_reached(node: Node) -> bool:
+    """``quorum_reached`` of §2.3; without a proposal of the round no power is counted, so
+    the pool's validator set is computed only when there is one."""
+    hs = node.hs
+    block_hash = hs.proposals.get(hs.round)
+    votes = hs.votes.get(hs.round)
+    if block_hash is None or votes is None:
+        return False
+    validators = node.get_pool_set().validators
+    return votes.precommit_power(block_hash, validators) >= validators.quorum > 0
+
+
 def _pending_votes(node: Node) -> int:
     """Votes held for the undecided height (the chain's vote queue)."""
     return sum(
@@ -117,6 +146,17 @@ def compute_mempool_counts(node: Node) -> dict[str, int]:
 
 def compute_node_status(node: Node) -> dict[str, Any]:
     """``NodeStatus`` (spec/ops.md §2.2) plus ``consensus``, ``mempool``, ``timetoke_params``."""
+    return {
+        **_compute_node_fields(node),
+        "consensus": compute_consensus_status(node),
+        "mempool": node.mempool.status_json(asdict(node.config.queue_weights)),
+        "timetoke_params": asdict(node.config.reputation.timetoke),
+        "reputation": compute_own_reputation(node),
+    }
+
+
+def _compute_node_fields(node: Node) -> dict[str, Any]:
+    """The ``NodeStatus`` fields up to ``tip``, shared by the status and the telemetry view."""
     counts = compute_mempool_counts(node)
     metrics = node.vrf_metrics or VrfSelectionMetrics()
     return {
@@ -132,10 +172,6 @@ def compute_node_status(node: Node) -> dict[str, Any]:
         "pending_uptime_proofs": counts["uptime_proofs"],
         "vrf_metrics": metrics.to_json_dict(),
         "tip": compute_block_metadata(node),
-        "consensus": compute_consensus_status(node),
-        "mempool": node.mempool.status_json(asdict(node.config.queue_weights)),
-        "timetoke_params": asdict(node.config.reputation.timetoke),
-        "reputation": compute_own_reputation(node),
     }
 
 
@@ -169,30 +205,10 @@ def compute_vrf_threshold(node: Node) -> dict[str, Any]:
 
 def compute_telemetry_snapshot(node: Node) -> dict[str, Any]:
     """The telemetry snapshot (spec/ops.md §2.6) in the ``/validator/telemetry`` shape."""
-    consensus = compute_consensus_status(node)
     return {
         "rollout": compute_rollout_status(node),
-        "node": {
-            key: value
-            for key, value in compute_node_status(node).items()
-            if key not in ("consensus", "mempool", "timetoke_params")
-        },
-        "consensus": {
-            key: consensus[key]
-            for key in (
-                "height",
-                "round",
-                "pending_votes",
-                "quorum_reached",
-                "leader_changes",
-                "round_latencies_ms",
-                "quorum_latency_ms",
-                "witness_events",
-                "slashing_events",
-                "failed_votes",
-            )
-            if key in consensus
-        },
+        "node": {**_compute_node_fields(node), "reputation": compute_own_reputation(node)},
+        "consensus": compute_consensus_telemetry(node),
         "mempool": compute_mempool_counts(node),
         "timetoke_params": asdict(node.config.reputation.timetoke),
         "verifier_metrics": compute_verifier_metrics(node),

@@ -605,3 +605,27 @@ def test_sequences_become_tuples_and_messages_hash():
     assert hash(block) == hash(Block(_header(), (sign_transaction(_tx(), KEYPAIR),)))
     broadcast = TimetokeDeltaBroadcast(bytes(32), [TimetokeRecordMsg("a", 5, 0, 1, 2, 3)])
     assert broadcast.records[0].to_json_dict()["decay_rate"] == 1.0
+
+
+def test_hashes_are_memoized_per_object_and_follow_the_fields():
+    """A hash is computed once per immutable object; an object with other fields hashes anew."""
+    tx = sign_transaction(_tx(), KEYPAIR)
+    assert tx.hash == tx.hash == _blake2s(tx.signing_bytes()).hex()
+    changed = dataclasses.replace(tx, amount=11)
+    assert changed.hash == _blake2s(changed.signing_bytes()).hex() != tx.hash
+    decoded = Transaction.from_bytes(tx.to_bytes())
+    assert decoded.hash == tx.hash
+    signed = sign_vote(_fixed_vote(), KEYPAIR)
+    other = sign_vote(dataclasses.replace(_fixed_vote(), round=4), KEYPAIR)
+    assert signed.hash == signed.hash != other.hash
+    assert other.hash == _blake2s(other.vote.signing_bytes()).hex()
+    request = sign_identity_request(_identity(), KEYPAIR)
+    assert request.hash == request.hash == _blake2s(request.signing_bytes()).hex()
+
+
+def test_an_unencodable_transaction_hash_raises_every_time():
+    """A failed hash is not memoized: EncodeError again on the next read."""
+    bad = dataclasses.replace(_tx(), amount=-1)
+    for _ in range(2):
+        with pytest.raises(EncodeError):
+            _ = bad.hash

@@ -21,6 +21,7 @@ from rppsim.node.reputation import (
     compute_transaction_problem,
     is_allowed_to_publish,
     parse_tier,
+    process_consensus_success,
     process_recompute,
     validate_weights,
 )
@@ -237,3 +238,30 @@ def test_tier_is_monotone_in_its_counters(values, more_hours, more_successes):
     assert tier_of(validated, hours + more_hours, successes) >= base
     assert tier_of(validated, hours, successes + more_successes) >= base
     assert tier_of(True, hours, successes) >= base
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    validated=st.booleans(),
+    hours=st.integers(0, 10_000),
+    successes=st.integers(0, 1_000),
+    feedback=st.integers(-100, 100),
+    elapsed=st.integers(0, 30 * 86400),
+)
+def test_consensus_success_is_one_more_success_then_a_recompute(
+    validated, hours, successes, feedback, elapsed
+):
+    """process_consensus_success = process_recompute of the profile with one more success."""
+    profile = ReputationProfile(
+        zsi_validated=validated,
+        timetoke=TimetokeBalance(hours_online=hours),
+        consensus_success=successes,
+        peer_feedback=feedback,
+        last_decay_timestamp=1_000,
+    )
+    now = 1_000 + elapsed
+    expected = process_recompute(
+        replace(profile, consensus_success=successes + 1), WEIGHTS, TEST_THRESHOLDS, now
+    )
+    assert process_consensus_success(profile, WEIGHTS, TEST_THRESHOLDS, now) == expected
+    assert expected.consensus_success == successes + 1

@@ -81,6 +81,18 @@ TELEMETRY_CONSENSUS_ALLOWED = {
     "slashing_events",
     "failed_votes",
 }
+TELEMETRY_CONSENSUS_ORDER = (
+    "height",
+    "round",
+    "pending_votes",
+    "quorum_reached",
+    "leader_changes",
+    "round_latencies_ms",
+    "quorum_latency_ms",
+    "witness_events",
+    "slashing_events",
+    "failed_votes",
+)
 TIP_FIELDS = {
     "height",
     "hash",
@@ -207,3 +219,48 @@ def test_status_payloads_are_deterministic(safety):
         )
         safety(c)
     assert payloads[0] == payloads[1]
+
+
+def test_telemetry_node_view_is_the_node_status_without_its_sections(cluster):
+    """§2.5: the snapshot's ``node`` is ``/status/node`` minus consensus, mempool, params."""
+    node = cluster.node(2)
+    status = node.status_node()
+    view = node.metrics()["node"]
+    sections = ("consensus", "mempool", "timetoke_params")
+    assert list(view) == [key for key in status if key not in sections]
+    assert view == {key: value for key, value in status.items() if key not in sections}
+
+
+def test_status_reads_leave_the_selection_metrics_alone():
+    """A status read of a pool whose set is not computed yet records no selection metrics,
+    and shows the set the pool defines in any order."""
+    from rppsim.node.blocks import compute_round_set
+
+    c = InMemoryCluster(validators=4, seed=33, tx_rate_per_s=1.0)
+    c.run(until_ms=7_000)
+    node = c.node(1)
+    assert len(node.pool) == 4
+    node.round_set = None
+    metrics = node.vrf_metrics
+    consensus = node.status_node()["consensus"]
+    assert node.vrf_metrics is metrics and node.round_set is None
+    expected = compute_round_set(node.ledger, reversed(node.pool.values()), node._context())
+    assert node.get_pool_set().validators == expected.validators
+    assert consensus["total_power"] == str(expected.validators.total_power)
+    assert consensus["proposer"] == expected.validators.get_leader(
+        node.hs.round, node.rules.rotate_leader_on_round_change
+    )
+
+
+@pytest.mark.parametrize("until_ms", [4_000, 5_030, 5_200, 12_000])
+def test_telemetry_consensus_is_the_status_restricted_to_its_keys(until_ms):
+    """§2.5: the snapshot's consensus object is ConsensusStatus cut to the allowed keys (in
+    the snapshot's order), before a proposal (no set computed), with one and after a commit."""
+    c = InMemoryCluster(validators=4, seed=34, tx_rate_per_s=2.0)
+    c.run(until_ms=until_ms)
+    for i in range(4):
+        node = c.node(i)
+        snapshot = node.metrics()["consensus"]
+        status = node.status_node()["consensus"]
+        expected = [(key, status[key]) for key in TELEMETRY_CONSENSUS_ORDER if key in status]
+        assert list(snapshot.items()) == expected
