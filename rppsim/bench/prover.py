@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference",
         action="store_true",
-        help="also time the reference prover at the smallest size",
+        help="also time the reference prover (2^10 rows, else the smallest size)",
     )
     parser.add_argument(
         "--write-calibration", metavar="PATH", help="write the cost-model JSON here"
@@ -282,7 +282,9 @@ def main(argv: list[str]) -> int:
                 if not fits_memory(circuit, profile, rows_log2):
                     print(f"skipped {circuit}/{profile}/2^{rows_log2}: over the memory bound")
                     continue
-                statements = args.statements or (8 if rows_log2 <= 12 else 2)
+                statements = args.statements or (
+                    32 if rows_log2 <= 8 else 8 if rows_log2 <= 12 else 2
+                )
                 heavy = get_air(circuit).width * (PROFILES[profile].blowup << rows_log2) > 1 << 26
                 repeats = args.repeats or (1 if heavy else 2)
                 results.append(measure(circuit, profile, rows_log2, statements, repeats))
@@ -291,7 +293,7 @@ def main(argv: list[str]) -> int:
     print("the cost model charges both.\n")
     print_targets(results)
     if args.reference:
-        reference_times(circuits, min(rows))
+        reference_times(circuits, 10 if 10 in rows else min(rows))
     if args.write_calibration:
         write_calibration(Path(args.write_calibration), results)
     return 0

@@ -60,12 +60,18 @@ def _transaction(rows_log2: int, rng: np.random.Generator) -> tuple[Any, Any]:
 
 
 def _consensus(rows_log2: int, rng: np.random.Generator) -> tuple[Any, Any]:
-    """n − 1 validators, ~90 % prevote and most prevoters precommit (quorum reached)."""
+    """n − 1 validators, ~90 % prevote and most prevoters precommit; votes are added in
+    validator order until both phases reach the quorum, so the statement always holds."""
     n = 1 << rows_log2
     count = n - 1
     weights = rng.integers(1, consensus.MAX_WEIGHT + 1, size=count).tolist()
     prevotes = (rng.random(count) < 0.9).astype(int).tolist()
     precommits = [p if rng.random() < 0.95 else 0 for p in prevotes]
+    quorum = consensus.quorum_threshold(sum(weights))
+    for i in range(count):
+        if sum(w for w, c in zip(weights, precommits, strict=True) if c) >= quorum:
+            break
+        prevotes[i] = precommits[i] = 1
     return consensus.make_statement(
         rng.bytes(32), int(rng.integers(1, 1 << 20)), 0, 1, weights, prevotes, precommits
     )

@@ -5,7 +5,8 @@ online over the gap) and ``acc`` = online seconds before this row. The statement
 
 * t₀ = window_start and t_last = window_end (boundary constraints);
 * every gap is in [0, 2^10) (10 bit columns), so time never runs backwards and the
-  online total cannot wrap mod p;
+  online total cannot wrap mod p: Σ gaps < 2^30, and with window_start ≤ window_end < p
+  checked natively, Σ gaps = window_end − window_start exactly;
 * acc₀ = 0, acc' = acc + on·dt, on ∈ {0, 1};
 * credited_hours = min(⌊acc_last / 3600⌋, cap_remaining_hours): the remainder
   r = acc_last − 3600·credited is shown in [0, 2^30) by a 30-bit bit-lane in the last
@@ -44,7 +45,7 @@ GAP_BITS = 10
 MAX_GAP = (1 << GAP_BITS) - 1
 LANE_A_BITS = 30
 LANE_B_BITS = 12
-VALUE_LIMIT = 1 << 30  # public numbers stay below 2^30 < p: no wrap-around
+TIME_LIMIT = P  # timestamps are canonical felts (Unix time fits until 2033)
 MAX_CREDIT_HOURS = 1 << 16
 
 T, DT, ON, ACC = 0, 1, 2, 3
@@ -134,9 +135,9 @@ def is_valid_public_inputs(pi: Any) -> bool:
     """The natively checked part of the claim (spec/consensus.md §4 uptime proofs)."""
     if not isinstance(pi, UptimePublicInputs) or not pi.is_well_typed():
         return False
-    numbers = (pi.epoch, pi.window_start, pi.window_end, pi.node_clock)
+    times = (pi.window_start, pi.window_end, pi.node_clock)
     return (
-        all(v < VALUE_LIMIT for v in numbers)
+        all(v < TIME_LIMIT for v in times)
         and pi.epoch >= 1
         and pi.window_end - pi.window_start >= MINIMUM_WINDOW_SECS
         and pi.node_clock >= pi.window_end

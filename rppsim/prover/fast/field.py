@@ -95,20 +95,6 @@ def ext_mul(
 
 
 @kernel
-def ext_inv(
-    a0: np.uint64, a1: np.uint64, a2: np.uint64, a3: np.uint64
-) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
-    """Inverse in the extension: a(−X)·c̄/N with c = a(X)a(−X) (as reference Ext.inverse)."""
-    n1 = subm(ZERO, a1)
-    n3 = subm(ZERO, a3)
-    c0, _c1, c2, _c3 = ext_mul(a0, a1, a2, a3, a0, n1, a2, n3)
-    norm = subm(mulm(c0, c0), mulm(W_, mulm(c2, c2)))
-    inv_norm = invm(norm)
-    d0, d1, d2, d3 = ext_mul(a0, n1, a2, n3, c0, ZERO, subm(ZERO, c2), ZERO)
-    return mulm(d0, inv_norm), mulm(d1, inv_norm), mulm(d2, inv_norm), mulm(d3, inv_norm)
-
-
-@kernel
 def batch_inverse(values: np.ndarray, out: np.ndarray) -> None:
     """out[i] = 1/values[i] for non-zero base elements (Montgomery's trick)."""
     n = values.shape[0]
@@ -122,28 +108,6 @@ def batch_inverse(values: np.ndarray, out: np.ndarray) -> None:
     for i in range(n - 1, -1, -1):
         out[i] = mulm(out[i], inv_acc)
         inv_acc = mulm(inv_acc, values[i])
-
-
-@kernel
-def ext_batch_inverse(values: np.ndarray, out: np.ndarray) -> None:
-    """Row-wise inverse of a (4, m) extension array (Montgomery's trick)."""
-    m = values.shape[1]
-    if m == 0:
-        return
-    a0, a1, a2, a3 = ONE, ZERO, ZERO, ZERO
-    for i in range(m):
-        out[0, i], out[1, i], out[2, i], out[3, i] = a0, a1, a2, a3
-        a0, a1, a2, a3 = ext_mul(
-            a0, a1, a2, a3, values[0, i], values[1, i], values[2, i], values[3, i]
-        )
-    b0, b1, b2, b3 = ext_inv(a0, a1, a2, a3)
-    for i in range(m - 1, -1, -1):
-        out[0, i], out[1, i], out[2, i], out[3, i] = ext_mul(
-            out[0, i], out[1, i], out[2, i], out[3, i], b0, b1, b2, b3
-        )
-        b0, b1, b2, b3 = ext_mul(
-            b0, b1, b2, b3, values[0, i], values[1, i], values[2, i], values[3, i]
-        )
 
 
 @kernel

@@ -153,11 +153,6 @@ def ext_mul_tuple(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int
     )
 
 
-def felts_to_bytes(values: Iterable[int]) -> bytes:
-    """Canonical bytes of base elements: u32 LE each."""
-    return b"".join(int(v).to_bytes(4, "little") for v in values)
-
-
 def exts_to_bytes(values: Iterable[Ext]) -> bytes:
     """Canonical bytes of extension elements: 16 bytes each."""
     return b"".join(v.to_bytes() for v in values)

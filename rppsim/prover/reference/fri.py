@@ -105,23 +105,9 @@ def evaluate_poly(coeffs: Sequence[Ext], x: int | Ext) -> Ext:
     return acc
 
 
-def base_poly_coords(coeffs: Sequence[Ext], x: int) -> tuple[int, int, int, int]:
-    """Coordinates of Σ cᵢ·xⁱ at a base point x (each coordinate is a base polynomial)."""
-    acc = [0, 0, 0, 0]
-    for coeff in reversed(coeffs):
-        c = coeff.c
-        acc = [(acc[i] * x + c[i]) % P for i in range(4)]
-    return acc[0], acc[1], acc[2], acc[3]
-
-
 def evaluate_at_base_points(coeffs: Sequence[Ext], xs: np.ndarray) -> np.ndarray:
     """(len(xs), 4): Σ cᵢ·xⁱ at many base points (Horner, vectorised over the points)."""
     acc = np.zeros((xs.shape[0], 4), dtype=np.uint64)
     for coeff in reversed(coeffs):
         acc = (acc * xs[:, None] % P64 + np.array(coeff.c, dtype=np.uint64)[None, :]) % P64
     return acc
-
-
-def is_zero_beyond(coeffs: np.ndarray, length: int) -> bool:
-    """True when every coefficient from ``length`` on is zero (low-degree check)."""
-    return not coeffs[:, length:].any()
