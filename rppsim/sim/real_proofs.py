@@ -6,9 +6,9 @@ sides: the prover proves those public inputs, and a verifier recomputes them fro
 statement and rejects a proof whose public inputs differ. So a proof binds the block it
 rides in. The mapping's fixed conventions:
 
-* uptime: circuit times count seconds from ``TIME_BASE_S`` (the circuit keeps public numbers
-  below 2^30); the circuit's epoch is the ledger epoch + 1 (the circuit requires ≥ 1); a
-  heartbeat every 600 s (the uptime scheduler's cadence) over the claimed window;
+* uptime: circuit times count seconds from ``TIME_BASE_S`` (the circuit's times are canonical
+  field elements, below p ≈ 2^31); the circuit's epoch is the ledger epoch + 1 (the circuit
+  requires ≥ 1); a heartbeat every 600 s (the uptime scheduler's cadence) over the claimed window;
 * transaction: one row per transfer with its balances and nonce before it;
 * consensus: the circuit takes 14-bit weights; voting powers are mapped to
   ``w' = ⌈w·16383 / max w⌉`` for prevoters and ``⌊…⌋`` for the rest (rounding in the
@@ -40,7 +40,7 @@ from rppsim.prover.verifier import Reason, verify_reason
 from rppsim.sim.proving import PROFILE, compute_verdict_key
 
 TIME_BASE_S = 1_700_000_000
-"""Origin of circuit times (2023-11-14T22:13:20Z): seconds since it fit in 30 bits to 2057."""
+"""Origin of circuit times (2023-11-14T22:13:20Z): seconds since it stay below p until 2087."""
 UPTIME_CADENCE_S = 600
 WEIGHT_SCALE = consensus.MAX_WEIGHT
 VERDICT_CACHE = 1 << 16
@@ -64,7 +64,7 @@ def compute_uptime_inputs(statement: UptimeStatement) -> tuple[Any, Any]:
     start = statement.window_start - TIME_BASE_S
     end = statement.window_end - TIME_BASE_S
     clock = statement.node_clock - TIME_BASE_S
-    if min(start, end, clock) < 0 or max(start, end, clock) >= uptime.VALUE_LIMIT:
+    if min(start, end, clock) < 0 or max(start, end, clock) >= uptime.TIME_LIMIT:
         raise UnprovableError("uptime window outside the circuit's time range")
     head = statement.head_hash if len(statement.head_hash) == 32 else bytes(32)
     return uptime.make_window_statement(

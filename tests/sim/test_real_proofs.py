@@ -117,3 +117,24 @@ def test_weight_mapping_fits_the_circuit_and_favours_voters(weights, data):
         exact = w * WEIGHT_SCALE / top
         assert (m >= exact) if voted else (m <= exact)
         assert abs(m - exact) < 1
+
+
+def test_a_real_run_carries_verified_uptime_proofs():
+    """Prover mode real end to end: uptime claims at 600 s are proved, gossiped, verified and
+    included; the byzantine node's corrupted proofs are rejected as invalid."""
+    from pathlib import Path
+
+    from rppsim.scenario import load_scenario
+    from rppsim.sim.run import execute_run
+
+    path = Path(__file__).parent / "data" / "invalid_proof.toml"
+    scenario = load_scenario(path)
+    scenario = replace(scenario, run=replace(scenario.run, prover="real"))
+    result = execute_run(scenario, write=False)
+    proofs = result.frames["proofs"]
+    uptime = proofs[proofs["circuit"] == "uptime"]
+    assert len(uptime) >= 3
+    assert set(uptime["system"]) == {"numba-stark"}
+    assert uptime["verified"].all()
+    rejections = result.frames["rejections"]
+    assert rejections["reason"].str.contains("uptime").any()
