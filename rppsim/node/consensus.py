@@ -18,15 +18,20 @@ from enum import Enum
 from itertools import islice
 from typing import Any
 
+from rppsim.node.selection import compute_quorum
+
+__all__ = [
+    "PRECOMMIT",
+    "PREVOTE",
+    "Lock",
+    "RoundVotes",
+    "ValidatorSet",
+    "VoteOutcome",
+    "compute_quorum",
+]
+
 PREVOTE = 0
 PRECOMMIT = 1
-
-
-def compute_quorum(total_power: int) -> int:
-    """⌈2T/3⌉ + 1, and 0 when T = 0 (spec/consensus.md §2.1 "Quorum")."""
-    if total_power <= 0:
-        return 0
-    return -(-2 * total_power // 3) + 1
 
 
 @dataclass(frozen=True, slots=True)

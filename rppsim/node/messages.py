@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from rppsim.node.codec import DecodeError, EncodeError, Reader, Writer, decode_exact
 from rppsim.node.merkle import compute_merkle_root
 from rppsim.node.signing import Keypair, compute_address, sign, verify_signature_memoized
+from rppsim.node.timetoke import compute_uptime_commitment
 
 HASH_LEN = 32
 PUBLIC_KEY_LEN = 32
@@ -419,13 +420,6 @@ class ProofSlot(_Wire):
     def data_digest(self) -> bytes:
         """BLAKE2s-256 of the proof bytes alone (``digest()`` also binds system and circuit)."""
         return _blake2s(self.data)
-
-
-def compute_uptime_commitment(address: str, window_start: int, window_end: int) -> str:
-    """hex BLAKE2s(address UTF-8 ‖ start u64 BE ‖ end u64 BE) (spec/consensus.md §4)."""
-    payload = address.encode("utf-8")
-    payload += window_start.to_bytes(8, "big") + window_end.to_bytes(8, "big")
-    return _blake2s(payload).hex()
 
 
 @dataclass(frozen=True, slots=True)
