@@ -26,6 +26,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum, StrEnum
+from functools import lru_cache
 from typing import Any, Protocol
 
 from rppsim.node.merkle import EMPTY_ROOT, compute_leaf_hash, compute_merkle_root
@@ -296,8 +297,13 @@ def _optional_u64(value: int | None) -> bytes:
     return b"\x00" + bytes(8) if value is None else b"\x01" + value.to_bytes(8, "big")
 
 
+@lru_cache(maxsize=1 << 16)
 def compute_account_leaf(account: Account) -> bytes:
-    """The state-root leaf of an account: BLAKE2s of its canonical bytes (module docstring)."""
+    """The state-root leaf of an account: BLAKE2s of its canonical bytes (module docstring).
+
+    Memoized process-wide by the account's value (records are frozen): every node of a run
+    re-hashes the same accounts after each block, and a hash is a pure function of its bytes.
+    """
     profile, balance = account.reputation, account.reputation.timetoke
     address = account.address.encode()
     data = b"".join(

@@ -116,7 +116,7 @@ from rppsim.node.proofs import (
     ProofService,
     TransferRow,
 )
-from rppsim.node.reputation import Tier, is_allowed_to_publish
+from rppsim.node.reputation import PUBLISH_TIERS, Tier, is_allowed_to_publish
 from rppsim.node.rules import Rules
 from rppsim.node.selection import VrfSelectionMetrics, compute_submission
 from rppsim.node.signing import Keypair, generate_keypair
@@ -215,6 +215,8 @@ class Node:
         commits: Iterable[Commit] = (),
     ) -> None:
         self.config = config
+        self._enforce_votes = config.rollout.feature_gates.consensus_enforcement
+        self._vote_tier = PUBLISH_TIERS[GossipTopic.VOTES]
         self.keys = keys
         self.address = keys.address
         self.rules = rules or Rules()
@@ -306,12 +308,13 @@ class Node:
 
     def on_message(self, now: int, sender: str, msg: object) -> list[Effect]:
         """Handle one message (object or canonical bytes) from peer ``sender``."""
-        if isinstance(msg, bytes | bytearray | memoryview):
+        handler = self._HANDLERS.get(type(msg))
+        if handler is None and isinstance(msg, bytes | bytearray | memoryview):
             try:
                 msg = decode_message(bytes(msg))
             except DecodeError as error:
                 return self._reject("decode", str(error).split(":")[0])
-        handler = self._HANDLERS.get(type(msg))
+            handler = self._HANDLERS.get(type(msg))
         if handler is None:
             return self._reject("message", f"unexpected {type(msg).__name__}")
         try:
@@ -817,38 +820,41 @@ class Node:
     def _on_vote(self, now: int, sender: str, signed: SignedBftVote) -> list[Effect]:
         vote = signed.vote
         hs = self.hs
-        if vote.height == hs.height - 1:
-            earlier = self._late_conflict(signed)
-            if earlier is not None and is_valid_vote_signature(signed):
-                return self._on_double_sign(now, earlier, signed)
+        if vote.height < hs.height:
+            if vote.height == hs.height - 1:
+                earlier = self._late_conflict(signed)
+                if earlier is not None and is_valid_vote_signature(signed):
+                    return self._on_double_sign(now, earlier, signed)
+            return self._reject_vote("vote references an already finalized height")
         problem = self._vote_problem(signed)
         if problem is not None:
-            self.consensus.failed_votes += 1
-            return self._reject("vote", problem)
+            return self._reject_vote(problem)
         if vote.height > hs.height:
             return self._on_future(now, sender, vote.height, signed)
         kind = PREVOTE if vote.kind is VoteKind.PRE_VOTE else PRECOMMIT
-        round_votes = hs.votes.get(vote.round)
-        seen = None if round_votes is None else round_votes.by_voter[kind].get(vote.voter)
-        if seen is None and hs.vote_count >= self.config.mempool_limit:
-            return self._reject("vote", REASON_VOTE_FULL)  # the chain's vote queue limit
+        if hs.vote_count >= self.config.mempool_limit:
+            round_votes = hs.votes.get(vote.round)
+            if round_votes is None or vote.voter not in round_votes.by_voter[kind]:
+                return self._reject("vote", REASON_VOTE_FULL)  # the chain's vote queue limit
         outcome, earlier = hs.round_votes(vote.round).add(kind, vote.voter, vote.block_hash, signed)
-        if outcome is VoteOutcome.DUPLICATE:
-            return self._reject("vote", "duplicate vote")
-        if outcome is VoteOutcome.CONFLICT:
+        if outcome is not VoteOutcome.ADDED:
+            if outcome is VoteOutcome.DUPLICATE:
+                return self._reject("vote", "duplicate vote")
             return self._on_double_sign(now, earlier, signed)
         hs.vote_count += 1
         return self._check_quorums(now, vote.round, vote.block_hash)
 
+    def _reject_vote(self, reason: str) -> list[Effect]:
+        self.consensus.failed_votes += 1
+        return self._reject("vote", reason)
+
     def _vote_problem(self, signed: SignedBftVote) -> str | None:
-        """Why a vote is not admitted ([RT] ``submit_vote``, spec/consensus.md §2.1)."""
-        if signed.vote.height < self.hs.height:
-            return "vote references an already finalized height"
-        if self.config.rollout.feature_gates.consensus_enforcement and not is_valid_vote_signature(
-            signed
-        ):
+        """Why a vote at the current height or above is not admitted ([RT] ``submit_vote``,
+        spec/consensus.md §2.1); the finalized-height check comes first, in ``_on_vote``."""
+        if self._enforce_votes and not is_valid_vote_signature(signed):
             return "invalid signature"
-        if not is_allowed_to_publish(self._tier_of(signed.vote.voter), GossipTopic.VOTES):
+        account = self.ledger.get_account(signed.vote.voter)
+        if account is None or account.reputation.tier < self._vote_tier:
             return "publish tier too low"
         return None
 

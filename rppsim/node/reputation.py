@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 from rppsim.node.timetoke import TimetokeBalance
@@ -259,6 +260,7 @@ def process_consensus_success(
     return _compute_recomputed(profile, profile.consensus_success + 1, weights, thresholds, now)
 
 
+@lru_cache(maxsize=1 << 16)
 def _compute_recomputed(
     profile: ReputationProfile,
     consensus_success: int,
@@ -266,7 +268,11 @@ def _compute_recomputed(
     thresholds: TierThresholds,
     now: int,
 ) -> ReputationProfile:
-    """``profile`` with ``consensus_success``, recomputed at ``now`` (one record built)."""
+    """``profile`` with ``consensus_success``, recomputed at ``now`` (one record built).
+
+    Memoized process-wide by value (all inputs are frozen): the nodes of a run apply the same
+    rewards to the same profiles, and the result is a pure function of these inputs.
+    """
     score = compute_score(
         zsi_validated=profile.zsi_validated,
         hours_online=profile.timetoke.hours_online,

@@ -2,6 +2,9 @@
 
 The VRF signs the 32-byte digest of ``PoseidonVrfInput``. The nightly build's digest is a
 Poseidon sponge over Goldilocks (DESIGN.md §8 uses it); the default build's is a SHA-256 stub.
+
+The sponge runs as one serial numba kernel over uint64 (integers only, compiled lazily on first
+call and cached on disk); the plain spec permutation and a pure-Python sparse one stay as oracles.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
+from numba import njit
 
 __all__ = [
     "GOLDILOCKS_P",
@@ -198,8 +204,8 @@ def _full_round(s: tuple[int, int, int], c: Sequence[int], m: _Matrix) -> tuple[
     )
 
 
-def compute_poseidon_permutation(state: Sequence[int]) -> tuple[int, int, int]:
-    """The Poseidon permutation of §1.2, with sparse partial rounds (equal to the _spec one)."""
+def _compute_poseidon_permutation_python(state: Sequence[int]) -> tuple[int, int, int]:
+    """Pure-Python sparse-round permutation of §1.2 (the oracle the numba kernel is tested on)."""
     p = GOLDILOCKS_P
     s = (state[0], state[1], state[2])
     for i, c in enumerate(_FIRST_FULL):
@@ -215,18 +221,144 @@ def compute_poseidon_permutation(state: Sequence[int]) -> tuple[int, int, int]:
     return s
 
 
-def compute_poseidon_hash(elements: Sequence[int]) -> int:
-    """Sponge of rate 2, capacity 1: absorb, finish with a 1 at the position, squeeze (§1.2)."""
-    state = [0] * WIDTH
+# numba kernels (spec/consensus.md §1.2). Every constant is a np.uint64 so no expression mixes
+# signed and unsigned integers (numba would turn that into a float); uint64 arithmetic wraps.
+_JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+_P = np.uint64(GOLDILOCKS_P)
+_EPSILON = np.uint64(2**32 - 1)  # 2^64 mod p
+_MASK32 = np.uint64(2**32 - 1)
+_SHIFT32 = np.uint64(32)
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
+_HALF = FULL_ROUNDS // 2
+_FULL_C = np.array(_FULL_CONSTANTS, dtype=np.uint64)  # (8, 3)
+_FULL_M = np.array(  # (8, 3, 3): round 3 mixes with P·MDS into the sparse partial rounds
+    [MDS] * (_HALF - 1) + [_MDS_INTO_PARTIAL] + [MDS] * _HALF, dtype=np.uint64
+)
+_PARTIAL_U64 = np.array(_PARTIAL, dtype=np.uint64)  # (57, 6): c0, q00, v1, v2, w1, w2
+
+
+@njit(**_JIT_OPTIONS)
+def _add_mod(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a + b mod p for a, b < p, never leaving 64 bits."""
+    t = _P - b
+    return a - t if a >= t else a + b
+
+
+@njit(**_JIT_OPTIONS)
+def _reduce_u128(hi: np.uint64, lo: np.uint64) -> np.uint64:
+    """hi·2^64 + lo mod p, canonical, by 2^64 ≡ 2^32 − 1 and 2^96 ≡ −1 (mod p)."""
+    hi_hi = hi >> _SHIFT32
+    hi_lo = hi & _MASK32
+    t0 = lo - hi_hi
+    if lo < hi_hi:  # the wrap added 2^64 ≡ ε: take ε off (t0 ≥ 2^64 − 2^32 + 1 here)
+        t0 -= _EPSILON
+    t1 = hi_lo * _EPSILON  # < 2^64
+    t2 = t0 + t1
+    if t2 < t1:  # the wrap dropped 2^64 ≡ ε: add it back (t2 < t1 < 2^64 − ε)
+        t2 += _EPSILON
+    return t2 - _P if t2 >= _P else t2
+
+
+@njit(**_JIT_OPTIONS)
+def _mul_mod(a: np.uint64, b: np.uint64) -> np.uint64:
+    """a·b mod p for any a, b < 2^64: the 128-bit product from 32-bit halves, then reduced."""
+    a_lo, a_hi = a & _MASK32, a >> _SHIFT32
+    b_lo, b_hi = b & _MASK32, b >> _SHIFT32
+    ll = a_lo * b_lo
+    mid = a_lo * b_hi + (ll >> _SHIFT32)  # ≤ (2^32 − 1)^2 + 2^32 − 1 < 2^64
+    mid2 = (mid & _MASK32) + a_hi * b_lo  # same bound
+    lo = (mid2 << _SHIFT32) | (ll & _MASK32)
+    hi = a_hi * b_hi + (mid >> _SHIFT32) + (mid2 >> _SHIFT32)
+    return _reduce_u128(hi, lo)
+
+
+@njit(**_JIT_OPTIONS)
+def _sbox(x: np.uint64) -> np.uint64:
+    """x^5 mod p."""
+    x2 = _mul_mod(x, x)
+    return _mul_mod(_mul_mod(x2, x2), x)
+
+
+@njit(**_JIT_OPTIONS)
+def _dot3(row: np.ndarray, a: np.uint64, b: np.uint64, d: np.uint64) -> np.uint64:
+    """row · (a, b, d) mod p."""
+    return _add_mod(_add_mod(_mul_mod(row[0], a), _mul_mod(row[1], b)), _mul_mod(row[2], d))
+
+
+@njit(**_JIT_OPTIONS)
+def _full_round_kernel(
+    s0: np.uint64, s1: np.uint64, s2: np.uint64, r: int
+) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """Full round r of the fast schedule: add constants, x^5 on every lane, dense mix."""
+    c, m = _FULL_C[r], _FULL_M[r]
+    a, b, d = _sbox(_add_mod(s0, c[0])), _sbox(_add_mod(s1, c[1])), _sbox(_add_mod(s2, c[2]))
+    return _dot3(m[0], a, b, d), _dot3(m[1], a, b, d), _dot3(m[2], a, b, d)
+
+
+@njit(**_JIT_OPTIONS)
+def _permute_kernel(
+    s0: np.uint64, s1: np.uint64, s2: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """The permutation of §1.2 on reduced lanes, sparse partial rounds reduced every step."""
+    for r in range(_HALF):
+        s0, s1, s2 = _full_round_kernel(s0, s1, s2, r)
+    for r in range(PARTIAL_ROUNDS):
+        c0, q00, v1, v2, w1, w2 = _PARTIAL_U64[r]
+        a = _sbox(_add_mod(s0, c0))
+        s0, s1, s2 = (
+            _add_mod(_add_mod(_mul_mod(q00, a), _mul_mod(v1, s1)), _mul_mod(v2, s2)),
+            _add_mod(_mul_mod(w1, a), s1),
+            _add_mod(_mul_mod(w2, a), s2),
+        )
+    for r in range(_HALF, FULL_ROUNDS):
+        s0, s1, s2 = _full_round_kernel(s0, s1, s2, r)
+    return s0, s1, s2
+
+
+@njit(**_JIT_OPTIONS)
+def _permute_lanes_kernel(lanes: np.ndarray) -> tuple[np.uint64, np.uint64, np.uint64]:
+    """The permutation of three reduced lanes given as a uint64 array (one typed entry point)."""
+    return _permute_kernel(lanes[0], lanes[1], lanes[2])
+
+
+@njit(**_JIT_OPTIONS)
+def _hash_kernel(elements: np.ndarray) -> np.uint64:
+    """The rate-2 sponge of §1.2 over reduced elements, squeezing lane 0."""
+    s0, s1, s2 = _ZERO, _ZERO, _ZERO
     pos = 0
-    for element in elements:
-        state[pos] = (state[pos] + element) % GOLDILOCKS_P
+    for e in elements:
+        if pos == 0:
+            s0 = _add_mod(s0, e)
+        else:
+            s1 = _add_mod(s1, e)
         pos += 1
         if pos == RATE:
-            state, pos = list(compute_poseidon_permutation(state)), 0
+            s0, s1, s2 = _permute_kernel(s0, s1, s2)
+            pos = 0
     # Finish: the chain permutes first when pos == RATE; absorb has already done so here.
-    state[pos] = (state[pos] + 1) % GOLDILOCKS_P
-    return compute_poseidon_permutation(state)[0]
+    if pos == 0:
+        s0 = _add_mod(s0, _ONE)
+    else:
+        s1 = _add_mod(s1, _ONE)
+    return _permute_kernel(s0, s1, s2)[0]
+
+
+def compute_poseidon_permutation(state: Sequence[int]) -> tuple[int, int, int]:
+    """The Poseidon permutation of §1.2 (numba kernel; equal to the _spec one). Lanes are
+    reduced mod p first."""
+    p = GOLDILOCKS_P
+    lanes = np.array((state[0] % p, state[1] % p, state[2] % p), dtype=np.uint64)
+    s0, s1, s2 = _permute_lanes_kernel(lanes)
+    return int(s0), int(s1), int(s2)
+
+
+def compute_poseidon_hash(elements: Sequence[int]) -> int:
+    """Sponge of rate 2, capacity 1: absorb, finish with a 1 at the position, squeeze (§1.2).
+
+    One numba call per hash; elements are reduced mod p first."""
+    reduced = np.array([e % GOLDILOCKS_P for e in elements], dtype=np.uint64)
+    return int(_hash_kernel(reduced))
 
 
 @lru_cache(maxsize=2**16)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,13 +18,28 @@ from rppsim.node.vrf_input import (
     MDS,
     ROUND_CONSTANTS,
     PoseidonVrfInput,
+    _add_mod,
+    _compute_poseidon_permutation_python,
+    _hash_kernel,
+    _mul_mod,
+    _permute_lanes_kernel,
+    _reduce_u128,
     compute_field_element,
+    compute_poseidon_hash,
     compute_poseidon_permutation,
     compute_poseidon_permutation_spec,
     compute_stub_digest,
     compute_vrf_input_digest,
     derive_tier_seed,
 )
+
+P = GOLDILOCKS_P
+U64 = 2**64 - 1
+# Edge lanes: 0, 1, p − 1, p − 2, 2^63, 2^32 (= ε + 1) and two fixed values below p.
+EDGE_VALUES = (0, 1, P - 1, P - 2, 2**63, 2**32, 0x0123456789ABCDEF, 0xFEDCBA9876543210 % P)
+EDGE_U64 = (0, 1, 2**32 - 1, 2**32, 2**63, P - 1, P, P + 1, U64 - 1, U64)
+u64s = st.one_of(st.sampled_from(EDGE_U64), st.integers(min_value=0, max_value=U64))
+lanes = st.integers(min_value=0, max_value=P - 1)
 
 VECTOR_INPUT = PoseidonVrfInput(
     last_block_header=bytes.fromhex("0123456789abcdef" * 4),
@@ -100,11 +120,103 @@ def test_constants_shape():
     assert (a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)) % GOLDILOCKS_P
 
 
-@settings(max_examples=50)
-@given(state=st.tuples(*[st.integers(min_value=0, max_value=GOLDILOCKS_P - 1)] * 3))
+@settings(max_examples=100)
+@given(a=u64s, b=u64s)
+def test_mul_mod_matches_python(a: int, b: int):
+    """The 32-bit-halves product and Goldilocks reduction equal (a·b) mod p for any u64
+    inputs, and for the same inputs reduced first."""
+    assert _mul_mod(np.uint64(a), np.uint64(b)) == a * b % P
+    assert _mul_mod(np.uint64(a % P), np.uint64(b % P)) == a * b % P
+
+
+@settings(max_examples=100)
+@given(hi=u64s, lo=u64s)
+def test_reduce_u128_matches_python(hi: int, lo: int):
+    """hi·2^64 + lo mod p, canonical, across the borrow and carry corrections."""
+    assert _reduce_u128(np.uint64(hi), np.uint64(lo)) == (hi << 64 | lo) % P
+
+
+@settings(max_examples=100)
+@given(
+    a=st.one_of(st.sampled_from(EDGE_VALUES), lanes),
+    b=st.one_of(st.sampled_from(EDGE_VALUES), lanes),
+)
+def test_add_mod_matches_python(a: int, b: int):
+    assert _add_mod(np.uint64(a), np.uint64(b)) == (a + b) % P
+
+
+def test_permutation_on_edge_lanes_equals_spec():
+    """The numba permutation equals the spec one and the pure-Python sparse one on every
+    state made of edge lanes."""
+    for state in itertools.product(EDGE_VALUES, repeat=3):
+        expected = compute_poseidon_permutation_spec(state)
+        assert compute_poseidon_permutation(state) == expected, state
+        assert _compute_poseidon_permutation_python(state) == expected, state
+
+
+@settings(max_examples=100)
+@given(state=st.tuples(lanes, lanes, lanes))
 def test_fast_permutation_equals_spec_permutation(state: tuple[int, int, int]):
-    """Sparse partial rounds give exactly the spec's round-by-round permutation."""
+    """Sparse partial rounds (numba and pure Python) give exactly the spec's permutation."""
+    expected = compute_poseidon_permutation_spec(state)
+    assert compute_poseidon_permutation(state) == expected
+    assert _compute_poseidon_permutation_python(state) == expected
+
+
+def test_permutation_reduces_unreduced_lanes():
+    """Lanes ≥ p (and negative ones) enter as their residues, as in the spec permutation."""
+    state = (P, P + 5, U64)
     assert compute_poseidon_permutation(state) == compute_poseidon_permutation_spec(state)
+    assert compute_poseidon_permutation((-1, 0, 2**70)) == compute_poseidon_permutation(
+        (P - 1, 0, 2**70 % P)
+    )
+
+
+def _spec_sponge(elements: list[int]) -> int:
+    """The sponge exactly as §1.2 words it, over the spec permutation."""
+    state, pos = [0, 0, 0], 0
+    for element in elements:
+        state[pos] = (state[pos] + element) % P
+        pos += 1
+        if pos == 2:
+            state, pos = list(compute_poseidon_permutation_spec(state)), 0
+    if pos == 2:
+        state, pos = list(compute_poseidon_permutation_spec(state)), 0
+    state[pos] = (state[pos] + 1) % P
+    return compute_poseidon_permutation_spec(state)[0]
+
+
+@settings(max_examples=50)
+@given(elements=st.lists(u64s, max_size=5))
+def test_poseidon_hash_equals_spec_sponge(elements: list[int]):
+    """One numba sponge call equals §1.2's sponge for 0-5 elements, odd and even counts."""
+    assert compute_poseidon_hash(elements) == _spec_sponge(elements)
+
+
+def test_kernels_compile_one_signature():
+    """Every call reaches the kernels as uint64 arrays: one compiled specialization each."""
+    compute_poseidon_permutation((0, 2**63, P - 1))
+    compute_poseidon_permutation((1, 2, 3))
+    compute_poseidon_hash([])
+    compute_poseidon_hash([1, U64, 2**63])
+    assert len(_permute_lanes_kernel.signatures) == 1
+    assert len(_hash_kernel.signatures) == 1
+
+
+def test_import_is_lazy_and_thread_count_independent():
+    """Importing compiles nothing; with one numba thread the vector is unchanged."""
+    code = (
+        "import rppsim.node.vrf_input as v\n"
+        "print(len(v._hash_kernel.signatures), len(v._permute_lanes_kernel.signatures))\n"
+        "inp = v.PoseidonVrfInput(bytes.fromhex('0123456789abcdef' * 4), 7,"
+        " bytes.fromhex('abcdef0123456789' * 4))\n"
+        "print(v.compute_vrf_input_digest(inp).hex())\n"
+    )
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["0", "0", "0" * 48 + "82814949c7cd6907"]
 
 
 @settings(max_examples=50)
