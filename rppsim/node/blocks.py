@@ -49,7 +49,6 @@ from rppsim.node.selection import (
     VrfProof,
     VrfSelectionResult,
     VrfSubmission,
-    classify_participants,
     compute_capped_committee,
     compute_round_validators,
     is_valid_vrf_proof,
@@ -244,7 +243,7 @@ def compute_round_set(
     selection = select_validators(
         pool, ctx.target_validator_count, verify=lambda s: verdicts.get(s.address, False)
     )
-    candidates, observers = classify_participants(ledger.get_accounts())
+    candidates, observers = ledger.get_participants()
     profiles = compute_round_validators(selection, candidates)
     by_address = {s.address: s for s in selection.validators}
     if selection.fallback is not None:

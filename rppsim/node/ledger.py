@@ -39,7 +39,12 @@ from rppsim.node.reputation import (
     process_consensus_success,
     process_recompute,
 )
-from rppsim.node.selection import compute_round_half_away
+from rppsim.node.selection import (
+    ObserverProfile,
+    ValidatorCandidate,
+    classify_participants,
+    compute_round_half_away,
+)
 from rppsim.node.timetoke import (
     SECONDS_PER_HOUR,
     TimetokeBalance,
@@ -390,12 +395,17 @@ def compute_genesis_account(entry: object) -> LedgerGenesisAccount:
 # --- The ledger ------------------------------------------------------------------------------
 
 
+Participants = tuple[tuple[ValidatorCandidate, ...], tuple[ObserverProfile, ...]]
+"""(validator candidates, observers) of ``classify_participants``."""
+
+
 class Ledger:
     """Accounts plus epoch state (``Ledger``, spec §1.6, §2.5, §4, §5)."""
 
     __slots__ = (
         "_accounts",
         "_leaves",
+        "_participants",
         "_state_root",
         "_used_vrf_tags",
         "epoch",
@@ -411,6 +421,7 @@ class Ledger:
         self._accounts: dict[str, Account] = {}
         self._leaves: dict[str, bytes] = {}
         self._state_root: bytes | None = EMPTY_ROOT
+        self._participants: Participants | None = None
         self._used_vrf_tags: set[str] = set()
         self.height = 0
         self.epoch = 0
@@ -456,6 +467,7 @@ class Ledger:
         other._accounts = dict(self._accounts)
         other._leaves = dict(self._leaves)
         other._state_root = self._state_root
+        other._participants = self._participants
         other._used_vrf_tags = set(self._used_vrf_tags)
         other.height = self.height
         other.epoch = self.epoch
@@ -473,6 +485,15 @@ class Ledger:
     def get_accounts(self) -> list[Account]:
         """All accounts sorted by address (``accounts_snapshot``)."""
         return [self._accounts[a] for a in sorted(self._accounts)]
+
+    def get_participants(self) -> Participants:
+        """Tl3+ validator candidates and Tl1–Tl2 observers, by address (spec §2.1).
+
+        Cached until an account changes: every node reads it at each height and round.
+        """
+        if self._participants is None:
+            self._participants = classify_participants(self._accounts.values())
+        return self._participants
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -507,6 +528,7 @@ class Ledger:
         self._accounts[account.address] = account
         self._leaves.pop(account.address, None)
         self._state_root = None
+        self._participants = None
 
     def _recompute(self, profile: ReputationProfile, now: int) -> ReputationProfile:
         return process_recompute(profile, self.params.weights, self.params.thresholds, now)

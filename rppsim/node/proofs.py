@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from rppsim.node.codec import Writer
@@ -173,7 +174,13 @@ class ModelProofService:
         return VerifyOutcome(True)
 
 
+@lru_cache(maxsize=1 << 14)
 def _model_digest(statement: Statement) -> bytes:
+    """BLAKE2s of (circuit, statement bytes), memoized process-wide by the statement's value.
+
+    Recomputing it is the model's verification, which may be memoized by exactly what is
+    verified; statements are frozen and their encoding is canonical (one value, one encoding).
+    """
     payload = b"rppsim/model-proof/" + statement.circuit.encode() + b"\x00" + statement.to_bytes()
     return hashlib.blake2s(payload).digest()
 

@@ -362,3 +362,24 @@ def test_fork_is_independent_of_its_origin():
     assert ledger.get_state_root() == root
     assert fork.get_state_root() != root
     assert ledger.slashing_log == []
+
+
+def test_participants_follow_every_account_change_and_forks():
+    """The cached candidates/observers equal a fresh classification after each change."""
+    from rppsim.node.selection import classify_participants
+
+    ledger = _ledger(_validator("val"), _validator("obs", hours=30, successes=0))
+    candidates, observers = ledger.get_participants()
+    assert [c.address for c in candidates] == ["val"]
+    assert [o.address for o in observers] == ["obs"]
+    fork = ledger.fork()
+    fork.process_slash("val", SlashingReason.ConsensusFault, 1)
+    assert fork.get_participants() == classify_participants(fork.get_accounts())
+    assert fork.get_participants()[0] == ()
+    assert [c.address for c in ledger.get_participants()[0]] == ["val"]  # origin untouched
+    for _ in range(10):  # consensus successes lift the observer to Tl3
+        ledger.process_consensus_rewards(
+            [Payee("obs", Tier.Tl2, 30, 1)], leader="obs", fees=0, now=2
+        )
+    assert ledger.get_participants() == classify_participants(ledger.get_accounts())
+    assert "obs" in [c.address for c in ledger.get_participants()[0]]
