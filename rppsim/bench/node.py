@@ -5,6 +5,9 @@ simulated time; every node does every check itself, and only pure verifications 
 signatures) are memoized process-wide by the exact bytes verified. Targets (the issue's
 budget): 7 validators ≥ 100 finalized blocks/s; 100 validators ≥ 5 finalized blocks/s
 (25× real time at 5 s blocks, with ~30,000 message deliveries per block).
+
+Beside each figure the bench prints the libsodium floor (``_floor.py``): the most blocks/s
+this machine allows if everything but the protocol's own cryptography cost nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from rppsim.bench._floor import CryptoCosts, measure_crypto_costs
 from rppsim.node.cluster import InMemoryCluster
 
 TARGETS = {7: 100.0, 100: 5.0}
@@ -37,6 +41,12 @@ class NodeBenchResult:
     cpu_s: float
     blocks: int
     messages: int
+    transactions: int = 0
+
+    def get_floor_blocks_per_s(self, costs: CryptoCosts) -> float:
+        """The most finalized blocks per wall second libsodium allows for this run."""
+        floor_s = costs.get_run_floor_s(self.validators, self.blocks, self.transactions)
+        return self.blocks / floor_s if floor_s > 0 else 0.0
 
     @property
     def blocks_per_s(self) -> float:
@@ -74,6 +84,7 @@ def measure_cluster(
         cpu_s=cpu_done - cpu,
         blocks=len(cluster.finalized_chain(0)),
         messages=cluster.delivered,
+        transactions=sum(cluster.nonces.values()),
     )
 
 
@@ -105,9 +116,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     console = Console(width=max(Console().width, 100))
     table = Table(title="Node, in-memory driver (chain rules, 50 ms latency, 1 tx/s)")
-    columns = ("nodes", "sim", "blocks", "blocks/s", "per CPU s", "msgs/s", "msgs/block")
+    columns = ("nodes", "sim", "blocks", "blocks/s", "per CPU s", "msgs/s", "msgs/block", "floor")
     for column in (*columns, "target", "ok"):
         table.add_column(column, justify="right")
+    costs = measure_crypto_costs()
     for count in args.validators:
         seconds = args.simulated_s or DEFAULT_SIMULATED_S.get(count, 60)
         result = measure_cluster(count, seconds, args.seed + count)
@@ -120,6 +132,7 @@ def main(argv: list[str]) -> int:
             f"{result.blocks_per_cpu_s:,.1f}",
             f"{result.messages_per_s:,.0f}",
             f"{result.messages / max(result.blocks, 1):,.0f}",
+            f"{result.get_floor_blocks_per_s(costs):,.1f}",
             "" if target is None else f"≥ {target:g}",
             "" if target is None else ("yes" if result.blocks_per_s >= target else "NO"),
         )
@@ -128,6 +141,10 @@ def main(argv: list[str]) -> int:
     console.print(table)
     console.print(
         "blocks/s: finalized heights per wall second of the run (set-up excluded); "
-        "per CPU s: the same per CPU second of this process (compare runs on a busy machine)"
+        "per CPU s: the same per CPU second of this process (compare runs on a busy machine); "
+        "floor: the most blocks/s libsodium allows here — per height, one VRF prove "
+        f"({costs.vrf_prove_s * 1e6:,.0f} µs) and verify ({costs.vrf_verify_s * 1e6:,.0f} µs) "
+        f"per validator, sign ({costs.sign_s * 1e6:,.0f} µs) and verify "
+        f"({costs.sign_verify_s * 1e6:,.0f} µs) per vote, proposal and transaction"
     )
     return 0

@@ -6,6 +6,10 @@ wall time for 100 nodes with 21 validators over one simulated hour with prover `
 and the same with prover ``real`` (``sim`` profile) reported; (c) peak memory ≤ 2 GiB for
 1,000 nodes, and reported for 10,000. Each memory figure comes from a fresh child process
 (its ``ru_maxrss``), so earlier parts do not count. Figures are measured, never asserted.
+
+Part (b) also prints the libsodium floor (``_floor.py``): the highest ratio this machine allows
+if everything but the protocol's own cryptography (VRF proofs and verifications, vote,
+proposal and transaction signatures) cost nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rppsim.bench._floor import CryptoCosts, measure_crypto_costs
 from rppsim.scenario import Scenario, parse_scenario
 from rppsim.sim.gossip import measure_flood_throughput
 
@@ -28,12 +33,13 @@ FLOOD_TARGET_PER_S = 300_000
 RATIO_TARGET = 120.0
 MEMORY_TARGET_MIB = 2048
 HOUR_MS = 3_600_000
+BENCH_TX_PER_S = 2.0
 PROFILE = Path(__file__).resolve().parents[2] / "node" / "profiles" / "testnet.toml"
 """The shipped testnet profile (an editable checkout keeps ``node/`` beside ``rppsim/``)."""
 
 
 def build_bench_scenario(
-    nodes: int, validators: int, duration_ms: int, prover: str, tx_per_s: float = 2.0
+    nodes: int, validators: int, duration_ms: int, prover: str, tx_per_s: float = BENCH_TX_PER_S
 ) -> Scenario:
     """A small-world (degree 8) network of ``nodes`` with the smoke scenario's link model."""
     data: dict[str, Any] = {
@@ -48,6 +54,15 @@ def build_bench_scenario(
         "traffic": {"tx_per_s": tx_per_s},
     }
     return parse_scenario(data, PROFILE.parent / "bench-sim.toml")
+
+
+def compute_floor_ratio(
+    costs: CryptoCosts, validators: int, duration_ms: int, heights: int, tx_per_s: float
+) -> float:
+    """The highest simulated/wall ratio libsodium allows for a run (transactions: the mean)."""
+    transactions = round(tx_per_s * duration_ms / 1000.0)
+    floor_s = costs.get_run_floor_s(validators, heights, transactions)
+    return duration_ms / 1000.0 / floor_s if floor_s > 0 else float("inf")
 
 
 def measure_ratio(
@@ -130,6 +145,7 @@ def run_ratio_part(table: Table, args: argparse.Namespace) -> None:
     runs = [("model", args.sim_ms)]
     if not args.no_real:
         runs.append(("real", args.real_sim_ms or args.sim_ms))
+    costs = measure_crypto_costs()
     for prover, sim_ms in runs:
         label = f"(b) 100 nodes, {args.validators} validators, {sim_ms / 1000:,.0f} s, {prover}"
         try:
@@ -137,9 +153,13 @@ def run_ratio_part(table: Table, args: argparse.Namespace) -> None:
         except (ImportError, RuntimeError) as error:
             _row(table, label, f"unavailable: {error}")
             continue
+        floor = compute_floor_ratio(
+            costs, args.validators, sim_ms, int(figures["height"]), BENCH_TX_PER_S
+        )
         detail = (
             f"{figures['ratio']:,.1f}× ({figures['wall_s']:,.1f} s wall, "
-            f"height {figures['height']}, {figures['deliveries']:,} deliveries)"
+            f"height {figures['height']}, {figures['deliveries']:,} deliveries; "
+            f"libsodium floor ≤ {floor:,.0f}×)"
         )
         is_model = prover == "model"
         target = f"≥ {RATIO_TARGET:.0f}×" if is_model else "report"
