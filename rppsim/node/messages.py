@@ -1209,6 +1209,10 @@ def is_valid_identity_signature(request: IdentityRequest) -> bool:
 
 def is_valid_vote_signature(signed: SignedBftVote) -> bool:
     """voter == hex BLAKE2s(pk) and the signature over the vote's signing bytes verifies."""
+    try:
+        return signed._cached_verdict  # type: ignore[no-any-return]  # the hottest check
+    except AttributeError:
+        pass
     vote = signed.vote
     return _is_signed_by(
         signed, vote.signing_bytes, signed.public_key, vote.voter, signed.signature
