@@ -90,6 +90,20 @@ def measure_memory_child(nodes: int, validators: int, duration_ms: int) -> int:
     from rppsim.sim.run import execute_run
 
     execute_run(build_bench_scenario(nodes, validators, duration_ms, "model"), write=False)
+    return get_peak_rss_bytes()
+
+
+def get_peak_rss_bytes() -> int:
+    """This process's peak resident set: ``VmHWM`` where /proc has it, else ``ru_maxrss``.
+
+    Linux keeps ``ru_maxrss`` across fork and exec, so a child started by a big parent would
+    report the parent's peak; ``VmHWM`` belongs to the process's own address space.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

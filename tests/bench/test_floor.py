@@ -30,3 +30,23 @@ def test_measured_costs_are_positive_and_ordered():
     costs = measure_crypto_costs(samples=8)
     assert 0 < costs.sign_s < costs.vrf_prove_s
     assert 0 < costs.sign_verify_s < costs.vrf_verify_s
+
+
+def test_peak_rss_is_this_process_not_an_inherited_high_water_mark():
+    """A fresh child reports its own peak, well below a parent that grew first."""
+    import subprocess
+    import sys
+
+    from rppsim.bench.sim import get_peak_rss_bytes
+
+    ballast = bytearray(300 * 2**20)  # the parent's resident set grows by 300 MiB
+    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    code = "from rppsim.bench.sim import get_peak_rss_bytes; print(get_peak_rss_bytes())"
+    child = int(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert get_peak_rss_bytes() > 300 * 2**20
+    assert child < get_peak_rss_bytes() - 200 * 2**20
+    del ballast
