@@ -19,6 +19,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+from rppsim.gc_tuning import relaxed_gc
 from rppsim.node.config import NodeConfig
 from rppsim.node.effects import EmitTelemetry, Persist, Publish, Send, SetTimer
 from rppsim.node.genesis import (
@@ -112,10 +113,11 @@ class InMemoryCluster:
 
     def run(self, until_ms: int) -> None:
         """Process every event up to and including ``until_ms``."""
-        while self._queue and self._queue[0][0] <= until_ms:
-            time, _, kind, payload = heapq.heappop(self._queue)
-            self.now = time
-            self._dispatch(kind, payload)
+        with relaxed_gc():
+            while self._queue and self._queue[0][0] <= until_ms:
+                time, _, kind, payload = heapq.heappop(self._queue)
+                self.now = time
+                self._dispatch(kind, payload)
         self.now = max(self.now, until_ms)
 
     def finalized_chain(self, i: int) -> list[tuple[int, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rppsim.errors import UserError
+from rppsim.gc_tuning import relaxed_gc
 from rppsim.node.proofs import ProofService
 from rppsim.scenario import SEED_MAX, Scenario
 from rppsim.sim.kernel import Simulation
@@ -79,7 +80,8 @@ def execute_run(
         proof_cost=get_proof_cost(),
         record_messages=record_messages,
     )
-    sim.run(progress)
+    with relaxed_gc():
+        sim.run(progress)
     info = {
         "seed": str(sim.seed),
         "scenario": scenario.run.name or Path(scenario.source).stem,
