@@ -31,6 +31,7 @@ from rppsim.node.messages import (
     is_valid_double_sign_evidence,
     is_valid_identity_signature,
     is_valid_vote_signature,
+    sign_identity_request,
 )
 from rppsim.node.proofs import (
     ConsensusStatement,
@@ -54,7 +55,7 @@ from rppsim.node.selection import (
     is_valid_vrf_proof,
     select_validators,
 )
-from rppsim.node.signing import compute_address
+from rppsim.node.signing import compute_address, generate_keypair
 from rppsim.node.vrf_input import PoseidonVrfInput, compute_vrf_input_digest, derive_tier_seed
 
 SECONDS_PER_HOUR = 3600
@@ -294,6 +295,25 @@ def compute_identity_problem(request: IdentityRequest, ledger: Ledger) -> str | 
     ):
         return "invalid identity VRF proof"
     return None
+
+
+def build_identity_request(ledger: Ledger, seed: bytes) -> IdentityRequest:
+    """A new wallet's signed identity request against ``ledger``, one that
+    ``compute_identity_problem`` accepts (spec/consensus.md §1.6)."""
+    wallet = generate_keypair(seed)
+    vrf_secret, vrf_public = vrf.keypair(seed)
+    vrf_input = PoseidonVrfInput(ledger.epoch_nonce, 0, derive_tier_seed(wallet.address, 0))
+    request = IdentityRequest(
+        wallet_address=wallet.address,
+        public_key=wallet.public_key,
+        vrf_public_key=vrf_public,
+        vrf_pi=vrf.prove(vrf_secret, compute_vrf_input_digest(vrf_input)),
+        epoch_nonce=ledger.epoch_nonce,
+        state_root=ledger.get_state_root(),
+        identity_root=bytes(32),
+        commitment=hashlib.blake2s(wallet.public_key).digest(),
+    )
+    return sign_identity_request(request, wallet)
 
 
 def compute_uptime_statement(proof: UptimeProof, accrual_cap_hours: int) -> UptimeStatement:

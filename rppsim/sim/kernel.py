@@ -28,28 +28,24 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL
 
-from rppsim.node import vrf
+from rppsim.node.blocks import build_identity_request
 from rppsim.node.cluster import build_genesis
 from rppsim.node.config import NodeConfig, load_config
 from rppsim.node.effects import EmitTelemetry, Persist, Publish, Send, SetTimer, Timer
-from rppsim.node.ledger import Ledger
 from rppsim.node.messages import (
     BftVote,
     Commit,
-    IdentityRequest,
     ProofSlot,
     SignedBftVote,
     Transaction,
     UptimeProof,
     VoteKind,
-    sign_identity_request,
     sign_transaction,
     sign_vote,
 )
 from rppsim.node.node import Node, NodeKeys
 from rppsim.node.proofs import ProofService
 from rppsim.node.signing import Keypair, generate_keypair
-from rppsim.node.vrf_input import PoseidonVrfInput, compute_vrf_input_digest, derive_tier_seed
 from rppsim.rng import SeedTree
 from rppsim.scenario import (
     ByzantineSpec,
@@ -235,24 +231,6 @@ def build_run_config(
         )
         config = replace(config, rollout=replace(config.rollout, telemetry=telemetry))
     return config
-
-
-def build_identity_request(ledger: Ledger, seed: bytes) -> IdentityRequest:
-    """A new wallet's signed identity request against ``ledger`` (spec/consensus.md §1.6)."""
-    wallet = generate_keypair(seed)
-    vrf_secret, vrf_public = vrf.keypair(seed)
-    vrf_input = PoseidonVrfInput(ledger.epoch_nonce, 0, derive_tier_seed(wallet.address, 0))
-    request = IdentityRequest(
-        wallet_address=wallet.address,
-        public_key=wallet.public_key,
-        vrf_public_key=vrf_public,
-        vrf_pi=vrf.prove(vrf_secret, compute_vrf_input_digest(vrf_input)),
-        epoch_nonce=ledger.epoch_nonce,
-        state_root=ledger.get_state_root(),
-        identity_root=bytes(32),
-        commitment=hashlib.blake2s(wallet.public_key).digest(),
-    )
-    return sign_identity_request(request, wallet)
 
 
 def _corrupt(slot: ProofSlot) -> ProofSlot:

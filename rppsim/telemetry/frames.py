@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from rppsim.node.config import FEATURE_GATE_NAMES
+
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 """pandas' default ``str`` dtype; round-trips through Parquet unchanged."""
 
@@ -79,15 +81,7 @@ class FrameSchema:
 # --------------------------------------------------------------------------------------------
 # Snapshot and VRF fields: column, dtype, dotted source path in the status payload.
 
-FEATURE_GATES = (
-    "pruning",
-    "recursive_proofs",
-    "reconstruction",
-    "consensus_enforcement",
-    "malachite_consensus",
-    "timetoke_rewards",
-    "witness_network",
-)
+FEATURE_GATES = FEATURE_GATE_NAMES
 """The seven rollout feature gates (spec/ops.md §2.1)."""
 VERIFIER_BACKENDS = ("stwo", "plonky3", "rpp-stark")
 """Backends pre-seeded in ``verifier_metrics.per_backend`` (spec/ops.md §2.5)."""

@@ -8,14 +8,13 @@ test ends, so no cluster test can forget it. ``node_fingerprint`` captures a nod
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from rppsim.node import vrf
+from rppsim.node.blocks import build_identity_request as make_identity_request
 from rppsim.node.cluster import InMemoryCluster
 from rppsim.node.ledger import Ledger
 from rppsim.node.messages import (
@@ -23,13 +22,10 @@ from rppsim.node.messages import (
     ProofSlot,
     Proposal,
     compute_recursive_commitment,
-    sign_identity_request,
     sign_proposal,
 )
 from rppsim.node.node import Node
 from rppsim.node.proofs import ModelProofService, Statement, VerifyOutcome
-from rppsim.node.signing import generate_keypair
-from rppsim.node.vrf_input import PoseidonVrfInput, compute_vrf_input_digest, derive_tier_seed
 
 
 def assert_safety(cluster: InMemoryCluster, honest: Iterable[int] | None = None) -> None:
@@ -122,24 +118,6 @@ class CountingProofService(ModelProofService):
 def counting_proofs() -> CountingProofService:
     """A fresh counting proof service."""
     return CountingProofService()
-
-
-def make_identity_request(ledger: Ledger, seed: bytes) -> IdentityRequest:
-    """A wallet's signed request with a valid VRF over (epoch nonce, 0, tier_seed(addr, 0))."""
-    wallet = generate_keypair(seed)
-    vrf_secret, vrf_public = vrf.keypair(seed)
-    vrf_input = PoseidonVrfInput(ledger.epoch_nonce, 0, derive_tier_seed(wallet.address, 0))
-    request = IdentityRequest(
-        wallet_address=wallet.address,
-        public_key=wallet.public_key,
-        vrf_public_key=vrf_public,
-        vrf_pi=vrf.prove(vrf_secret, compute_vrf_input_digest(vrf_input)),
-        epoch_nonce=ledger.epoch_nonce,
-        state_root=ledger.get_state_root(),
-        identity_root=bytes(32),
-        commitment=hashlib.blake2s(wallet.public_key).digest(),
-    )
-    return sign_identity_request(request, wallet)
 
 
 @pytest.fixture
