@@ -59,9 +59,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a scenario with a progress bar; print the seed, the digest and the run folder."""
+    """Run a scenario with a progress bar; print the seed, the digest, the run folder and the
+    checkers' verdicts; exit 1 when a verdict fails."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rppsim.checks import compute_verdict_table
     from rppsim.scenario import load_scenario
     from rppsim.sim.run import execute_run
 
@@ -94,7 +96,54 @@ def cmd_run(args: argparse.Namespace) -> int:
     heights = summary["final_heights"].values()  # type: ignore[union-attr]
     print(f"seed {seed}  digest {summary['digest']}")
     print(f"final height {max(heights, default=0)}  run folder {result.out_dir}")
-    return 0
+    print(compute_verdict_table(result.verdicts), end="")
+    return 1 if any(v.passed is False for v in result.verdicts) else 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Explore seeded fault schedules of a scenario; print the outcomes and every failure's
+    repro file. Exit 1 on a failed checker (with ``--expect-violation``: 0 only when a safety
+    or agreement violation was found)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rppsim.sim.explore import compute_outcome_table, is_violation_found, run_explore
+
+    if args.runs < 1 or args.jobs < 1:
+        raise UserError("command line", "--runs/--jobs", "integers ≥ 1", f"{args.runs}/{args.jobs}")
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False, disable=args.quiet) as bar:
+        runs = bar.add_task("explore", total=args.runs, failed=0)
+        shrinks = bar.add_task("shrink", total=None, failed=0, visible=False)
+        failed = [0]
+
+        def on_run(outcome: object) -> None:
+            failed[0] += bool(getattr(outcome, "failed", ()))
+            bar.update(runs, advance=1, failed=failed[0])
+            bar.update(shrinks, total=failed[0], visible=failed[0] > 0)
+
+        report = run_explore(
+            Path(args.scenario),
+            runs=args.runs,
+            seed=args.seed,
+            jobs=args.jobs,
+            out_dir=Path(args.out) if args.out else None,
+            prover=args.prover,
+            shrink_budget=args.shrink_budget,
+            on_run=on_run,
+            on_shrunk=lambda k: bar.update(shrinks, advance=k),
+        )
+    print(f"rppsim explore {args.scenario} --seed {report.seed} --runs {args.runs}")
+    print(compute_outcome_table(report), end="")
+    print(f"{report.runs_per_minute:.1f} runs per minute ({args.jobs} jobs)  out {report.out_dir}")
+    if args.expect_violation:
+        return 0 if is_violation_found(report) else 1
+    return 1 if report.failures else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -133,6 +182,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration-ms", type=_natural, help="override the simulated duration")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+
+    explore = sub.add_parser("explore", help="search seeded fault schedules for violations")
+    explore.add_argument("scenario", help="base scenario file (TOML), optionally with [explore]")
+    explore.add_argument("--runs", type=_natural, required=True, help="how many runs")
+    explore.add_argument("--seed", type=_natural, help="exploration seed (default: the scenario's)")
+    explore.add_argument("--jobs", type=_natural, default=2, help="worker processes (default 2)")
+    explore.add_argument(
+        "--out", help="output folder (default: reports/explore/<scenario>/<seed>/)"
+    )
+    explore.add_argument(
+        "--prover", choices=("model", "real"), default="model", help="prover mode (default model)"
+    )
+    explore.add_argument(
+        "--shrink-budget", type=_natural, default=30, help="runs per failure spent shrinking"
+    )
+    explore.add_argument(
+        "--expect-violation",
+        action="store_true",
+        help="exit 0 only when a safety or agreement violation was found",
+    )
+    explore.add_argument("--quiet", action="store_true", help="no progress bar")
+    explore.set_defaults(func=cmd_explore)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", choices=available())

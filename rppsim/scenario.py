@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rppsim.errors import UserError, describe
 from rppsim.node.rules import Rules, parse_rules
@@ -38,6 +38,7 @@ from rppsim.sim.faults import (
     Partition,
     Pause,
     Restart,
+    check_pause_overlaps,
     compute_crash_windows,
     compute_pause_windows,
     get_fault_kind,
@@ -53,8 +54,11 @@ from rppsim.sim.links import (
 )
 from rppsim.sim.topology import TOPOLOGIES, Topology, TopologyParams, build_topology, read_edge_list
 
+if TYPE_CHECKING:
+    from rppsim.sim.explore import ExploreBounds
+
 PROVERS = ("real", "model")
-BYZANTINE_KINDS = ("double-sign", "withhold-votes", "invalid-proof", "spam")
+BYZANTINE_KINDS = ("double-sign", "withhold-votes", "invalid-proof", "spam", "equivocate")
 TRAFFIC_MODELS = ("poisson", "on-off")
 PUBLISHER_BIAS = ("uniform", "zipf")
 SEED_MAX = 2**64 - 1
@@ -159,6 +163,8 @@ class Scenario:
     telemetry: TelemetryConfig
     faults: tuple[FaultSpec, ...] = ()
     byzantine: tuple[ByzantineSpec, ...] = ()
+    explore: ExploreBounds | None = None
+    """``[explore]``: bounds of ``rppsim explore`` (``rppsim run`` ignores them)."""
 
     def canonical(self) -> dict[str, Any]:
         """The scenario as plain JSON data (no source, no resolved paths)."""
@@ -712,6 +718,55 @@ def parse_byzantine(t: Table, n: int, duration_ms: int) -> ByzantineSpec:
     return spec
 
 
+def _parse_bounds(t: Table, name: str, default: tuple[int, int], lo: int) -> tuple[int, int]:
+    """A ``[lo, hi]`` pair of integers ≥ ``lo`` with lo ≤ hi."""
+    pair = t.int_list(name, default, lo)
+    if len(pair) != 2 or pair[0] > pair[1]:
+        t.fail(name, f"a pair [lo, hi] of integers ≥ {lo} with lo ≤ hi", str(list(pair)))
+    return (pair[0], pair[1])
+
+
+def parse_explore(t: Table | None) -> ExploreBounds | None:
+    """``[explore]``: what ``rppsim explore`` may draw (``rppsim.sim.explore``); None if absent."""
+    from rppsim.sim.explore import DEFAULT_BOUNDS, EXPLORE_KINDS, ExploreBounds
+
+    if t is None:
+        return None
+    d = DEFAULT_BOUNDS
+    validators = _parse_bounds(t, "validators", d.validators, 1)
+    nodes = _parse_bounds(t, "nodes", d.nodes, 1)
+    if nodes[0] < validators[0] + 2 or nodes[1] < validators[1] + 2:
+        expected = f"node bounds ≥ validator bounds + 2 ({[v + 2 for v in validators]})"
+        t.fail("nodes", expected, str(list(nodes)))
+    kinds = {}
+    for name, choices, default in (
+        ("kinds", EXPLORE_KINDS, d.kinds),
+        ("byzantine_kinds", BYZANTINE_KINDS, d.byzantine_kinds),
+    ):
+        value = t.raw(name, list(default))
+        what = "a non-empty list of distinct names from " + ", ".join(choices)
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v in choices for v in value)
+            or len(set(value)) != len(value)
+        ):
+            t.fail(name, what, describe(value))
+        kinds[name] = tuple(value)
+    bounds = ExploreBounds(
+        validators=validators,
+        nodes=nodes,
+        duration_ms=_parse_bounds(t, "duration_ms", d.duration_ms, 2_000),
+        max_faults=t.integer("max_faults", d.max_faults, lo=0),
+        kinds=kinds["kinds"],
+        byzantine_kinds=kinds["byzantine_kinds"],
+        byzantine_power=t.number("byzantine_power", d.byzantine_power, 0.0, 1.0),
+        quiet_tail_ms=t.integer("quiet_tail_ms", d.quiet_tail_ms, lo=0),
+    )
+    t.finish()
+    return bounds
+
+
 # --------------------------------------------------------------------------------------------
 # [[fault]]
 
@@ -873,14 +928,16 @@ _FAULT_PARSERS: dict[str, Callable[[Table, _FaultContext], FaultSpec]] = {
 
 
 def parse_faults(root: Table, context: _FaultContext) -> tuple[FaultSpec, ...]:
-    """Every ``[[fault]]``, then the cross-fault checks (crash/restart/pause consistency)."""
+    """Every ``[[fault]]``, then the cross-fault checks (crash/restart/pause consistency; a
+    pause must not overlap a crash window of its node)."""
     faults = []
     for t in root.tables("fault"):
         kind = t.choice("kind", tuple(FAULT_KINDS))
         faults.append(_FAULT_PARSERS[kind](t, context))
         t.finish()
-    compute_crash_windows(tuple(faults), root.source)
-    compute_pause_windows(tuple(faults), root.source)
+    crashes = compute_crash_windows(tuple(faults), root.source)
+    pauses = compute_pause_windows(tuple(faults), root.source)
+    check_pause_overlaps(crashes, pauses, root.source)
     return tuple(faults)
 
 
@@ -898,6 +955,7 @@ ROOT_KEYS = (
     "telemetry",
     "fault",
     "byzantine",
+    "explore",
 )
 
 
@@ -926,6 +984,7 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
         byzantine=tuple(
             parse_byzantine(t, nodes.count, run.duration_ms) for t in root.tables("byzantine")
         ),
+        explore=parse_explore(root.table("explore")),
     )
 
 

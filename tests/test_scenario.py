@@ -416,6 +416,26 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "overlapping pause",
     ),
     (
+        "pause-overlapping-crash",
+        _faults(
+            {"kind": "pause", "node": 2, "at_ms": 2_000, "until_ms": 25_000},
+            {"kind": "crash", "node": 2, "at_ms": 5_000},
+            {"kind": "restart", "node": 2, "at_ms": 8_000},
+        ),
+        "fault[0]",
+        "a pause of node 2 that does not overlap its crash window [5000, 8000) (fault[1])",
+    ),
+    (
+        "pause-starting-in-the-last-ms-of-a-crash",
+        _faults(
+            {"kind": "pause", "node": 2, "at_ms": 2_000, "until_ms": 5_000},
+            {"kind": "crash", "node": 2, "at_ms": 5_000, "until_ms": 8_000},
+            {"kind": "pause", "node": 2, "at_ms": 7_999},
+        ),
+        "fault[2]",
+        "a pause of node 2 that does not overlap its crash window [5000, 8000) (fault[1])",
+    ),
+    (
         "degrade-nothing",
         _faults({"kind": "degrade", "at_ms": 1, "extra_delay_ms": 5}),
         "fault[0].links",

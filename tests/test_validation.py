@@ -211,6 +211,67 @@ def test_scenario_files_are_validated_as_scenarios(tmp_path: Path, capsys):
     assert "run.duration_ms: expected an integer" in err
 
 
+OVERLAP_SCENARIO = """
+[run]
+seed = 1
+duration_ms = 30_000
+prover = "model"
+
+[nodes]
+count = 4
+validators = 4
+profile = "{profile}"
+
+[network]
+topology = "complete"
+
+[[fault]]
+kind = "crash"
+node = 0
+at_ms = 1_000
+until_ms = 2_000
+
+[[fault]]
+kind = "clock-skew"
+node = 1
+offset_ms = 100
+
+[[fault]]
+kind = "crash"
+node = 2
+at_ms = 5_000
+until_ms = 8_000
+
+[[fault]]
+kind = "pause"
+node = 2
+at_ms = 2_000
+until_ms = 25_000
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_pause_overlapping_a_crash_of_its_node_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+):
+    """The issue's schedule (pause 2 s → 25 s and crash 5 s → 8 s of node 2) is rejected by
+    ``validate`` and ``run`` alike: exit 2, one line naming the file, the pause and the crash."""
+    path = tmp_path / "overlap.toml"
+    profile = (NODE_DIR / "profiles" / "testnet.toml").as_posix()
+    path.write_text(OVERLAP_SCENARIO.format(profile=profile), encoding="utf-8")
+    argv = [command, str(path)] + (
+        ["--out", str(tmp_path / "out"), "--quiet"] if command == "run" else []
+    )
+    code, out, err = _run(argv, capsys)
+    assert (code, out) == (EXIT_USER_ERROR, "")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err == (
+        f"rppsim: error: {path}: fault[3]: expected a pause of node 2 that does not overlap its"
+        " crash window [5000, 8000) (fault[2]), found pause [2000, 25000)\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_shipped_scenarios_validate(capsys):
     code, out, _ = _run(["validate", str(ROOT / "scenarios")], capsys)
     assert code == 0

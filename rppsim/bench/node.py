@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rppsim.bench._floor import CryptoCosts, measure_crypto_costs
-from rppsim.node.cluster import InMemoryCluster
+from rppsim.testing.cluster import InMemoryCluster
 
 TARGETS = {7: 100.0, 100: 5.0}
 """Finalized blocks per wall second the issue asks for, by validator count."""

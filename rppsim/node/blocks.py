@@ -18,6 +18,9 @@ from rppsim.node import vrf
 from rppsim.node.consensus import ValidatorSet
 from rppsim.node.ledger import Ledger, Rejection, SlashingReason, Transfer
 from rppsim.node.messages import (
+    VRF_BETA_LEN,
+    VRF_PI_LEN,
+    VRF_PUBLIC_KEY_LEN,
     Block,
     ConsensusCertificate,
     Evidence,
@@ -590,21 +593,36 @@ def compute_block_problem(
     return AppliedBlock(fork, round_set, rows, fees)
 
 
+def compute_header_vrf_fields(submission: VerifiedSubmission | None) -> dict[str, object]:
+    """The header's VRF fields: the proposer's electing submission, or zeros for a member
+    elected without one (the genesis electorate, ``rppsim.node.electorate``)."""
+    if submission is None:
+        return {
+            "vrf_public_key": bytes(VRF_PUBLIC_KEY_LEN),
+            "vrf_randomness": 0,
+            "vrf_beta": bytes(VRF_BETA_LEN),
+            "vrf_pi": bytes(VRF_PI_LEN),
+            "vrf_epoch": 0,
+            "vrf_tier_seed": bytes(32),
+        }
+    proof = submission.proof
+    return {
+        "vrf_public_key": submission.public_key or b"",
+        "vrf_randomness": proof.randomness,
+        "vrf_beta": proof.preoutput,
+        "vrf_pi": proof.proof,
+        "vrf_epoch": submission.input.epoch,
+        "vrf_tier_seed": submission.input.tier_seed,
+    }
+
+
 def _header_problem(block: Block, round_set: RoundSet, ledger: Ledger) -> str | None:
     """The proposer is a member and the header's VRF and leader fields are its own."""
     header = block.header
-    submission = round_set.get_submission(header.proposer)
-    if submission is None:
+    if not round_set.validators.is_member(header.proposer):
         return "proposer is not in the block's validator set"
-    proof = submission.proof
-    if (
-        header.vrf_public_key != submission.public_key
-        or header.vrf_randomness != proof.randomness
-        or header.vrf_beta != proof.preoutput
-        or header.vrf_pi != proof.proof
-        or header.vrf_epoch != submission.input.epoch
-        or header.vrf_tier_seed != submission.input.tier_seed
-    ):
+    expected = compute_header_vrf_fields(round_set.get_submission(header.proposer))
+    if any(getattr(header, name) != value for name, value in expected.items()):
         return "header VRF fields do not match the proposer's submission"
     account = ledger.get_account(header.proposer)
     if account is None or (

@@ -21,6 +21,7 @@ from typing import Any
 from rppsim.node.selection import compute_quorum
 
 __all__ = [
+    "NIL",
     "PRECOMMIT",
     "PREVOTE",
     "Lock",
@@ -32,6 +33,8 @@ __all__ = [
 
 PREVOTE = 0
 PRECOMMIT = 1
+NIL = ""
+"""The block hash of a nil precommit: "this round is over for me" (Tendermint's nil vote)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,12 @@ class RoundVotes:
                     tally.waiting.append(voter)
             tally.scanned = len(voters)
         return tally.power
+
+    def voter_power(self, kind: int, validators: ValidatorSet) -> int:
+        """Power of the members that cast a vote of ``kind`` in this round, for any block or
+        nil (the round-change rules count presence, not agreement)."""
+        power_of = validators.power_of
+        return sum(power_of(voter) for voter in self.by_voter[kind])
 
     def votes_for(self, kind: int, block_hash: str) -> list[Any]:
         """The signed votes of ``kind`` for ``block_hash``, sorted by voter."""

@@ -10,10 +10,20 @@ from dataclasses import dataclass, fields
 
 from rppsim.errors import UserError, describe
 
+ELECTORATES = ("committed", "local-pool")
+
 
 @dataclass(frozen=True, slots=True)
 class Rules:
     """Rule set ``rpp-v1``: the runtime path [RT] plus named departures from it."""
+
+    electorate: str = "committed"
+    """Who counts votes of height h. ``"committed"`` (the default, a departure from the chain):
+    the validator set and powers of h are fixed by the blocks finalized below h (block h − 1
+    commits the VRF submissions that elect the voters of h; ``rppsim.node.electorate``), so
+    every honest node counts against the same set. ``"local-pool"`` = the chain: each node
+    counts against the set its own VRF pool defines (spec/consensus.md §2.1), which lets a
+    partition or one restart fork honest nodes (DESIGN.md §8)."""
 
     round_timeout_ms: int = 6000
     """Round timer. The runtime path has none (spec/consensus.md §2.1 "Rounds", §7.8); 6000 ms
@@ -39,6 +49,8 @@ class Rules:
     randomness first)."""
 
     def __post_init__(self) -> None:
+        if self.electorate not in ELECTORATES:
+            raise ValueError(f"electorate must be one of {', '.join(ELECTORATES)}")
         if self.round_timeout_ms <= 0:
             raise ValueError("round_timeout_ms must be positive")
 
@@ -52,7 +64,11 @@ def parse_rules(data: dict[str, object], source: str, prefix: str = "rules") -> 
         if key not in known:
             raise UserError(source, path, f"one of {', '.join(sorted(known))}", "unknown key")
         default = getattr(Rules(), key)
-        if isinstance(default, bool):
+        if key == "electorate":
+            if value not in ELECTORATES:
+                expected = " or ".join(f'"{e}"' for e in ELECTORATES)
+                raise UserError(source, path, expected, describe(value))
+        elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise UserError(source, path, "a boolean", describe(value))
         elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:

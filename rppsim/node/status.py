@@ -1,24 +1,57 @@
 """Status and telemetry payloads of a node, with the chain's JSON field names (spec/ops.md §2).
 
-Pure functions of a node's state: ``/status/rollout`` (§2.1), ``/status/node`` (§2.2) with the
-consensus (§2.3), mempool (§2.4) and timetoke_params sections, and the telemetry snapshot /
-``/validator/telemetry`` view (§2.5, §2.6). Powers are decimal strings, as in the chain.
+Pure functions of a ``NodeView``, which the node hands over (this module never imports the
+node): ``/status/rollout`` (§2.1), ``/status/node`` (§2.2) with the consensus (§2.3), mempool
+(§2.4) and timetoke_params sections, and the telemetry snapshot / ``/validator/telemetry`` view
+(§2.5, §2.6). Powers are decimal strings, as in the chain.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections import Counter
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from rppsim.node.selection import VrfSelectionMetrics
 
 if TYPE_CHECKING:
-    from rppsim.node.node import Node
+    from rppsim.node.blocks import RoundSet
+    from rppsim.node.config import NodeConfig
+    from rppsim.node.ledger import Ledger
+    from rppsim.node.mempool import Mempool
+    from rppsim.node.messages import Commit
+    from rppsim.node.proofs import ProofService
+    from rppsim.node.rounds import ConsensusMetrics, HeightState
+    from rppsim.node.rules import Rules
 
 
-def compute_rollout_status(node: Node) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """What the payloads read of a node, handed over by ``Node.view()``. The containers are
+    the node's own (no copies): build a view per read and only read it."""
+
+    address: str
+    config: NodeConfig
+    rules: Rules
+    genesis_time_s: int
+    height: int
+    tip_hash: str
+    chain: list[Commit]
+    hs: HeightState
+    voting: RoundSet
+    """The set the current height's votes are counted against."""
+    ledger: Ledger
+    mempool: Mempool
+    proofs: ProofService
+    consensus: ConsensusMetrics
+    telemetry: Any
+    vrf_metrics: VrfSelectionMetrics | None
+    rejections: Counter[str]
+
+
+def compute_rollout_status(view: NodeView) -> dict[str, Any]:
     """``RolloutStatus``: channel, the 7 gates, telemetry with ``last_observed_height``."""
-    rollout = node.config.rollout
+    rollout = view.config.rollout
     telemetry = rollout.telemetry
     return {
         "release_channel": rollout.release_channel.value,
@@ -27,39 +60,39 @@ def compute_rollout_status(node: Node) -> dict[str, Any]:
             "enabled": telemetry.enabled,
             "endpoint": telemetry.endpoint or None,
             "sample_interval_secs": max(telemetry.sample_interval_secs, 1),
-            "last_observed_height": node.telemetry.last_observed_height,
+            "last_observed_height": view.telemetry.last_observed_height,
         },
     }
 
 
-def compute_block_metadata(node: Node) -> dict[str, Any] | None:
+def compute_block_metadata(view: NodeView) -> dict[str, Any] | None:
     """``BlockMetadata`` of the tip, or None at genesis."""
-    if not node.chain:
+    if not view.chain:
         return None
-    commit = node.chain[-1]
+    commit = view.chain[-1]
     header = commit.block.header
-    previous = node.chain[-2].block.header.state_root.hex() if len(node.chain) > 1 else None
+    previous = view.chain[-2].block.header.state_root.hex() if len(view.chain) > 1 else None
     proofs = [slot.digest().hex() for slot in commit.block.proofs]
     return {
         "height": header.height,
         "hash": commit.block.hash,
-        "timestamp": node.genesis_time_s + header.timestamp_ms // 1000,
+        "timestamp": view.genesis_time_s + header.timestamp_ms // 1000,
         "previous_state_root": previous,
         "new_state_root": header.state_root.hex(),
         "proof_hash": proofs[0] if proofs else None,
         "recursive_commitment": header.recursive_commitment.hex(),
         "recursive_previous_commitment": header.recursive_previous_commitment.hex(),
-        "recursive_system": node.proofs.system,
+        "recursive_system": view.proofs.system,
         "round": commit.certificate.round,
         "proposer": header.proposer,
     }
 
 
-def compute_consensus_status(node: Node) -> dict[str, Any]:
+def compute_consensus_status(view: NodeView) -> dict[str, Any]:
     """``ConsensusStatus`` of the height being decided (spec/ops.md §2.3)."""
-    hs = node.hs
-    metrics = node.consensus
-    round_set = node.get_pool_set()
+    hs = view.hs
+    metrics = view.consensus
+    round_set = view.voting
     validators = round_set.validators
     block_hash = hs.proposals.get(hs.round)
     votes = hs.votes.get(hs.round)
@@ -70,7 +103,7 @@ def compute_consensus_status(node: Node) -> dict[str, Any]:
     status: dict[str, Any] = {
         "height": hs.height,
         "block_hash": block_hash,
-        "proposer": validators.get_leader(hs.round, node.rules.rotate_leader_on_round_change),
+        "proposer": validators.get_leader(hs.round, view.rules.rotate_leader_on_round_change),
         "round": hs.round,
         "total_power": str(validators.total_power),
         "quorum_threshold": str(validators.quorum),
@@ -79,9 +112,9 @@ def compute_consensus_status(node: Node) -> dict[str, Any]:
         "commit_power": str(precommit if precommit >= validators.quorum > 0 else 0),
         "quorum_reached": validators.quorum > 0 and precommit >= validators.quorum,
         "observers": round_set.observers,
-        "epoch": node.ledger.epoch,
-        "epoch_nonce": node.ledger.epoch_nonce.hex(),
-        "pending_votes": _pending_votes(node),
+        "epoch": view.ledger.epoch,
+        "epoch_nonce": view.ledger.epoch_nonce.hex(),
+        "pending_votes": _pending_votes(view),
         "leader_changes": metrics.leader_changes,
         "quorum_latency_ms": metrics.quorum_latency_ms,
         "witness_events": metrics.witness_events,
@@ -93,15 +126,15 @@ def compute_consensus_status(node: Node) -> dict[str, Any]:
     return status
 
 
-def compute_consensus_telemetry(node: Node) -> dict[str, Any]:
+def compute_consensus_telemetry(view: NodeView) -> dict[str, Any]:
     """The snapshot's ``consensus`` object: the §2.3 keys that §2.5 allows, in that order."""
-    hs = node.hs
-    metrics = node.consensus
+    hs = view.hs
+    metrics = view.consensus
     section: dict[str, Any] = {
         "height": hs.height,
         "round": hs.round,
-        "pending_votes": _pending_votes(node),
-        "quorum_reached": _is_quorum_reached(node),
+        "pending_votes": _pending_votes(view),
+        "quorum_reached": _is_quorum_reached(view),
         "leader_changes": metrics.leader_changes,
     }
     if metrics.round_latencies_ms:
@@ -113,71 +146,71 @@ def compute_consensus_telemetry(node: Node) -> dict[str, Any]:
     return section
 
 
-def _is_quorum_reached(node: Node) -> bool:
+def _is_quorum_reached(view: NodeView) -> bool:
     """``quorum_reached`` of §2.3; without a proposal of the round no power is counted, so
     the pool's validator set is computed only when there is one."""
-    hs = node.hs
+    hs = view.hs
     block_hash = hs.proposals.get(hs.round)
     votes = hs.votes.get(hs.round)
     if block_hash is None or votes is None:
         return False
-    validators = node.get_pool_set().validators
+    validators = view.voting.validators
     return votes.precommit_power(block_hash, validators) >= validators.quorum > 0
 
 
-def _pending_votes(node: Node) -> int:
+def _pending_votes(view: NodeView) -> int:
     """Votes held for the undecided height (the chain's vote queue)."""
     return sum(
         len(round_votes.by_voter[0]) + len(round_votes.by_voter[1])
-        for round_votes in node.hs.votes.values()
+        for round_votes in view.hs.votes.values()
     )
 
 
-def compute_mempool_counts(node: Node) -> dict[str, int]:
+def compute_mempool_counts(view: NodeView) -> dict[str, int]:
     """The telemetry ``mempool`` object: queue lengths (spec/ops.md §2.5)."""
-    counts = node.mempool.pending_counts()
+    counts = view.mempool.pending_counts()
     return {
         "transactions": counts["pending_transactions"],
         "identities": counts["pending_identities"],
-        "votes": _pending_votes(node),
+        "votes": _pending_votes(view),
         "uptime_proofs": counts["pending_uptime_proofs"],
     }
 
 
-def compute_node_status(node: Node) -> dict[str, Any]:
+def compute_node_status(view: NodeView) -> dict[str, Any]:
     """``NodeStatus`` (spec/ops.md §2.2) plus ``consensus``, ``mempool``, ``timetoke_params``."""
     return {
-        **_compute_node_fields(node),
-        "consensus": compute_consensus_status(node),
-        "mempool": node.mempool.status_json(asdict(node.config.queue_weights)),
-        "timetoke_params": asdict(node.config.reputation.timetoke),
-        "reputation": compute_own_reputation(node),
+        **_compute_node_fields(view),
+        "consensus": compute_consensus_status(view),
+        "mempool": view.mempool.status_json(asdict(view.config.queue_weights)),
+        "timetoke_params": asdict(view.config.reputation.timetoke),
+        "reputation": compute_own_reputation(view),
     }
 
 
-def _compute_node_fields(node: Node) -> dict[str, Any]:
+def _compute_node_fields(view: NodeView) -> dict[str, Any]:
     """The ``NodeStatus`` fields up to ``tip``, shared by the status and the telemetry view."""
-    counts = compute_mempool_counts(node)
-    metrics = node.vrf_metrics or VrfSelectionMetrics()
+    counts = compute_mempool_counts(view)
+    metrics = view.vrf_metrics or VrfSelectionMetrics()
     return {
-        "address": node.address,
-        "height": node.height,
-        "last_hash": node.tip_hash,
-        "epoch": node.ledger.epoch,
-        "epoch_nonce": node.ledger.epoch_nonce.hex(),
-        "pending_block_proposals": len(node.hs.proposals),
+        "address": view.address,
+        "height": view.height,
+        "last_hash": view.tip_hash,
+        "epoch": view.ledger.epoch,
+        "epoch_nonce": view.ledger.epoch_nonce.hex(),
+        "pending_block_proposals": len(view.hs.proposals),
         "pending_transactions": counts["transactions"],
         "pending_identities": counts["identities"],
         "pending_votes": counts["votes"],
         "pending_uptime_proofs": counts["uptime_proofs"],
         "vrf_metrics": metrics.to_json_dict(),
-        "tip": compute_block_metadata(node),
+        "tip": compute_block_metadata(view),
     }
 
 
-def compute_own_reputation(node: Node) -> dict[str, Any]:
+def compute_own_reputation(view: NodeView) -> dict[str, Any]:
     """The node's own account: tier, score, timetoke hours, balance and stake."""
-    account = node.ledger.get_account(node.address)
+    account = view.ledger.get_account(view.address)
     if account is None:
         return {"tier": "Tl0", "score": 0.0, "timetoke_hours": 0, "balance": 0, "stake": "0"}
     return {
@@ -190,36 +223,36 @@ def compute_own_reputation(node: Node) -> dict[str, Any]:
     }
 
 
-def compute_vrf_threshold(node: Node) -> dict[str, Any]:
+def compute_vrf_threshold(view: NodeView) -> dict[str, Any]:
     """The ``vrf_threshold`` object (spec/ops.md §2.5)."""
-    metrics = node.vrf_metrics or VrfSelectionMetrics()
+    metrics = view.vrf_metrics or VrfSelectionMetrics()
     return {
         "epoch": metrics.latest_epoch,
         "threshold": metrics.active_epoch_threshold,
-        "committee_target": node.config.target_validator_count,
+        "committee_target": view.config.target_validator_count,
         "pool_entries": metrics.pool_entries,
         "accepted_validators": metrics.accepted_validators,
         "participation_rate": metrics.participation_rate,
     }
 
 
-def compute_telemetry_snapshot(node: Node) -> dict[str, Any]:
+def compute_telemetry_snapshot(view: NodeView) -> dict[str, Any]:
     """The telemetry snapshot (spec/ops.md §2.6) in the ``/validator/telemetry`` shape."""
     return {
-        "rollout": compute_rollout_status(node),
-        "node": {**_compute_node_fields(node), "reputation": compute_own_reputation(node)},
-        "consensus": compute_consensus_telemetry(node),
-        "mempool": compute_mempool_counts(node),
-        "timetoke_params": asdict(node.config.reputation.timetoke),
-        "verifier_metrics": compute_verifier_metrics(node),
+        "rollout": compute_rollout_status(view),
+        "node": {**_compute_node_fields(view), "reputation": compute_own_reputation(view)},
+        "consensus": compute_consensus_telemetry(view),
+        "mempool": compute_mempool_counts(view),
+        "timetoke_params": asdict(view.config.reputation.timetoke),
+        "verifier_metrics": compute_verifier_metrics(view),
         "pruning": None,
-        "vrf_threshold": compute_vrf_threshold(node),
-        "rejections": dict(sorted(node.rejections.items())),
+        "vrf_threshold": compute_vrf_threshold(view),
+        "rejections": dict(sorted(view.rejections.items())),
     }
 
 
-def compute_verifier_metrics(node: Node) -> dict[str, Any]:
+def compute_verifier_metrics(view: NodeView) -> dict[str, Any]:
     """``verifier_metrics`` from the proof service, if it keeps counters."""
-    counters = getattr(node.proofs, "per_backend", None)
+    counters = getattr(view.proofs, "per_backend", None)
     per_backend = counters() if callable(counters) else {}
     return {"per_backend": per_backend}

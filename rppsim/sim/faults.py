@@ -12,7 +12,9 @@ Semantics (all times integer ms; a window is active for ``start <= t < end``):
   one node must not overlap (explicit ones are a user error; churn avoids them).
 * ``restart``: ends an open-ended crash (one without ``until_ms``) of that node.
 * ``pause``: the node keeps its state but neither receives nor forwards until ``until_ms``
-  (or the end of the run). A crashed node counts as crashed, not paused.
+  (or the end of the run). A pause must not overlap a crash window of its node (explicit,
+  open-ended or ended by ``restart``): that is a user error naming the pause. Windows may
+  touch: a pause may end exactly when a crash starts, and start exactly when it ends.
 * ``partition``: ``groups`` of node ids (disjoint). Nodes in no group form one implicit
   extra group (``unlisted = "group"``, the default) or keep every link (``unlisted =
   "bridge"``, simnet's region-pair semantics, spec/simnet.md §1.6). Arcs between different
@@ -30,14 +32,32 @@ Semantics (all times integer ms; a window is active for ``start <= t < end``):
   ``process = "poisson"`` draws exponential gaps (mean ``60000 / rate_per_min`` ms, ceil, at
   least 1 ms), concurrent downs allowed; ``process = "sequential"`` is simnet's loop (wait
   ``max(1, floor(60000 / rate))`` ms, one node down for its downtime, repeat; spec/simnet.md
-  §1.6). Each event picks uniformly among candidate nodes that are up for the whole downtime;
-  none up means no event. Downtime is ``fixed`` (``downtime_ms``) or ``exponential`` (mean
-  ``downtime_ms``, rounded, at least 1 ms). A restart after the run's end is dropped.
+  §1.6). Each event picks uniformly among candidate nodes that are neither crashed nor paused
+  for the whole downtime; none up means no event. Downtime is ``fixed`` (``downtime_ms``) or
+  ``exponential`` (mean ``downtime_ms``, rounded, at least 1 ms). A restart after the run's end
+  is dropped.
+
+A node's state (``get_node_state``) is therefore exactly one of RUNNING, CRASHED and PAUSED at
+every instant, read from the same windows as ``view_at``; the kernel takes its view of a node
+from it at each node transition. What the kernel does with a node's inputs in each state:
+
+* RUNNING: timers, messages, transactions and identity requests are processed.
+* PAUSED: nothing is processed. Messages that reach the node and timers that fall due are
+  held, in arrival order, and run when the pause ends (a timer runs late, at the resume
+  time); no transaction or identity request is submitted to it (traffic picks running nodes).
+* CRASHED: nothing is processed or held: messages are dropped, pending timers and held inputs
+  are lost. A restart builds a new node from the commits it persisted and starts it.
+* Every node starts at 0, before any fault at 0. Several transitions of one node at one
+  instant (a restart and a crash at ``t``, a resume and a crash) resolve to its state at
+  ``t``: a node restarted and crashed at ``t`` never runs, a pause ending at ``t`` into a
+  crash loses its held inputs, and a node restarted straight into a pause starts when the
+  pause ends.
 """
 
 from __future__ import annotations
 
 import bisect
+import enum
 import math
 from dataclasses import dataclass, field
 
@@ -48,6 +68,14 @@ from rppsim.rng import SeedTree
 from rppsim.sim.topology import Topology
 
 NEVER = 2**62
+
+
+class NodeState(enum.Enum):
+    """A node's fault state at one instant (``FaultSchedule.get_node_state``)."""
+
+    RUNNING = "running"
+    CRASHED = "crashed"
+    PAUSED = "paused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +302,26 @@ def compute_pause_windows(faults: tuple[FaultSpec, ...], source: str) -> list[Wi
     return windows
 
 
+def _describe_window(window: Window) -> str:
+    """``[start, end)`` of a window; an open end reads "end of run"."""
+    end = "end of run" if window.end_ms >= NEVER else str(window.end_ms)
+    return f"[{window.start_ms}, {end})"
+
+
+def check_pause_overlaps(crashes: list[Window], pauses: list[Window], source: str) -> None:
+    """A pause must not overlap a crash window of its node; the first offending pause (in file
+    order) is a ``UserError`` keyed by its fault index."""
+    for pause in sorted(pauses, key=lambda w: w.fault):
+        for crash in crashes:
+            if crash.node == pause.node and _overlaps([crash], pause.start_ms, pause.end_ms):
+                expected = (
+                    f"a pause of node {pause.node} that does not overlap its crash window"
+                    f" {_describe_window(crash)} (fault[{crash.fault}])"
+                )
+                found = f"pause {_describe_window(pause)}"
+                raise UserError(source, f"fault[{pause.fault}]", expected, found)
+
+
 def _draw_downtime(spec: Churn, rng: np.random.Generator) -> int:
     """One churn downtime in ms."""
     if spec.downtime == "exponential":
@@ -298,7 +346,8 @@ def expand_churn(
     tree: SeedTree,
     busy: dict[int, list[Window]],
 ) -> list[Window]:
-    """Crash windows of one churn spec; ``busy`` (node -> windows) is updated in place."""
+    """Crash windows of one churn spec, on nodes neither crashed nor paused over the whole
+    downtime; ``busy`` (node -> crash and pause windows) is updated in place."""
     rng = tree.generator("fault", "churn", index)
     candidates = list(range(n)) if spec.nodes is None else sorted(set(spec.nodes))
     end = min(_end(spec.until_ms), duration_ms)
@@ -390,8 +439,10 @@ class FaultSchedule:
         self.topology = topology
         self.duration_ms = duration_ms
         crashes = compute_crash_windows(faults, source)
+        pauses = compute_pause_windows(faults, source)
+        check_pause_overlaps(crashes, pauses, source)
         busy: dict[int, list[Window]] = {}
-        for w in crashes:
+        for w in crashes + pauses:
             busy.setdefault(w.node, []).append(w)
         for i, spec in enumerate(faults):
             if isinstance(spec, Churn):
@@ -399,7 +450,7 @@ class FaultSchedule:
                     spec, i, n=topology.n, duration_ms=duration_ms, tree=tree, busy=busy
                 )
         self.crash_windows = tuple(sorted(crashes, key=lambda w: (w.start_ms, w.node, w.fault)))
-        self.pause_windows = tuple(compute_pause_windows(faults, source))
+        self.pause_windows = tuple(pauses)
         self._partition_ends = compute_partition_ends(faults)
         self._arc_windows = tuple(self._compute_arc_windows(source))
         node_windows = self.crash_windows + self.pause_windows
@@ -447,6 +498,14 @@ class FaultSchedule:
             view = self._compute_view(epoch)
             self._views[epoch] = view
         return view
+
+    def get_node_state(self, node: int, t_ms: int) -> NodeState:
+        """Node ``node``'s state at ``t_ms``, read from ``view_at`` (crash and pause windows of
+        one node never overlap, so exactly one state holds)."""
+        view = self.view_at(t_ms)
+        if view.node_crashed[node]:
+            return NodeState.CRASHED
+        return NodeState.PAUSED if view.node_paused[node] else NodeState.RUNNING
 
     def _compute_view(self, epoch: int) -> NetworkView:
         """Evaluate every window at the epoch's first instant."""

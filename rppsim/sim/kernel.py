@@ -29,9 +29,9 @@ import simpy
 from simpy.events import NORMAL
 
 from rppsim.node.blocks import build_identity_request
-from rppsim.node.cluster import build_genesis
 from rppsim.node.config import NodeConfig, load_config
 from rppsim.node.effects import EmitTelemetry, Persist, Publish, Send, SetTimer, Timer
+from rppsim.node.genesis import build_genesis
 from rppsim.node.messages import (
     BftVote,
     Commit,
@@ -43,7 +43,7 @@ from rppsim.node.messages import (
     sign_transaction,
     sign_vote,
 )
-from rppsim.node.node import Node, NodeKeys
+from rppsim.node.node import Node, NodeKeys, SignState
 from rppsim.node.proofs import ProofService
 from rppsim.node.signing import Keypair, generate_keypair
 from rppsim.rng import SeedTree
@@ -57,7 +57,7 @@ from rppsim.scenario import (
     compute_byzantine_nodes,
 )
 from rppsim.sim.costs import CostModel
-from rppsim.sim.faults import ClockSkew, Transition
+from rppsim.sim.faults import ClockSkew, NodeState, Transition
 from rppsim.sim.gossip import DropReason
 from rppsim.telemetry.frames import RunRecorder
 
@@ -96,10 +96,14 @@ class NodeSlot:
 
     node: Node | None
     busy_until_us: int = 0
-    paused: bool = False
+    state: NodeState = NodeState.RUNNING
+    """Set only from the fault schedule (``Simulation._enter``); CRASHED iff ``node`` is None."""
     held: list[tuple[str, Any, int]] = field(default_factory=list)
-    """(sender, message or Timer, cost µs) that reached the node while it was paused."""
+    """(sender, message or Timer, cost µs) that reached the node while it was paused; an item
+    None is the start of a node restarted straight into a pause."""
     persisted: list[Commit] = field(default_factory=list)
+    sign_state: SignState | None = None
+    """The node's last persisted ``SignState`` (what it signed at the undecided height)."""
     timers: dict[int, tuple[int, Timer]] = field(default_factory=dict)
     """Pending timers: token → (local deadline ms, timer)."""
     lost_rejections: Counter[str] = field(default_factory=Counter)
@@ -300,6 +304,9 @@ class Simulation:
         self.traffic_rng = self.tree.generator("traffic", "choice")
         self.byzantine = tuple(self._byzantine(i, b) for i, b in enumerate(scenario.byzantine))
         self.byzantine_rng = self.tree.generator("byzantine", "actions")
+        from rppsim.sim.byzantine import build_equivocation  # the equivocate coalition
+
+        self.equivocation = build_equivocation(self.byzantine, scenario.nodes, self.tree)
         self.blocks_seen: set[str] = set()
         self.progress: Callable[[int, int], None] | None = None
         self.started = False
@@ -307,13 +314,16 @@ class Simulation:
 
     # --- building --------------------------------------------------------------------------
 
-    def _new_node(self, i: int, commits: list[Commit] | None = None) -> Node:
+    def _new_node(
+        self, i: int, commits: list[Commit] | None = None, sign_state: SignState | None = None
+    ) -> Node:
         return Node(
             self.config,
             self.keys[i],
             rules=self.scenario.rules,
             proofs=self.proofs,
             commits=commits or (),
+            sign_state=sign_state,
         )
 
     def _node_skews(self, n: int) -> list[tuple[ClockSkew, ...]]:
@@ -350,12 +360,15 @@ class Simulation:
         if self.started:
             return
         self.started = True
+        self.electorate_heights: set[int] = set()
         regions = self._region_names()
+        byzantine = frozenset().union(*(b.nodes for b in self.byzantine))
         for i, address in enumerate(self.addresses):
             role = "validator" if i < self.scenario.nodes.validators else "full"
-            self.recorder.record_node(i, address, role, regions[i])
+            self.recorder.record_node(i, address, role, regions[i], byzantine=i in byzantine)
         for i in range(len(self.slots)):
             self._at(0, self._start, i)
+        self._at(0, self._record_first_electorate)
         for transition in self.faults.transitions:
             if transition.time_ms < self.duration_ms:
                 self._at(transition.time_ms, self._on_transition, transition)
@@ -416,14 +429,14 @@ class Simulation:
 
     def _deliver(self, i: int, sender: str, message: Any, cost_us: int) -> None:
         slot = self.slots[i]
-        if slot.node is None:
-            self.dropped += 1
-            return
-        if slot.paused:
+        state = slot.state
+        if state is NodeState.RUNNING:
+            self.deliveries += 1
+            self._process(i, cost_us, Node.on_message, sender, message)
+        elif state is NodeState.PAUSED:
             slot.held.append((sender, message, cost_us))
-            return
-        self.deliveries += 1
-        self._process(i, cost_us, Node.on_message, sender, message)
+        else:
+            self.dropped += 1
 
     def _fire(self, i: int, generation: Node, token: int) -> None:
         slot = self.slots[i]
@@ -432,8 +445,8 @@ class Simulation:
         entry = slot.timers.pop(token, None)
         if entry is None:
             return  # rescheduled after a clock change
-        if slot.paused:
-            slot.held.append(("", entry[1], self.costs.timer_us()))
+        if slot.state is NodeState.PAUSED:
+            slot.held.append(("", entry[1], self.costs.timer_us()))  # runs on resume
             return
         self._process(i, self.costs.timer_us(), Node.on_timer, entry[1])
 
@@ -491,8 +504,11 @@ class Simulation:
             elif kind is Send:
                 self._send(i, at_ms, effect.peer, effect.message)
             elif kind is Persist:
-                self.slots[i].persisted.append(effect.value)
-                self._on_commit(i, node, at_ms, effect.value)
+                if effect.key == "commit":
+                    self.slots[i].persisted.append(effect.value)
+                    self._on_commit(i, node, at_ms, effect.value)
+                else:
+                    self.slots[i].sign_state = effect.value
             elif kind is EmitTelemetry:
                 self.recorder.record_snapshot(i, at_ms, effect.snapshot)
 
@@ -555,16 +571,18 @@ class Simulation:
         now, count = times[k], len(times)
         receivers, senders, addresses = flight.receivers, flight.senders, self.addresses
         slots, message, cost = self.slots, flight.message, flight.cost_us
+        running, paused = NodeState.RUNNING, NodeState.PAUSED
         while k < count and times[k] == now:
             i = receivers[k]
             slot = slots[i]
-            if slot.node is None:
-                self.dropped += 1
-            elif slot.paused:
-                slot.held.append((addresses[senders[k]], message, cost))
-            else:
+            state = slot.state
+            if state is running:
                 self.deliveries += 1
                 self._process(i, cost, Node.on_message, addresses[senders[k]], message)
+            elif state is paused:
+                slot.held.append((addresses[senders[k]], message, cost))
+            else:
+                self.dropped += 1
             k += 1
         flight.next = k
         if k < count:
@@ -597,10 +615,27 @@ class Simulation:
             self.recorder.record_vrf_round(
                 i, at_ms, header.height, commit.certificate.round, node.vrf_metrics.to_json_dict()
             )
+        if node.height == header.height:
+            self._record_electorate(header.height + 1, node)
         if block.hash in self.blocks_seen:
             return
         self.blocks_seen.add(block.hash)
         self._record_block(commit)
+
+    def _record_first_electorate(self) -> None:
+        """The electorate of height 1, from the first running node once every node started."""
+        node = next((s.node for s in self.slots if s.node is not None), None)
+        if node is not None:
+            self._record_electorate(1, node)
+
+    def _record_electorate(self, height: int, node: Node) -> None:
+        """The set counting the votes of ``height`` as ``node`` holds it (first one seen)."""
+        electorate = getattr(node, "electorate", None)  # until every node exposes it
+        if electorate is None or height in self.electorate_heights:
+            return
+        self.electorate_heights.add(height)
+        members = [(self.index.get(a, -1), a, p) for a, p in electorate.powers]
+        self.recorder.record_electorate(height, members, electorate.total_power, electorate.quorum)
 
     def _record_block(self, commit: Commit) -> None:
         """The first commit of a block: its row and its proofs' rows."""
@@ -623,6 +658,12 @@ class Simulation:
             recursive_commitment=header.recursive_commitment.hex(),
             recursive_previous_commitment=header.recursive_previous_commitment.hex(),
         )
+        for item in block.evidence:
+            offender = self.index.get(item.address, -1)
+            kind = item.kind.name.lower()
+            self.recorder.record_evidence(
+                header.height, block.hash, offender, item.height, item.round, kind
+            )
         slots = list(block.proofs) + [u.proof for u in block.uptime_proofs if u.proof is not None]
         per_circuit: dict[str, int] = {}
         for slot in slots:
@@ -647,38 +688,56 @@ class Simulation:
         kind, i, now = transition.kind, transition.node, self._now()
         phase = "start" if kind in START_KINDS else "instant" if kind in INSTANT_KINDS else "end"
         self.recorder.record_fault(now, kind, phase, [] if i < 0 else [i], transition.detail)
-        if kind in ("crash", "churn_down"):
-            self._crash(i)
-        elif kind in ("restart", "churn_up"):
-            self._restart(i)
-        elif kind == "pause":
-            self.slots[i].paused = True
-        elif kind == "resume":
-            self._resume(i)
+        if kind in ("crash", "churn_down", "restart", "churn_up", "pause", "resume"):
+            state = self.faults.get_node_state(i, now)
+            self._enter(i, state)
+            slot = self.slots[i]
+            assert slot.state is state and (slot.node is None) is (state is NodeState.CRASHED)
+            assert state is NodeState.PAUSED or not slot.held, (i, now, state)
         elif kind in ("skew_start", "skew_end"):
             self._reschedule_timers(i)
 
+    def _enter(self, i: int, state: NodeState) -> None:
+        """Move node ``i`` to the schedule's ``state`` (several transitions of one instant
+        resolve to the state at that instant; the later ones find nothing to do)."""
+        slot = self.slots[i]
+        old, slot.state = slot.state, state
+        if old is state:
+            return
+        if state is NodeState.CRASHED:
+            self._crash(i)
+        elif old is NodeState.CRASHED:
+            self._restart(i)
+        elif state is NodeState.RUNNING:
+            self._resume(i)
+
     def _crash(self, i: int) -> None:
+        """Lose everything but the persisted commits: the node, its timers and held inputs."""
         slot = self.slots[i]
         if slot.node is not None:
             slot.lost_rejections.update(slot.node.rejections)
         slot.node = None
-        slot.paused = False
         slot.held.clear()
         slot.timers.clear()
 
     def _restart(self, i: int) -> None:
+        """A new node from the persisted commits; it starts now, or at resume if paused."""
         slot = self.slots[i]
-        slot.node = self._new_node(i, list(slot.persisted))
+        slot.node = self._new_node(i, list(slot.persisted), slot.sign_state)
         slot.busy_until_us = self._now() * 1000
-        self._start(i)
+        if slot.state is NodeState.PAUSED:
+            slot.held.append(("", None, 0))
+        else:
+            self._start(i)
 
     def _resume(self, i: int) -> None:
+        """Run what was held during the pause, in arrival order, at the resume time."""
         slot = self.slots[i]
-        slot.paused = False
         held, slot.held = slot.held, []
         for sender, item, cost in held:
-            if isinstance(item, Timer):
+            if item is None:
+                self._start(i)
+            elif isinstance(item, Timer):
                 self._process(i, cost, Node.on_timer, item)
             else:
                 self.deliveries += 1
@@ -687,8 +746,9 @@ class Simulation:
     # --- traffic ---------------------------------------------------------------------------
 
     def _live(self) -> list[int]:
-        """Running, unpaused nodes by index (the publisher list of spec/simnet.md §1.4)."""
-        return [i for i, s in enumerate(self.slots) if s.node is not None and not s.paused]
+        """Running (neither crashed nor paused) nodes by index (the publisher list of
+        spec/simnet.md §1.4): the only targets of transactions and identity requests."""
+        return [i for i, s in enumerate(self.slots) if s.state is NodeState.RUNNING]
 
     def _pick_publisher(self, live: list[int]) -> int:
         """Uniform over the live list, or Zipf by position in it (weight rank^-s)."""
@@ -710,7 +770,7 @@ class Simulation:
         sender, recipient = rng.choice(len(self.wallets), size=2, replace=False)
         wallet: Keypair = self.wallets[int(sender)]
         node = self.slots[target].node
-        assert node is not None
+        assert node is not None and self.slots[target].state is NodeState.RUNNING
         account = node.ledger.get_account(wallet.address)
         nonce = max(self.nonces[wallet.address], 0 if account is None else account.nonce) + 1
         self.nonces[wallet.address] = nonce
@@ -731,7 +791,7 @@ class Simulation:
         if live:
             target = live[int(self.traffic_rng.integers(len(live)))]
             node = self.slots[target].node
-            assert node is not None
+            assert node is not None and self.slots[target].state is NodeState.RUNNING
             request = build_identity_request(node.ledger, self.tree.seed_bytes("identity", k))
             self._process(target, self.costs.message_us(request), Node.submit, request)
         if k + 1 < len(self.identity_times):
@@ -741,6 +801,10 @@ class Simulation:
 
     def _misbehave(self, i: int, at_ms: int, message: Any) -> list[Any]:
         """The messages node ``i`` actually publishes instead of ``message``."""
+        if self.equivocation is not None:
+            replaced = self.equivocation.intercept(self, i, at_ms, message)
+            if replaced is not None:
+                return replaced
         out = [message]
         for b in self.byzantine:
             if not b.is_active(i, at_ms):

@@ -1,7 +1,8 @@
 """``rppsim run``: a scenario, a seed, a run folder (DESIGN.md §3, §6).
 
-The run folder holds one Parquet file per frame and ``summary.json`` whose ``digest`` is a
-BLAKE2s over the canonical frames: same scenario and seed, same digest, in any process.
+The run folder holds one Parquet file per frame, ``verdicts.json`` (the protocol checkers'
+verdicts, ``rppsim.checks``) and ``summary.json`` whose ``digest`` is a BLAKE2s over the
+canonical frames: same scenario and seed, same digest, in any process.
 Wall-clock figures appear only under ``summary["wall"]``, outside every digest.
 """
 
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from rppsim.checks import Verdict, evaluate_checkers
 from rppsim.errors import UserError
 from rppsim.gc_tuning import relaxed_gc
 from rppsim.node.proofs import ProofService
@@ -29,6 +31,7 @@ class RunResult:
     out_dir: Path | None
     summary: dict[str, Any]
     frames: dict[str, Any]
+    verdicts: tuple[Verdict, ...] = ()
 
 
 def build_proof_service(mode: str) -> ProofService:
@@ -92,9 +95,14 @@ def execute_run(
     for key, value in info.items():
         sim.recorder.record_run_info(key, value)
     frames = sim.recorder.frames()
+    effective = replace(scenario, run=replace(scenario.run, duration_ms=sim.duration_ms))
+    verdicts = tuple(evaluate_checkers(frames, effective))
+    judged = [v.to_json_dict() for v in verdicts]
     wall = {"wall_time_s": round(time.perf_counter() - started, 3)}
-    summary = compute_summary(frames, seed=sim.seed, scenario_digest=scenario.digest(), wall=wall)
+    summary = compute_summary(
+        frames, seed=sim.seed, scenario_digest=scenario.digest(), wall=wall, verdicts=judged
+    )
     target = out_dir or default_out_dir(scenario, sim.seed)
     if write:
-        write_run_folder(target, frames, summary)
-    return RunResult(target if write else None, summary, frames)
+        write_run_folder(target, frames, summary, judged)
+    return RunResult(target if write else None, summary, frames, verdicts)

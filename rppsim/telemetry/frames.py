@@ -27,8 +27,12 @@ Frames (key columns in brackets; spec/ops.md §6 says what the guardrails need f
 ``alerts`` [start_ms, name, node] firing alerts, end_ms -1 while firing, node -1 fleet-wide;
 ``block_finalized`` [height, node] when each node finalized which hash; ``blocks`` [height,
 hash] one row per committed block with counts, proof totals and the recursive commitments
-(previous "" at genesis); ``faults`` [at_ms, kind, phase, nodes] fault transitions, nodes as
-"1,7"; ``messages`` [msg_id, receiver]; ``nodes`` [node] index → address, role, region;
+(previous "" at genesis); ``electorates`` [height, member] the validator set that counts the
+votes of each height, powers as decimal text (they exceed int64), member -1 for an address
+that is no node of the run; ``evidence`` [height, offender, offense_height, round, kind] the
+evidence each finalized block carries; ``faults`` [at_ms, kind, phase, nodes] fault
+transitions, nodes as "1,7"; ``messages`` [msg_id, receiver]; ``nodes`` [node] index →
+address, role, region, and whether the scenario made it byzantine;
 ``proofs`` [height, circuit, index, system] bytes, verified, error; ``rejections`` [node,
 now_ms, reason] the node's *cumulative* invalid-input count per reason; ``run_info`` [key]
 run-level facts as text; ``snapshots`` [node, now_ms] telemetry samples (SNAPSHOT_FIELDS);
@@ -186,6 +190,16 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
             ("recursive_commitment", _STR), ("recursive_previous_commitment", _STR),
         ),
         _schema(
+            "electorates", ("height", "member"),
+            ("height", _I64), ("member", _I32), ("address", _STR), ("power", _STR),
+            ("total_power", _STR), ("quorum", _STR),
+        ),
+        _schema(
+            "evidence", ("height", "offender", "offense_height", "round", "kind"),
+            ("height", _I64), ("block_hash", _STR), ("offender", _I32),
+            ("offense_height", _I64), ("round", _I32), ("kind", _STR),
+        ),
+        _schema(
             "faults", ("at_ms", "kind", "phase", "nodes"),
             ("at_ms", _I64), ("kind", _STR), ("phase", _STR), ("nodes", _STR), ("detail", _STR),
         ),
@@ -198,6 +212,7 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         _schema(
             "nodes", ("node",),
             ("node", _I32), ("address", _STR), ("role", _STR), ("region", _STR),
+            ("byzantine", "bool"),
         ),
         _schema(
             "proofs", ("height", "circuit", "index", "system"),
@@ -719,11 +734,17 @@ class RunRecorder:
     # -- chain records -------------------------------------------------------------------------
 
     def record_node(
-        self, node: int, address: str, role: str = "validator", region: str = ""
+        self,
+        node: int,
+        address: str,
+        role: str = "validator",
+        region: str = "",
+        *,
+        byzantine: bool = False,
     ) -> None:
-        """A node of the run: index, chain address, role and region."""
+        """A node of the run: index, chain address, role, region, and whether it is byzantine."""
         self._check_open()
-        self._tables["nodes"].add(node, address, role, region)
+        self._tables["nodes"].add(node, address, role, region, bool(byzantine))
 
     def record_block(
         self,
@@ -761,6 +782,28 @@ class RunRecorder:
         """Node ``node`` finalized block ``block_hash`` at ``height``."""
         self._check_open()
         self._tables["block_finalized"].add(height, node, block_hash, finalized_ms)
+
+    def record_electorate(
+        self, height: int, members: Sequence[tuple[int, str, int]], total_power: int, quorum: int
+    ) -> None:
+        """The validator set counting the votes of ``height``: (node or -1, address, power)."""
+        self._check_open()
+        table = self._tables["electorates"]
+        for member, address, power in members:
+            table.add(height, member, address, str(power), str(total_power), str(quorum))
+
+    def record_evidence(
+        self,
+        height: int,
+        block_hash: str,
+        offender: int,
+        offense_height: int,
+        round: int,
+        kind: str,
+    ) -> None:
+        """Evidence carried by the block ``block_hash`` finalized at ``height``."""
+        self._check_open()
+        self._tables["evidence"].add(height, block_hash, offender, offense_height, round, kind)
 
     def record_proof(
         self,

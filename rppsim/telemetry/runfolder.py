@@ -1,8 +1,9 @@
 """A run folder: one Parquet file per frame plus ``summary.json`` (DESIGN.md §6, §9).
 
 Layout of ``<out_dir>``: ``<frame>.parquet`` for every frame (pyarrow, explicit Arrow
-schema, zstd, no index) and ``summary.json`` (sorted keys, indent 2, trailing newline),
-written last, so a folder with a ``summary.json`` is complete; each file is written to a
+schema, zstd, no index), ``verdicts.json`` when the run was judged (a list of verdict
+objects, ``rppsim.checks.verdict``) and ``summary.json`` (sorted keys, indent 2, trailing
+newline), written last, so a folder with a ``summary.json`` is complete; each file is written to a
 temporary name and renamed. Parquet bytes are not hashed (they carry library versions):
 the run's identity is ``summary["digest"]``, the frames digest (digest.py).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,7 @@ from rppsim.telemetry.digest import compute_frames_digest
 from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, coerce_frame
 
 SUMMARY_FILE = "summary.json"
+VERDICTS_FILE = "verdicts.json"
 SUMMARY_FORMAT = "rppsim-run/1"
 WALL_KEY = "wall"
 ARROW_TYPES = {
@@ -70,8 +72,9 @@ def write_frame(path: Path, name: str, frame: pd.DataFrame) -> None:
     _write_atomic(path, lambda tmp: pq.write_table(table, tmp, **PARQUET_OPTIONS))
 
 
-def compute_summary_text(summary: Mapping[str, object]) -> str:
-    """``summary.json`` text: sorted keys, indent 2, trailing newline, no NaN."""
+def compute_summary_text(summary: Mapping[str, object] | Sequence[object]) -> str:
+    """``summary.json`` (or ``verdicts.json``) text: sorted keys, indent 2, trailing newline,
+    no NaN."""
     return json.dumps(summary, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -79,11 +82,13 @@ def write_run_folder(
     out_dir: str | os.PathLike[str],
     frames: Mapping[str, pd.DataFrame],
     summary: Mapping[str, object],
+    verdicts: Sequence[Mapping[str, object]] | None = None,
 ) -> Path:
-    """Write every frame, then ``summary.json``, into ``out_dir`` (created if needed).
+    """Write every frame, ``verdicts.json`` (when given), then ``summary.json``, into
+    ``out_dir`` (created if needed).
 
-    Rewriting a run folder first removes its ``summary.json``, so the folder never looks
-    complete while frames of two runs are mixed in it.
+    Rewriting a run folder first removes its ``summary.json`` and ``verdicts.json``, so the
+    folder never looks complete while files of two runs are mixed in it.
     """
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,8 +98,14 @@ def write_run_folder(
         raise UserError(str(folder), "", expected, f"other frames {stale}")
     text = compute_summary_text(summary)
     (folder / SUMMARY_FILE).unlink(missing_ok=True)
+    (folder / VERDICTS_FILE).unlink(missing_ok=True)
     for name in sorted(frames):
         write_frame(folder / f"{name}.parquet", name, frames[name])
+    if verdicts is not None:
+        verdicts_text = compute_summary_text([dict(v) for v in verdicts])
+        _write_atomic(
+            folder / VERDICTS_FILE, lambda tmp: tmp.write_text(verdicts_text, encoding="utf-8")
+        )
     _write_atomic(folder / SUMMARY_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return folder
 
@@ -182,9 +193,11 @@ def compute_summary(
     seed: int,
     scenario_digest: str,
     wall: Mapping[str, float] | None = None,
+    verdicts: Sequence[Mapping[str, object]] | None = None,
 ) -> dict[str, object]:
     """The run summary: seed, scenario digest, frames digest, final heights, counts, row count
-    per frame, and the wall-clock figures under ``wall`` (outside every digest)."""
+    per frame, verdict counts (when judged; ``passed`` True / False / None), and the
+    wall-clock figures under ``wall`` (outside every digest)."""
     info = _get_run_info(frames)
     summary: dict[str, object] = {
         "format": SUMMARY_FORMAT,
@@ -196,6 +209,13 @@ def compute_summary(
         "counts": compute_counts(frames),
         "frames": {name: len(frames[name]) for name in sorted(frames)},
     }
+    if verdicts is not None:
+        passed = [v["passed"] for v in verdicts]
+        summary["verdicts"] = {
+            "passed": passed.count(True),
+            "failed": passed.count(False),
+            "not_applicable": passed.count(None),
+        }
     if wall is not None:
         summary[WALL_KEY] = dict(wall)
     return summary

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from rppsim.node.blocks import build_identity_request as make_identity_request
-from rppsim.node.cluster import InMemoryCluster
 from rppsim.node.ledger import Ledger
 from rppsim.node.messages import (
     IdentityRequest,
@@ -26,6 +25,7 @@ from rppsim.node.messages import (
 )
 from rppsim.node.node import Node
 from rppsim.node.proofs import ModelProofService, Statement, VerifyOutcome
+from rppsim.testing.cluster import InMemoryCluster
 
 
 def assert_safety(cluster: InMemoryCluster, honest: Iterable[int] | None = None) -> None:
@@ -64,8 +64,9 @@ def node_fingerprint(node: Node) -> tuple[Any, ...]:
         (tuple(sorted(hs.applied)), tuple(sorted(hs.blocks)), hs.lock.block_hash, hs.lock.round),
         (
             tuple(sorted(hs.polka.items())),
-            tuple(sorted(hs.prevoted)),
-            tuple(sorted(hs.precommitted)),
+            hs.step,
+            hs.signed_round,
+            tuple(sorted((r, tuple(sorted(v))) for r, v in hs.ahead.items())),
         ),
         tuple(sorted(node.pending_evidence)),
         tuple((h, tuple(q)) for h, q in sorted(node.future.items())),
@@ -132,7 +133,7 @@ def make_tampered_proposal(
     """The leader's real next block with proof ``slot`` replaced by ``proof_bytes`` zero
     bytes; header commitment recomputed and the proposal re-signed, so only the slot is off."""
     node = cluster.node(leader)
-    block = node._build_block(cluster.now, node.hs.round, node._pool_set())
+    block = node._build_block(cluster.now, node.hs.round)
     assert block is not None and block.proofs, "the leader has a payload to propose"
     proofs = list(block.proofs)
     proofs[slot] = ProofSlot(proofs[slot].system, proofs[slot].circuit, bytes(proof_bytes))

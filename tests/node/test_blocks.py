@@ -19,7 +19,6 @@ from rppsim.node.blocks import (
     compute_uptime_problem,
     compute_uptime_statement,
 )
-from rppsim.node.cluster import InMemoryCluster
 from rppsim.node.messages import (
     BftVote,
     Evidence,
@@ -34,6 +33,7 @@ from rppsim.node.messages import (
 from rppsim.node.node import Node
 from rppsim.node.proofs import ModelProofService
 from rppsim.node.rules import Rules
+from rppsim.testing.cluster import InMemoryCluster
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def _check(node: Node, block, proofs=None):
         proofs or ModelProofService(),
         node.previous_set,
         node.previous_epoch,
+        round_set=node._voting_set_of(block),
     )
 
 
@@ -201,7 +202,8 @@ def test_round_set_is_accepted_submissions_of_ledger_candidates(cluster):
     order = sorted(round_set.by_address.values(), key=compute_leader_key)
     assert list(round_set.validators.leader_order) == [s.address for s in order]
     assert round_set.observers == len(cluster.wallets)
-    assert round_set.validators.get_leader(0, False) == block.header.proposer
+    # committed electorate: block 5's leader was elected by block 4's submissions
+    assert node.elected.validators.get_leader(block.header.round, False) == block.header.proposer
     capped = compute_round_set(
         node.ledger,
         block.vrf_submissions,

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rppsim.node.blocks import compute_submission_message
-from rppsim.node.cluster import InMemoryCluster
 from rppsim.node.codec import DecodeError
 from rppsim.node.config import NodeConfig
 from rppsim.node.messages import (
@@ -46,6 +45,7 @@ from rppsim.node.node import Node
 from rppsim.node.reputation import Tier
 from rppsim.node.selection import compute_submission
 from rppsim.node.signing import Keypair, generate_keypair
+from rppsim.testing.cluster import InMemoryCluster
 
 MAX_PROOF = 1024
 TARGET = 0
@@ -88,7 +88,7 @@ def world(safety, fresh_height) -> World:
     leader = next(i for i, k in enumerate(c.keys) if k.address == leader_address)
     c.submit(leader, _transfer(c, 2, c.wallets[5].address))
     leader_node = c.node(leader)
-    block = leader_node._build_block(c.now, 0, leader_node._pool_set())
+    block = leader_node._build_block(c.now, 0)
     assert block is not None and len(block.proofs) == 2
     yield World(c, c.node(TARGET), height, leader, block, tl0, generate_keypair(bytes(32)))
     safety(c)

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from rppsim.node.cluster import InMemoryCluster
 from rppsim.node.config import NodeConfig
+from rppsim.node.rules import Rules
+from rppsim.testing.cluster import InMemoryCluster
 
 GATES = {
     "pruning",
@@ -232,11 +233,13 @@ def test_telemetry_node_view_is_the_node_status_without_its_sections(cluster):
 
 
 def test_status_reads_leave_the_selection_metrics_alone():
-    """A status read of a pool whose set is not computed yet records no selection metrics,
-    and shows the set the pool defines in any order."""
+    """Under the chain's ``local-pool`` rule, a status read of a pool whose set is not computed
+    yet records no selection metrics, and shows the set the pool defines in any order."""
     from rppsim.node.blocks import compute_round_set
 
-    c = InMemoryCluster(validators=4, seed=33, tx_rate_per_s=1.0)
+    c = InMemoryCluster(
+        validators=4, seed=33, tx_rate_per_s=1.0, rules=Rules(electorate="local-pool")
+    )
     c.run(until_ms=7_000)
     node = c.node(1)
     assert len(node.pool) == 4
@@ -245,7 +248,7 @@ def test_status_reads_leave_the_selection_metrics_alone():
     consensus = node.status_node()["consensus"]
     assert node.vrf_metrics is metrics and node.round_set is None
     expected = compute_round_set(node.ledger, reversed(node.pool.values()), node._context())
-    assert node.get_pool_set().validators == expected.validators
+    assert node.get_voting_set().validators == expected.validators
     assert consensus["total_power"] == str(expected.validators.total_power)
     assert consensus["proposer"] == expected.validators.get_leader(
         node.hs.round, node.rules.rotate_leader_on_round_change

@@ -17,6 +17,7 @@ from rppsim.sim.faults import (
     Degrade,
     FaultSchedule,
     Heal,
+    NodeState,
     Partition,
     Pause,
     Restart,
@@ -26,6 +27,8 @@ from rppsim.sim.faults import (
 from rppsim.sim.topology import TopologyParams, build_topology, compute_topology
 
 RING = build_topology(TopologyParams("ring", degree=2), 10, SeedTree(0))
+EIGHT = build_topology(TopologyParams("ring", degree=2), 8, SeedTree(0))
+RUNNING, CRASHED, PAUSED = NodeState.RUNNING, NodeState.CRASHED, NodeState.PAUSED
 
 
 def _schedule(*faults, duration=10_000, topology=RING, seed=0):
@@ -86,14 +89,127 @@ def test_back_to_back_crashes_are_fine():
     assert s.view_at(55).node_crashed[1] and s.view_at(9).node_crashed[2]
 
 
-def test_pause_and_crash_together_counts_as_crashed():
-    """Paused nodes are not ok; a crashed node is not also reported paused."""
-    s = _schedule(Pause(1, 0, 100), Crash(1, 50, 70), Pause(2, 0))
-    view = s.view_at(60)
-    assert view.node_crashed[1] and not view.node_paused[1] and view.node_paused[2]
-    assert not view.node_ok[1] and not view.node_ok[2] and view.node_ok[3]
-    assert s.view_at(80).node_paused[1]
+@pytest.mark.parametrize(
+    ("faults", "key", "window", "found"),
+    [
+        (
+            (Pause(2, 2000, 25_000), Crash(2, 5000, 8000)),
+            "fault[0]",
+            "[5000, 8000) (fault[1])",
+            "pause [2000, 25000)",
+        ),
+        (
+            (Crash(2, 5000), Restart(2, 8000), Pause(2, 7000, 9000)),
+            "fault[2]",
+            "[5000, 8000) (fault[0])",
+            "pause [7000, 9000)",
+        ),
+        (
+            (Crash(2, 5000), Pause(2, 9000)),
+            "fault[1]",
+            "[5000, end of run) (fault[0])",
+            "pause [9000, end of run)",
+        ),
+        (
+            (Pause(2, 100), Crash(2, 5000, 6000)),
+            "fault[0]",
+            "[5000, 6000) (fault[1])",
+            "pause [100, end of run)",
+        ),
+    ],
+)
+def test_a_pause_overlapping_a_crash_of_its_node_is_a_user_error(faults, key, window, found):
+    """Explicit, open-ended and restart-ended crash windows all count; the pause is named."""
+    with pytest.raises(UserError) as info:
+        _schedule(*faults)
+    expected = f"a pause of node 2 that does not overlap its crash window {window}"
+    assert (info.value.key, info.value.expected, info.value.found) == (key, expected, found)
+    assert "\n" not in str(info.value)
+
+
+def test_touching_pause_and_crash_windows_give_one_state_at_a_time():
+    """A pause may end when a crash starts and start when it ends; other nodes are apart."""
+    s = _schedule(Pause(1, 0, 50), Crash(1, 50, 70), Pause(1, 70, 100), Pause(2, 0), Crash(3, 60))
+    expected = {
+        49: (PAUSED, PAUSED, RUNNING),
+        50: (CRASHED, PAUSED, RUNNING),
+        69: (CRASHED, PAUSED, CRASHED),
+        70: (PAUSED, PAUSED, CRASHED),
+        100: (RUNNING, PAUSED, CRASHED),
+    }
+    for t, states in expected.items():
+        assert tuple(s.get_node_state(v, t) for v in (1, 2, 3)) == states, t
+        view = s.view_at(t)
+        assert not (view.node_crashed & view.node_paused).any()
+        assert view.node_ok[0] and view.node_ok[1] == (states[0] is RUNNING)
     assert (100, "resume", 1) in _kinds(s)
+
+
+def test_churn_avoids_paused_nodes():
+    """Churn only takes down nodes that are neither crashed nor paused over the downtime."""
+    churn = Churn(rate_per_min=60, downtime_ms=500, nodes=(1, 2))
+    s = _schedule(Pause(1, 0, 9000), Crash(2, 0, 2000), churn, duration=10_000)
+    churned = [w for w in s.crash_windows if w.cause == "churn"]
+    assert churned and all(w.node == 2 and w.start_ms >= 2000 for w in churned)
+    assert any(w.node == 1 for w in _schedule(churn, duration=10_000).crash_windows)
+
+
+@st.composite
+def valid_node_faults(draw, n: int = 8, duration: int = 20_000, step: int = 250):
+    """Crash (with until, open, or ended by a restart), pause and churn specs of ``n`` nodes
+    whose windows never overlap per node (they may touch), in a random file order."""
+    faults: list = []
+    for node in range(n):
+        t = 0
+        for _ in range(draw(st.integers(0, 3))):
+            start = t + draw(st.integers(0, 12)) * step
+            if start >= duration:
+                break
+            end = min(start + draw(st.integers(1, 16)) * step, duration)
+            kind = draw(st.sampled_from(["crash", "restart", "pause", "open crash", "open pause"]))
+            if kind == "crash":
+                faults.append(Crash(node, start, end))
+            elif kind == "pause":
+                faults.append(Pause(node, start, end))
+            elif kind == "restart" and end < duration:
+                faults += [Crash(node, start), Restart(node, end)]
+            else:
+                faults.append(Pause(node, start) if kind == "open pause" else Crash(node, start))
+                break
+            t = end
+    if draw(st.booleans()):
+        downtime = draw(st.integers(1, 12)) * step
+        rate = draw(st.sampled_from([3.0, 10.0, 30.0]))
+        process = draw(st.sampled_from(["poisson", "sequential"]))
+        faults.append(Churn(rate_per_min=rate, downtime_ms=downtime, process=process))
+    return tuple(draw(st.permutations(faults)))
+
+
+def _brute_state(schedule, node, t):
+    """The state from the windows themselves, asserting a node is never crashed and paused."""
+
+    def active(windows):
+        return any(w.node == node and w.start_ms <= t < w.end_ms for w in windows)
+
+    crashed, paused = active(schedule.crash_windows), active(schedule.pause_windows)
+    assert not (crashed and paused), (node, t)
+    return CRASHED if crashed else PAUSED if paused else RUNNING
+
+
+@settings(max_examples=60, deadline=None)
+@given(faults=valid_node_faults(), seed=st.integers(0, 2**16))
+def test_node_state_is_one_of_three_and_matches_the_windows(faults, seed):
+    """Valid schedules (churn included) never overlap a node's crash and pause windows, and
+    ``get_node_state`` agrees with the windows and the view at and just before each change."""
+    s = _schedule(*faults, duration=20_000, topology=EIGHT, seed=seed)
+    times = {tr.time_ms for tr in s.transitions} | {0}
+    for t in sorted(times | {t - 1 for t in times if t > 0}):
+        view = s.view_at(t)
+        for node in range(8):
+            state = s.get_node_state(node, t)
+            assert state is _brute_state(s, node, t)
+            assert view.node_crashed[node] == (state is CRASHED)
+            assert view.node_paused[node] == (state is PAUSED)
 
 
 def test_partition_group_semantics():

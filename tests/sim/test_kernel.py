@@ -12,11 +12,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
 
 from rppsim.node.effects import Timer, TimerKind
+from rppsim.node.node import Node
 from rppsim.rng import SeedTree
-from rppsim.scenario import CostsConfig, TrafficConfig, TrafficPhase
-from rppsim.sim.faults import ClockSkew
+from rppsim.scenario import CostsConfig, Scenario, TrafficConfig, TrafficPhase
+from rppsim.sim.faults import Churn, ClockSkew, Crash, NodeState, Pause, Restart
 from rppsim.sim.kernel import (
     compute_local_ms,
     compute_on_off_times,
@@ -24,6 +26,8 @@ from rppsim.sim.kernel import (
     compute_true_ms,
     compute_tx_times,
 )
+
+from .test_faults import valid_node_faults
 
 TELEMETRY_MS = 15_000
 """The testnet profile's telemetry interval."""
@@ -250,7 +254,7 @@ def faults_run(scenario, simulation, safe):
     sim.advance(25_001)
     seen["height_5_after_restart"] = sim.slots[5].node.height
     sim.advance(31_000)
-    seen["paused_7"] = sim.slots[7].paused
+    seen["paused_7"] = sim.slots[7].state is NodeState.PAUSED
     seen["held_7"] = [item for _, item, _ in sim.slots[7].held]
     seen["height_7_in_pause"] = sim.slots[7].node.height
     sim.advance(32_001)
@@ -370,6 +374,120 @@ def test_churn_takes_nodes_down_and_brings_them_back(faults_run) -> None:
     for down, up in zip(downs, ups, strict=False):
         assert rows["finalized_ms"].between(down, up - 1).sum() == 0
     assert rows["height"].max() >= sim.slots[0].node.height - 1
+
+
+# --------------------------------------------------------------------------------------------
+# One truth for a node's fault state: the schedule's ``get_node_state``.
+
+STATE_FAULTS = (
+    Pause(5, 2_000, 10_000),  # then straight into a crash: its held inputs are lost
+    Crash(5, 10_000, 13_000),
+    Crash(6, 3_000),
+    Restart(6, 9_000),
+    Pause(6, 9_000, 11_000),  # restarted straight into a pause: it starts at 11 s
+    Pause(7, 4_000, 9_000),  # held inputs run at 9 s
+    Crash(4, 12_000, 15_000),  # restarts from what it persisted
+    Churn(rate_per_min=10.0, downtime_ms=2_000, nodes=(2, 3)),
+)
+
+
+def _short(base: Scenario, faults: tuple, **traffic: float) -> Scenario:
+    """``base`` cut to 20 s, costs off, with ``faults`` and some traffic."""
+    return replace(
+        base,
+        run=replace(base.run, duration_ms=20_000),
+        costs=CostsConfig(enabled=False),
+        traffic=replace(base.traffic, **traffic),
+        faults=faults,
+    )
+
+
+def _counted(sim, name: str, handler, calls: list[tuple[int, str, int]]):
+    """``handler`` recording (node index, ``name``, true time) before each call."""
+
+    def counted(node, now, *args):
+        calls.append((sim.index[node.address], name, sim._now()))
+        return handler(node, now, *args)
+
+    return counted
+
+
+@pytest.fixture(scope="module")
+def state_run(scenario, simulation, safe):
+    """The base network under ``STATE_FAULTS`` with every node input handler counted:
+    (node, handler, true time) per call; and node 4 looked at around its crash."""
+    sim = simulation(_short(scenario("base"), STATE_FAULTS, tx_per_s=2.0, identity_per_min=20.0))
+    calls: list[tuple[int, str, int]] = []
+    seen: dict[str, object] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("on_start", "on_message", "on_timer", "submit"):
+            patch.setattr(Node, name, _counted(sim, name, getattr(Node, name), calls))
+        sim.advance(12_000)
+        seen["node_4"] = sim.slots[4].node
+        seen["persisted_4"] = list(sim.slots[4].persisted)
+        sim.advance(12_001)
+        seen["crashed_4"] = (sim.slots[4].node, sim.slots[4].state, dict(sim.slots[4].timers))
+        sim.advance(15_001)
+        new = sim.slots[4].node
+        seen["restarted_4"] = (new, list(new.chain), new.height, new.mempool.transactions())
+        seen["persisted_4_at_restart"] = list(sim.slots[4].persisted)
+        sim.run()
+    frames = sim.recorder.frames()
+    safe(frames)
+    return sim, calls, seen
+
+
+def test_a_paused_or_crashed_node_processes_nothing(state_run) -> None:
+    """Every timer, message, submission and start runs while the schedule says RUNNING."""
+    sim, calls, _ = state_run
+    assert {name for _, name, _ in calls} == {"on_start", "on_message", "on_timer", "submit"}
+    for node, name, t in calls:
+        assert sim.faults.get_node_state(node, t) is NodeState.RUNNING, (node, name, t)
+    by_node = {v: [t for node, _, t in calls if node == v] for v in range(8)}
+    assert not [t for t in by_node[5] if 2_000 <= t < 13_000]
+    assert not [t for t in by_node[6] if 3_000 <= t < 11_000]
+    assert not [t for t in by_node[7] if 4_000 <= t < 9_000]
+    assert by_node[5] and min(t for t in by_node[5] if t >= 2_000) >= 13_000
+
+
+def test_held_inputs_run_on_resume_and_a_restart_into_a_pause_starts_at_resume(state_run):
+    sim, calls, _ = state_run
+    at_resume_7 = [name for node, name, t in calls if node == 7 and t == 9_000]
+    assert "on_timer" in at_resume_7 or "on_message" in at_resume_7  # held, then run
+    starts_6 = [t for node, name, t in calls if node == 6 and name == "on_start"]
+    assert starts_6 == [0, 11_000]
+    submits = [(node, t) for node, name, t in calls if name == "submit"]
+    assert len(submits) > 20
+    assert all(sim.faults.get_node_state(node, t) is NodeState.RUNNING for node, t in submits)
+
+
+def test_a_crash_then_restart_runs_the_node_again_from_its_persisted_commits(state_run):
+    sim, calls, seen = state_run
+    old, persisted = seen["node_4"], seen["persisted_4"]
+    assert persisted and old.finalized_chain() == [
+        (c.block.header.height, c.block.hash) for c in persisted
+    ]
+    assert seen["crashed_4"] == (None, NodeState.CRASHED, {})
+    assert seen["persisted_4_at_restart"] == persisted  # nothing persisted while down
+    new, chain, height, pending = seen["restarted_4"]
+    assert new is not old and chain == persisted and height == len(persisted) and pending == ()
+    assert [t for node, name, t in calls if node == 4 and name == "on_start"] == [0, 15_000]
+    assert sim.slots[4].node.height >= sim.slots[0].node.height - 1  # it runs again
+
+
+@settings(max_examples=12, deadline=None)
+@given(faults=valid_node_faults())
+def test_kernel_node_state_is_the_schedule_s_at_every_transition(scenario, simulation, faults):
+    """Random valid crash/restart/pause/churn schedules: after the events of each transition
+    time, every slot's state (and whether it has a node) is ``get_node_state``."""
+    sim = simulation(_short(scenario("base"), faults, tx_per_s=1.0))
+    for t in sorted({tr.time_ms for tr in sim.faults.transitions if tr.time_ms < 20_000}):
+        sim.advance(t + 1)
+        for v, slot in enumerate(sim.slots):
+            state = sim.faults.get_node_state(v, t)
+            assert slot.state is state, (v, t)
+            assert (slot.node is None) is (state is NodeState.CRASHED)
+            assert not slot.held or state is NodeState.PAUSED
 
 
 # --------------------------------------------------------------------------------------------

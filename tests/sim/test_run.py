@@ -41,7 +41,9 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def test_execute_run_writes_a_folder_that_reads_back_to_the_same_digest(written) -> None:
     assert written.out_dir is not None
     names = sorted(p.name for p in written.out_dir.iterdir())
-    assert names == sorted([*(f"{name}.parquet" for name in FRAME_NAMES), SUMMARY_FILE])
+    assert names == sorted(
+        [*(f"{name}.parquet" for name in FRAME_NAMES), SUMMARY_FILE, "verdicts.json"]
+    )
     frames, summary = read_run_folder(written.out_dir)
     assert summary == json.loads(json.dumps(written.summary))
     assert compute_frames_digest(frames) == summary["digest"] == written.summary["digest"]

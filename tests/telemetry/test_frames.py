@@ -116,6 +116,8 @@ def test_recorded_frames_have_schema_dtypes():
     recorder.record_node(0, "aa" * 16, "validator", "eu")
     recorder.record_block(1, "h1", 0, 0, 100, tx_count=2, proof_bytes_total=5000)
     recorder.record_block_finalized(1, 0, "h1", 180)
+    recorder.record_electorate(2, [(0, "aa" * 16, 3 * 10**20), (-1, "bb" * 16, 1)], 10**21, 7)
+    recorder.record_evidence(1, "h1", 0, 1, 0, "double_sign_prevote")
     recorder.record_proof(1, "transaction", "stwo", 4096, True)
     recorder.record_vote(1, 0, "prevote", 0, "h1", 120)
     recorder.record_vrf_round(0, 100, 1, 0, {"pool_entries": 3, "rejections_by_reason": {"x": 1}})
@@ -128,6 +130,21 @@ def test_recorded_frames_have_schema_dtypes():
     for name, frame in frames.items():
         _assert_schema(name, frame)
         assert len(frame) > 0, name
+
+
+def test_electorates_keep_big_powers_exact_and_nodes_say_who_is_byzantine():
+    recorder = RunRecorder()
+    recorder.record_node(1, "bb", byzantine=True)
+    recorder.record_node(0, "aa")
+    big = 2**70 + 1
+    recorder.record_electorate(1, [(0, "aa", big), (-1, "zz", 1)], big + 1, 12)
+    frames = recorder.frames()
+    assert frames["nodes"]["byzantine"].tolist() == [False, True]
+    rows = frames["electorates"]
+    assert rows["member"].tolist() == [-1, 0]
+    assert rows["power"].tolist() == ["1", str(big)]
+    assert rows["total_power"].tolist() == [str(big + 1)] * 2
+    assert rows["quorum"].tolist() == ["12"] * 2
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,8 +2,13 @@
 
 No simpy and no network model: every published message reaches every other running node
 ``latency_ms`` later, timers fire exactly, and ties are broken by a sequence number. Wallets
-submit signed transfers as a Poisson process drawn from the seed. The simulator in
-``rppsim.sim`` drives the same ``Node`` over a real network model.
+submit signed transfers as a Poisson process. The simulator in ``rppsim.sim`` drives the same
+``Node`` over a real network model.
+
+Every random stream comes from ``SeedTree(seed)`` under the simulator's names: node keys
+``("node", i, "keys")``, wallets ``("wallet", j)``, arrival gaps ``("traffic", "tx")`` and the
+choice of sender, recipient, target node, amount and fee ``("traffic", "choice")``. So a
+cluster and a simulation with one seed share their validator and wallet keys.
 
 >>> c = InMemoryCluster(validators=4, seed=1)
 >>> c.run(until_ms=30_000)
@@ -13,58 +18,22 @@ submit signed transfers as a Poisson process drawn from the seed. The simulator 
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import math
 from dataclasses import replace
 from typing import Any
 
 from rppsim.gc_tuning import relaxed_gc
 from rppsim.node.config import NodeConfig
 from rppsim.node.effects import EmitTelemetry, Persist, Publish, Send, SetTimer
-from rppsim.node.genesis import (
-    TREASURY_FEES,
-    TREASURY_VALIDATOR,
-    TREASURY_WITNESS,
-    GenesisAccount,
-    GenesisConfig,
-)
+from rppsim.node.genesis import build_genesis
 from rppsim.node.messages import Commit, Transaction, sign_transaction
-from rppsim.node.node import Node, NodeKeys
+from rppsim.node.node import Node, NodeKeys, SignState
 from rppsim.node.proofs import ModelProofService, ProofService
 from rppsim.node.rules import Rules
-from rppsim.node.signing import Keypair, generate_keypair
+from rppsim.node.signing import generate_keypair
+from rppsim.rng import SeedTree
 
-VALIDATOR_BALANCE = 1_000_000_000
-WALLET_BALANCE = 100_000_000
-"""Below 2^30 with room to receive: the transaction circuit range-checks balances to 30 bits."""
-TREASURY_BALANCE = 1_000_000_000_000
 _DELIVER, _TIMER, _TRANSACTION, _INJECT = 0, 1, 2, 3
-
-
-def derive_seed(seed: int, *name: object) -> bytes:
-    """A 32-byte seed from the cluster seed and a name (stable across processes)."""
-    text = "/".join(str(part) for part in (seed, *name))
-    return hashlib.blake2s(b"rppsim/cluster/" + text.encode()).digest()
-
-
-def build_genesis(
-    validator_keys: list[NodeKeys], wallets: list[Keypair], chain_id: str = "rpp-local"
-) -> GenesisConfig:
-    """Seeded validators (validated, 24 h, 10 successes, stake 1000), Tl2 wallets and a
-    funded treasury (DESIGN.md §8)."""
-    accounts = [
-        GenesisAccount(keys.address, VALIDATOR_BALANCE, "1000", True, True, 24, 10)
-        for keys in validator_keys
-    ]
-    accounts += [
-        GenesisAccount(w.address, WALLET_BALANCE, "0", False, True, 24, 0) for w in wallets
-    ]
-    accounts += [
-        GenesisAccount(name, TREASURY_BALANCE, "0")
-        for name in (TREASURY_VALIDATOR, TREASURY_FEES, TREASURY_WITNESS)
-    ]
-    return GenesisConfig(chain_id, tuple(sorted(accounts, key=lambda a: a.address)))
 
 
 class InMemoryCluster:
@@ -89,16 +58,21 @@ class InMemoryCluster:
         self.tx_rate_per_s = tx_rate_per_s
         self.rules = rules or Rules()
         self.proofs = proofs or ModelProofService()
-        self.keys = [NodeKeys.from_seed(derive_seed(seed, "node", i)) for i in range(validators)]
-        self.wallets = [generate_keypair(derive_seed(seed, "wallet", i)) for i in range(wallets)]
+        self.tree = SeedTree(seed)
+        self.keys = [
+            NodeKeys.from_seed(self.tree.seed_bytes("node", i, "keys")) for i in range(validators)
+        ]
+        self.wallets = [generate_keypair(self.tree.seed_bytes("wallet", j)) for j in range(wallets)]
         genesis = build_genesis(self.keys, self.wallets)
         self.config = replace(config or NodeConfig(), genesis=genesis)
         self.now = 0
         self._seq = 0
         self._queue: list[tuple[int, int, int, Any]] = []
-        self._rng_state = int.from_bytes(derive_seed(seed, "traffic"), "big")
+        self._arrivals = self.tree.generator("traffic", "tx")
+        self._choices = self.tree.generator("traffic", "choice")
         self.nonces = {w.address: 0 for w in self.wallets}
         self.persisted: list[list[Commit]] = [[] for _ in range(validators)]
+        self.sign_states: dict[int, SignState] = {}
         self.telemetry: list[tuple[int, int, dict[str, Any]]] = []
         self.crashed: set[int] = set()
         self.delivered = 0
@@ -135,7 +109,7 @@ class InMemoryCluster:
     def restart(self, i: int) -> None:
         """Start node ``i`` again from its persisted commits; everything else is lost."""
         self.crashed.discard(i)
-        self._nodes[i] = self._make_node(i, self.persisted[i])
+        self._nodes[i] = self._make_node(i, self.persisted[i], self.sign_states.get(i))
         self._apply(i, self._nodes[i].on_start(self.now))
 
     def submit(self, i: int, request: object) -> None:
@@ -156,9 +130,16 @@ class InMemoryCluster:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _make_node(self, i: int, commits: list[Commit] | None = None) -> Node:
+    def _make_node(
+        self, i: int, commits: list[Commit] | None = None, sign_state: SignState | None = None
+    ) -> Node:
         return Node(
-            self.config, self.keys[i], rules=self.rules, proofs=self.proofs, commits=commits or ()
+            self.config,
+            self.keys[i],
+            rules=self.rules,
+            proofs=self.proofs,
+            commits=commits or (),
+            sign_state=sign_state,
         )
 
     def _push(self, time: int, kind: int, payload: Any) -> None:
@@ -197,40 +178,40 @@ class InMemoryCluster:
             elif isinstance(effect, SetTimer):
                 self._push(max(effect.at_ms, self.now), _TIMER, (i, node, effect.timer))
             elif isinstance(effect, Persist):
-                self.persisted[i].append(effect.value)
+                if effect.key == "commit":
+                    self.persisted[i].append(effect.value)
+                else:
+                    self.sign_states[i] = effect.value
             elif isinstance(effect, EmitTelemetry):
                 self.telemetry.append((i, effect.now_ms, effect.snapshot))
 
-    def _random(self) -> float:
-        """A uniform draw in (0, 1) from a splitmix64 stream (stable across processes)."""
-        self._rng_state = (self._rng_state + 0x9E3779B97F4A7C15) % (1 << 64)
-        z = self._rng_state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % (1 << 64)
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % (1 << 64)
-        z ^= z >> 31
-        return (z + 1) / float((1 << 64) + 1)
-
     def _next_arrival(self, now: int) -> int:
-        return now + max(1, int(-math.log(self._random()) * 1000.0 / self.tx_rate_per_s))
+        """The next submission time: an exponential gap (mean 1000 / rate ms), at least 1 ms."""
+        gap = float(self._arrivals.exponential(1000.0 / self.tx_rate_per_s))
+        return now + max(1, int(gap))
+
+    def _pick(self, count: int) -> int:
+        """A uniform index in [0, count) from the choice stream."""
+        return int(self._choices.integers(count))
 
     def _submit_transaction(self) -> None:
         live = [i for i in range(len(self._nodes)) if i not in self.crashed]
         if not live or len(self.wallets) < 2:
             return
-        sender = self.wallets[int(self._random() * len(self.wallets))]
-        recipient = self.wallets[int(self._random() * len(self.wallets))]
+        sender = self.wallets[self._pick(len(self.wallets))]
+        recipient = self.wallets[self._pick(len(self.wallets))]
         if recipient.address == sender.address:
             return
-        target = live[int(self._random() * len(live))]
+        target = live[self._pick(len(live))]
         confirmed = self._nodes[target].ledger.get_account(sender.address)
         nonce = max(self.nonces[sender.address], 0 if confirmed is None else confirmed.nonce) + 1
         self.nonces[sender.address] = nonce
-        fee = 1 + int(self._random() * 10)
+        fee = 1 + self._pick(10)
         tx = sign_transaction(
             Transaction(
                 sender.address,
                 recipient.address,
-                1 + int(self._random() * 1000),
+                1 + self._pick(1000),
                 fee,
                 nonce,
                 b"",

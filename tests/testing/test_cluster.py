@@ -14,7 +14,6 @@ from dataclasses import replace
 
 import pytest
 
-from rppsim.node.cluster import InMemoryCluster
 from rppsim.node.config import NodeConfig
 from rppsim.node.ledger import SlashingReason
 from rppsim.node.messages import (
@@ -26,6 +25,7 @@ from rppsim.node.messages import (
 )
 from rppsim.node.reputation import Tier
 from rppsim.node.rules import Rules
+from rppsim.testing.cluster import InMemoryCluster
 
 BLOCK_TIME_MS = 5000
 
@@ -79,7 +79,7 @@ def test_determinism_same_seed_same_run_other_seed_other_chain(make_cluster, saf
 
 _DIGEST_SCRIPT = """
 import hashlib, json
-from rppsim.node.cluster import InMemoryCluster
+from rppsim.testing.cluster import InMemoryCluster
 c = InMemoryCluster(validators=4, seed=13, tx_rate_per_s=2.0)
 c.run(until_ms=20_000)
 payload = [c.finalized_chain(i) for i in range(4)] + [c.node(i).status_node() for i in range(4)]
@@ -123,19 +123,24 @@ def test_safety_helper_detects_a_fork(make_cluster, safety):
 
 
 def test_follower_crash_and_restart_catches_up(make_cluster, safety):
-    """A restarted follower replays its persisted commits, syncs the rest and agrees."""
+    """A restarted follower replays its persisted commits, syncs the rest and agrees.
+
+    The follower is not the current height's proposer: crashing that one stalls the height
+    under chain rules (see the leader-crash tests below)."""
     c = make_cluster(validators=7, seed=5)
     c.run(until_ms=30_000)
-    c.crash(3)
+    leader = _index(c, c.node(0).status_node()["consensus"]["proposer"])
+    k = next(i for i in (3, 4, 5, 6) if i != leader)
+    c.crash(k)
     c.run(until_ms=60_000)
-    behind = len(c.finalized_chain(3))
+    behind = len(c.finalized_chain(k))
     assert len(c.finalized_chain(0)) >= behind + 4
-    c.restart(3)
-    assert len(c.finalized_chain(3)) == behind  # replayed from what it persisted
+    c.restart(k)
+    assert len(c.finalized_chain(k)) == behind  # replayed from what it persisted
     c.run(until_ms=90_000)
-    assert c.finalized_chain(3) == c.finalized_chain(0)
-    assert len(c.finalized_chain(3)) > behind + 4
-    assert c.node(3).ledger.get_state_root() == c.node(0).ledger.get_state_root()
+    assert c.finalized_chain(k) == c.finalized_chain(0)
+    assert len(c.finalized_chain(k)) > behind + 4
+    assert c.node(k).ledger.get_state_root() == c.node(0).ledger.get_state_root()
     safety(c)
 
 

@@ -1,0 +1,65 @@
+"""Protocol checkers: pure functions of a run's frames and its scenario, each a ``Verdict``.
+
+``safety`` (one honest block per height), ``agreement`` (one state root per finalized
+height), ``liveness`` (honest nodes finalize after the last fault) and ``accountability``
+(equivocations are slashed within 10 heights). Checkers see frames and a ``CheckContext``,
+never kernel objects, so live testnet frames can be judged the same way. Every simulated run
+evaluates them (``rppsim.sim.run.execute_run``); ``rppsim run`` exits 1 when one fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+
+import pandas as pd
+
+from rppsim.checks.accountability import check_accountability
+from rppsim.checks.agreement import check_agreement
+from rppsim.checks.context import CheckContext, build_check_context
+from rppsim.checks.liveness import check_liveness
+from rppsim.checks.safety import check_safety
+from rppsim.checks.verdict import (
+    Verdict,
+    compute_verdict_counts,
+    compute_verdict_table,
+    compute_verdicts_text,
+    write_verdicts,
+)
+from rppsim.scenario import Scenario
+
+__all__ = [
+    "CHECKERS",
+    "CheckContext",
+    "Verdict",
+    "build_check_context",
+    "compute_verdict_counts",
+    "compute_verdict_table",
+    "compute_verdicts_text",
+    "evaluate_checkers",
+    "write_verdicts",
+]
+
+Checker = Callable[[Mapping[str, pd.DataFrame], CheckContext], Verdict]
+CHECKERS: dict[str, Checker] = {
+    "safety": check_safety,
+    "agreement": check_agreement,
+    "liveness": check_liveness,
+    "accountability": check_accountability,
+}
+"""Every checker by its verdict id, in report order."""
+
+
+def evaluate_checkers(
+    frames: Mapping[str, pd.DataFrame],
+    scenario: Scenario,
+    *,
+    only: Collection[str] | None = None,
+) -> list[Verdict]:
+    """The verdicts of every checker (or of those named in ``only``) on one run, in
+    ``CHECKERS`` order; ``scenario.run.duration_ms`` must be the run's effective duration."""
+    unknown = sorted(set(only or ()) - set(CHECKERS))
+    if unknown:
+        raise ValueError(f"unknown checkers {unknown}; known: {', '.join(CHECKERS)}")
+    context = build_check_context(frames, scenario)
+    chosen = [name for name in CHECKERS if only is None or name in only]
+    return [CHECKERS[name](frames, context) for name in chosen]

@@ -1,0 +1,86 @@
+"""What a checker needs to know besides the frames: honest nodes, timings, work, duration.
+
+Built once per run from the scenario and the ``nodes`` frame. The ``nodes`` frame's
+``byzantine`` column is the source of truth for honesty: the scenario names byzantine nodes
+or fractions, the kernel resolves fractions to nodes with the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from rppsim.node.config import load_config
+from rppsim.scenario import Scenario, TrafficConfig
+
+__all__ = ["CheckContext", "build_check_context", "get_honest_finalized", "is_work_offered"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """A run's facts the checkers judge against (no kernel objects, so live data fits too)."""
+
+    nodes: tuple[int, ...]
+    """Every node index of the run, sorted."""
+    byzantine: frozenset[int]
+    validators: frozenset[int]
+    """Nodes seeded as genesis validators (role ``validator``)."""
+    block_time_ms: int
+    round_timeout_ms: int
+    allow_empty_blocks: bool
+    has_work: bool
+    """Transactions or identities are submitted at some point of the run."""
+    duration_ms: int
+
+    @property
+    def honest(self) -> tuple[int, ...]:
+        """Nodes the scenario does not make byzantine, sorted."""
+        return tuple(n for n in self.nodes if n not in self.byzantine)
+
+    @property
+    def validator_count(self) -> int:
+        """How many genesis validators the run has."""
+        return len(self.validators)
+
+    def is_honest(self, node: int) -> bool:
+        """Whether ``node`` is not byzantine (a node missing from the ``nodes`` frame is)."""
+        return node not in self.byzantine
+
+
+def is_work_offered(traffic: TrafficConfig) -> bool:
+    """Whether the traffic submits anything: transactions (flat or phased) or identities."""
+    phased = any(phase.rate_per_s > 0 for phase in traffic.phases)
+    return traffic.tx_per_s > 0 or phased or traffic.identity_per_min > 0
+
+
+def build_check_context(frames: Mapping[str, pd.DataFrame], scenario: Scenario) -> CheckContext:
+    """The context of a run of ``scenario`` (its ``run.duration_ms`` the effective one)."""
+    nodes = frames["nodes"]
+    indices = [int(n) for n in nodes["node"]]
+    byzantine = [int(n) for n in nodes.loc[nodes["byzantine"].astype(bool), "node"]]
+    validators = [int(n) for n in nodes.loc[nodes["role"] == "validator", "node"]]
+    if not indices:
+        indices = list(range(scenario.nodes.count))
+        validators = list(range(scenario.nodes.validators))
+    profile, _ = load_config(scenario.nodes.profile_path)
+    return CheckContext(
+        nodes=tuple(sorted(set(indices))),
+        byzantine=frozenset(byzantine),
+        validators=frozenset(validators),
+        block_time_ms=profile.block_time_ms,
+        round_timeout_ms=scenario.rules.round_timeout_ms,
+        allow_empty_blocks=scenario.rules.allow_empty_blocks,
+        has_work=is_work_offered(scenario.traffic),
+        duration_ms=scenario.run.duration_ms,
+    )
+
+
+def get_honest_finalized(frames: Mapping[str, pd.DataFrame], context: CheckContext) -> pd.DataFrame:
+    """``block_finalized`` rows of honest nodes, in a row-order-free order: (height,
+    finalized_ms, node, hash)."""
+    finalized = frames["block_finalized"]
+    honest = ~finalized["node"].isin(sorted(context.byzantine))
+    order = ["height", "finalized_ms", "node", "hash"]
+    return finalized[honest].sort_values(order, kind="stable").reset_index(drop=True)
