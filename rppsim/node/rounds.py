@@ -108,6 +108,7 @@ class HeightState:
     started_ms: int = 0
     votes: dict[int, RoundVotes] = field(default_factory=dict)
     proposals: dict[int, str] = field(default_factory=dict)
+    proposal_msgs: dict[int, Proposal] = field(default_factory=dict)
     blocks: dict[str, Block] = field(default_factory=dict)
     applied: dict[str, AppliedBlock] = field(default_factory=dict)
     polka: dict[str, int] = field(default_factory=dict)
@@ -198,6 +199,7 @@ class RoundMachine:
             # a round without a proposal we took: a submission lost on the way (which makes
             # followers reject a leader's block as omitting a better candidate) gets re-gossiped
             effects.append(Publish(GossipTopic.VRF_PROOFS, own))
+        effects += self._lock_evidence()
         member = self.get_voting_set().validators.is_member(self.address)
         if member and hs.step < RoundStep.PRECOMMIT:
             hs.step = RoundStep.PRECOMMIT
@@ -279,9 +281,33 @@ class RoundMachine:
         return effects + self._on_proposal(now, self.address, proposal)
 
     def _block_to_repropose(self: Node) -> Block | None:
-        """A locked block is proposed again (Tendermint's validValue), keeping its hash."""
-        locked = self.hs.lock.block_hash
-        return None if locked is None else self.hs.blocks.get(locked)
+        """Tendermint's validValue: the block of the latest prevote quorum this node saw (a
+        locked block has one) is proposed again, keeping its hash."""
+        hs = self.hs
+        known = [(r, h) for h, r in hs.polka.items() if h in hs.blocks]
+        if known:
+            return hs.blocks[max(known)[1]]
+        locked = hs.lock.block_hash
+        return None if locked is None else hs.blocks.get(locked)
+
+    def _lock_evidence(self: Node) -> list[Effect]:
+        """A locked node whose round failed re-gossips its lock's proposal and prevote quorum,
+        so a leader that missed them learns the block to propose again (lost messages would
+        otherwise leave the locked power refusing every other block forever)."""
+        hs = self.hs
+        lock = hs.lock
+        if lock.block_hash is None:
+            return []
+        effects: list[Effect] = []
+        proposal = hs.proposal_msgs.get(lock.round)
+        if proposal is not None and proposal.block.hash == lock.block_hash:
+            effects.append(Publish(GossipTopic.BLOCKS, proposal))
+        votes = hs.votes.get(lock.round)
+        if votes is not None:
+            effects += [
+                Publish(GossipTopic.VOTES, v) for v in votes.votes_for(PREVOTE, lock.block_hash)
+            ]
+        return effects
 
     def _signed(self: Node, round_: int) -> Persist:
         """Record a signature in ``round_`` (and the lock) before it leaves the node."""
@@ -339,6 +365,7 @@ class RoundMachine:
         if block.hash not in hs.polka and self._better_candidate_omitted(block) is not None:
             return self._reject("proposal", "omits a better leader candidate")
         hs.proposals[proposal.round] = block.hash
+        hs.proposal_msgs[proposal.round] = proposal
         hs.applied[block.hash] = applied
         hs.blocks[block.hash] = block
         if hs.proposal_ms is None:
@@ -573,6 +600,8 @@ class RoundMachine:
         """Adopt the applied fork as the ledger, fix the next electorate, start the next height."""
         block = commit.block
         self.hs.step = RoundStep.COMMIT
+        effects: list[Effect] = [Persist("commit", commit)]
+        effects += self._certificate_conflicts(now, commit.certificate)
         self._advance_chain(commit, applied)
         self.consensus.slashing_events += len(block.evidence)
         self.pending_evidence = {
@@ -583,8 +612,31 @@ class RoundMachine:
         self.mempool.remove_included(block)
         self.last_votes = self.hs.votes
         self.hs = HeightState(block.header.height + 1)
-        effects: list[Effect] = [Persist("commit", commit)]
         return effects + self._start_height(now)
+
+    def _certificate_conflicts(
+        self: Node, now: int, certificate: ConsensusCertificate
+    ) -> list[Effect]:
+        """Double signs a certificate reveals: its votes against the ones this node holds.
+
+        A voter that sent different blocks' votes to different peers is seen twice by nobody
+        on the wire; the certificate of the block that won carries one of its votes to every
+        node, and a node that holds the other one turns the pair into evidence.
+        """
+        effects: list[Effect] = []
+        for records, kind in (
+            (certificate.pre_votes, PREVOTE),
+            (certificate.pre_commits, PRECOMMIT),
+        ):
+            votes = self.hs.votes.get(certificate.round)
+            if votes is None:
+                return effects
+            for record in records:
+                signed = record.vote
+                earlier = votes.by_voter[kind].get(signed.vote.voter)
+                if earlier is not None and earlier.vote.block_hash != signed.vote.block_hash:
+                    effects += self._on_double_sign(now, earlier, signed)
+        return effects
 
     def _record_round_latency(self: Node, latency: int) -> None:
         latencies = self.consensus.round_latencies_ms

@@ -469,10 +469,15 @@ def explore_one(plan: dict[str, Any], source: str, index: int) -> RunOutcome:
 
 
 def shrink_one(
-    plan: dict[str, Any], source: str, checker: str, budget: int
+    plan: dict[str, Any],
+    source: str,
+    verdicts: tuple[tuple[str, bool | None, str], ...],
+    budget: int,
 ) -> tuple[dict[str, Any], int, tuple[tuple[str, bool | None, str], ...]]:
-    """Shrink a failing plan keeping ``checker`` failing; the plan, runs spent, its verdicts."""
-    last: dict[str, tuple[tuple[str, bool | None, str], ...]] = {}
+    """Shrink a failing plan (its ``verdicts``) keeping its first failed checker failing; the
+    shrunk plan, the runs spent and its verdicts."""
+    checker = compute_failed_ids(verdicts)[0]
+    last = {json.dumps(plan, sort_keys=True): verdicts}
 
     def still_fails(candidate: dict[str, Any]) -> bool:
         verdicts = execute_plan(candidate, source)
@@ -480,11 +485,7 @@ def shrink_one(
         return checker in compute_failed_ids(verdicts)
 
     shrunk, used = shrink_plan(plan, still_fails, budget)
-    verdicts = last.get(json.dumps(shrunk, sort_keys=True))
-    if verdicts is None:
-        verdicts = execute_plan(shrunk, source)
-        used += 1
-    return shrunk, used, verdicts
+    return shrunk, used, last[json.dumps(shrunk, sort_keys=True)]
 
 
 def _map_in_order(
@@ -614,7 +615,7 @@ def run_explore(
     shrunk = _map_in_order(
         jobs,
         shrink_one,
-        [(plans[o.index], source, o.failed[0], shrink_budget) for o in failing],
+        [(plans[o.index], source, o.verdicts, shrink_budget) for o in failing],
         (lambda _: on_shrunk(1)) if on_shrunk else (lambda _: None),
     )
     failures = []

@@ -630,9 +630,9 @@ class Simulation:
 
     def _record_electorate(self, height: int, node: Node) -> None:
         """The set counting the votes of ``height`` as ``node`` holds it (first one seen)."""
-        electorate = getattr(node, "electorate", None)  # until every node exposes it
-        if electorate is None or height in self.electorate_heights:
+        if height in self.electorate_heights:
             return
+        electorate = node.electorate
         self.electorate_heights.add(height)
         members = [(self.index.get(a, -1), a, p) for a, p in electorate.powers]
         self.recorder.record_electorate(height, members, electorate.total_power, electorate.quorum)

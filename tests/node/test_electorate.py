@@ -139,12 +139,13 @@ def test_equivocating_leader_forks_the_chains_local_pool_rule(fresh_height):
     leader, x, height, b1, b2 = _equivocate(c, fresh_height)
     finalized = {c.node(i).finalized_chain()[height - 1][1] for i in range(4) if i != leader}
     assert finalized == {b1, b2}
+    assert c.node(x).finalized_chain()[height - 1] == (height, b2)  # x counted {L, x}
 
 
 def test_equivocating_leader_cannot_fork_a_committed_electorate(fresh_height, safety):
     """Counted against the committed electorate, B2 has 2 of 4 equal powers: no quorum."""
     c = InMemoryCluster(validators=4, seed=11, tx_rate_per_s=2.0)
-    leader, x, height, b1, b2 = _equivocate(c, fresh_height)
+    leader, _, height, b1, b2 = _equivocate(c, fresh_height)
     honest = [i for i in range(4) if i != leader]
     safety(c, honest)
     hashes = {h for i in honest for _, h in c.finalized_chain(i)}
