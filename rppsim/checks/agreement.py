@@ -11,29 +11,21 @@ and fails ``safety``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pandas as pd
 
-from rppsim.checks.context import CheckContext, get_honest_finalized
+from rppsim.checks.context import (
+    CheckContext,
+    Conflict,
+    compute_conflicts,
+    get_honest_finalized,
+)
 from rppsim.checks.verdict import Verdict
 
-__all__ = ["ID", "TITLE", "Disagreement", "check_agreement", "compute_disagreements"]
+__all__ = ["ID", "TITLE", "check_agreement", "compute_disagreements"]
 
 ID = "agreement"
 TITLE = "equal state roots at each finalized height"
-
-
-@dataclass(frozen=True, slots=True)
-class Disagreement:
-    """A height whose honest blocks have two roots: the first root, and the first other one."""
-
-    height: int
-    first_root: str
-    first_node: int
-    root: str
-    node: int
-    time_ms: int
 
 
 def get_finalized_roots(finalized: pd.DataFrame, blocks: pd.DataFrame) -> pd.DataFrame:
@@ -45,25 +37,9 @@ def get_finalized_roots(finalized: pd.DataFrame, blocks: pd.DataFrame) -> pd.Dat
     return joined.sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def compute_disagreements(rows: pd.DataFrame) -> list[Disagreement]:
+def compute_disagreements(rows: pd.DataFrame) -> list[Conflict]:
     """Every height with more than one ``state_root`` in ``rows`` (sorted by height, then time)."""
-    first = rows.groupby("height", sort=False)["state_root"].transform("first")
-    others = rows[rows["state_root"] != first]
-    found = []
-    for height, group in others.groupby("height", sort=True):
-        base = rows[rows["height"] == height].iloc[0]
-        second = group.iloc[0]
-        found.append(
-            Disagreement(
-                int(height),
-                str(base["state_root"]),
-                int(base["node"]),
-                str(second["state_root"]),
-                int(second["node"]),
-                int(second["finalized_ms"]),
-            )
-        )
-    return found
+    return compute_conflicts(rows, "state_root")
 
 
 def check_agreement(frames: Mapping[str, pd.DataFrame], context: CheckContext) -> Verdict:
@@ -75,8 +51,8 @@ def check_agreement(frames: Mapping[str, pd.DataFrame], context: CheckContext) -
         return Verdict(ID, "checker", TITLE, True, "critical", 0, 0, message=message)
     first = found[0]
     message = (
-        f"height {first.height}: node {first.node} finalized state root {first.root[:16]}"
-        f" at {first.time_ms} ms, node {first.first_node} had {first.first_root[:16]}"
+        f"height {first.height}: node {first.node} finalized state root {first.value[:16]}"
+        f" at {first.time_ms} ms, node {first.first_node} had {first.first_value[:16]}"
         f" ({len(found)} heights with differing roots)"
     )
     return Verdict(

@@ -84,3 +84,39 @@ def get_honest_finalized(frames: Mapping[str, pd.DataFrame], context: CheckConte
     honest = ~finalized["node"].isin(sorted(context.byzantine))
     order = ["height", "finalized_ms", "node", "hash"]
     return finalized[honest].sort_values(order, kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A height whose rows disagree on a column: the first row's value, and the first other."""
+
+    height: int
+    first_value: str
+    first_node: int
+    first_ms: int
+    value: str
+    node: int
+    time_ms: int
+
+
+def compute_conflicts(rows: pd.DataFrame, column: str) -> list[Conflict]:
+    """Every height of ``rows`` (sorted by height, then ``finalized_ms``) with more than one
+    value of ``column``, by height."""
+    first = rows.groupby("height", sort=False)[column].transform("first")
+    others = rows[rows[column] != first]
+    found = []
+    for height, group in others.groupby("height", sort=True):
+        base = rows[rows["height"] == height].iloc[0]
+        second = group.iloc[0]
+        found.append(
+            Conflict(
+                int(height),
+                str(base[column]),
+                int(base["node"]),
+                int(base["finalized_ms"]),
+                str(second[column]),
+                int(second["node"]),
+                int(second["finalized_ms"]),
+            )
+        )
+    return found

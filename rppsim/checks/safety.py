@@ -9,52 +9,26 @@ more than one honest block (threshold 0).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pandas as pd
 
-from rppsim.checks.context import CheckContext, get_honest_finalized
+from rppsim.checks.context import (
+    CheckContext,
+    Conflict,
+    compute_conflicts,
+    get_honest_finalized,
+)
 from rppsim.checks.verdict import Verdict
 
-__all__ = ["ID", "TITLE", "Fork", "check_safety", "compute_forks"]
+__all__ = ["ID", "TITLE", "check_safety", "compute_forks"]
 
 ID = "safety"
 TITLE = "no two honest nodes finalize different blocks at one height"
 
 
-@dataclass(frozen=True, slots=True)
-class Fork:
-    """A height with two honest blocks: the first finalized one, and the first other one."""
-
-    height: int
-    first_hash: str
-    first_node: int
-    first_ms: int
-    hash: str
-    node: int
-    time_ms: int
-
-
-def compute_forks(finalized: pd.DataFrame) -> list[Fork]:
+def compute_forks(finalized: pd.DataFrame) -> list[Conflict]:
     """Every height with more than one hash in ``finalized`` (sorted by height, then time)."""
-    first = finalized.groupby("height", sort=False)["hash"].transform("first")
-    others = finalized[finalized["hash"] != first]
-    forks = []
-    for height, rows in others.groupby("height", sort=True):
-        base = finalized[finalized["height"] == height].iloc[0]
-        second = rows.iloc[0]
-        forks.append(
-            Fork(
-                int(height),
-                str(base["hash"]),
-                int(base["node"]),
-                int(base["finalized_ms"]),
-                str(second["hash"]),
-                int(second["node"]),
-                int(second["finalized_ms"]),
-            )
-        )
-    return forks
+    return compute_conflicts(finalized, "hash")
 
 
 def check_safety(frames: Mapping[str, pd.DataFrame], context: CheckContext) -> Verdict:
@@ -67,8 +41,8 @@ def check_safety(frames: Mapping[str, pd.DataFrame], context: CheckContext) -> V
         return Verdict(ID, "checker", TITLE, True, "critical", 0, 0, message=message)
     fork = forks[0]
     message = (
-        f"height {fork.height}: node {fork.node} finalized {fork.hash[:16]} at {fork.time_ms} ms,"
-        f" node {fork.first_node} had finalized {fork.first_hash[:16]} at {fork.first_ms} ms"
+        f"height {fork.height}: node {fork.node} finalized {fork.value[:16]} at {fork.time_ms} ms,"
+        f" node {fork.first_node} had finalized {fork.first_value[:16]} at {fork.first_ms} ms"
         f" ({len(forks)} heights with conflicting honest blocks)"
     )
     return Verdict(

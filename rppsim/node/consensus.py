@@ -3,9 +3,15 @@
 The runtime path [RT] (spec/consensus.md §2.1) counts a prevote when the voter is a validator
 of the round and a precommit only when the voter already prevoted in that round; commit is
 reached when precommit power ≥ ⌈2T/3⌉ + 1. The chain has no round timer and no locking; we
-add Tendermint-style locking so that a round change (``Rules.round_timeout_ms``) can never
-finalize two blocks at one height: a node that precommitted block B in round r prevotes
-only B in later rounds, unless it saw a prevote quorum for another block in a round > r.
+add Tendermint-style locking: a node that precommitted block B in round r prevotes only B in
+later rounds, unless it saw a prevote quorum for another block in a round > r. Locking keeps
+a round change (``Rules.round_timeout_ms``) from finalizing two blocks at one height only
+when every honest node counts against the same validator set and byzantine power is below
+a third of it: the committed electorate (``rppsim.node.electorate``) makes that so; under
+the chain's ``local-pool`` rule it does not hold, and honest nodes can fork.
+
+A nil precommit (``NIL`` as block hash) says "this round is over for me": it never counts
+towards a block, only towards the round-change rules of ``rppsim.node.rounds``.
 
 Votes are stored raw by (round, kind, voter); their power is counted against the validator
 set of the block they name, which may arrive after the votes (votes are buffered).

@@ -141,24 +141,12 @@ def compute_next_electorate(
     """
     candidates, _ = ledger_after.get_participants()
     by_address = {c.address: c for c in candidates}
-    members = [by_address[a] for a, _ in selected.validators.powers if a in by_address]
-    if members:
-        return _build(
-            ledger_after,
-            members,
-            list(selected.validators.leader_order),
-            dict(selected.by_address),
-            selected.selection,
-        )
-    members = [by_address[a] for a, _ in current.validators.powers if a in by_address]
-    if members:
-        return _build(
-            ledger_after,
-            members,
-            list(current.validators.leader_order),
-            dict(current.by_address),
-            selected.selection,
-        )
+    for source in (selected, current):  # the new selection, else the electorate kept
+        members = [by_address[a] for a, _ in source.validators.powers if a in by_address]
+        if members:
+            order = list(source.validators.leader_order)
+            submissions = dict(source.by_address)
+            return _build(ledger_after, members, order, submissions, selected.selection)
     genesis = compute_genesis_electorate(ledger_after, cap)
     return RoundSet(
         selected.selection,
