@@ -100,6 +100,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(v.passed is False for v in result.verdicts) else 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Judge a run folder again without re-running it: write ``verdicts.json`` and
+    ``junit.xml`` into it, print the verdict table; exit 1 when a verdict fails."""
+    from rppsim.checks import CHECKERS, compute_verdict_table, evaluate_checkers, write_verdicts
+    from rppsim.checks.junit import JUNIT_FILE, write_junit
+    from rppsim.telemetry.runfolder import VERDICTS_FILE, read_run_folder
+
+    unknown = [name for name in args.only or () if name not in CHECKERS]
+    if unknown:
+        raise UserError(
+            "rppsim check", "--only", f"verdict ids among {', '.join(CHECKERS)}", ", ".join(unknown)
+        )
+    folder = Path(args.run_dir)
+    if not folder.is_dir():
+        raise UserError(args.run_dir, "", "a run folder (from rppsim run)", "no such folder")
+    frames, _ = read_run_folder(folder)
+    info = frames["run_info"]
+    name = dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
+    try:
+        verdicts = evaluate_checkers(frames, None, only=args.only)
+    except ValueError as error:
+        raise UserError(
+            str(folder / "run_info.parquet"), "run_info", "the run facts", str(error)
+        ) from None
+    write_verdicts(folder / VERDICTS_FILE, verdicts)
+    write_junit(folder / JUNIT_FILE, verdicts, name.get("scenario", folder.name))
+    print(compute_verdict_table(verdicts), end="")
+    print(f"wrote {folder / VERDICTS_FILE} and {folder / JUNIT_FILE}")
+    return 1 if any(v.passed is False for v in verdicts) else 0
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
     """Explore seeded fault schedules of a scenario; print the outcomes and every failure's
     repro file. Exit 1 on a failed checker (with ``--expect-violation``: 0 only when a safety
@@ -182,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration-ms", type=_natural, help="override the simulated duration")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="judge a run folder again (verdicts.json, junit.xml)")
+    check.add_argument("run_dir", help="a run folder written by rppsim run")
+    check.add_argument("--only", nargs="+", metavar="ID", help="only these verdict ids")
+    check.set_defaults(func=cmd_check)
 
     explore = sub.add_parser("explore", help="search seeded fault schedules for violations")
     explore.add_argument("scenario", help="base scenario file (TOML), optionally with [explore]")

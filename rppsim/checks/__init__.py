@@ -51,12 +51,13 @@ CHECKERS: dict[str, Checker] = {
 
 def evaluate_checkers(
     frames: Mapping[str, pd.DataFrame],
-    scenario: Scenario,
+    scenario: Scenario | None,
     *,
     only: Collection[str] | None = None,
 ) -> list[Verdict]:
     """The verdicts of every checker (or of those named in ``only``) on one run, in
-    ``CHECKERS`` order; ``scenario.run.duration_ms`` must be the run's effective duration."""
+    ``CHECKERS`` order; ``scenario.run.duration_ms`` must be the run's effective duration.
+    Without a scenario, the facts the run folder recorded in ``run_info`` are used."""
     unknown = sorted(set(only or ()) - set(CHECKERS))
     if unknown:
         raise ValueError(f"unknown checkers {unknown}; known: {', '.join(CHECKERS)}")

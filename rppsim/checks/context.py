@@ -55,25 +55,58 @@ def is_work_offered(traffic: TrafficConfig) -> bool:
     return traffic.tx_per_s > 0 or phased or traffic.identity_per_min > 0
 
 
-def build_check_context(frames: Mapping[str, pd.DataFrame], scenario: Scenario) -> CheckContext:
-    """The context of a run of ``scenario`` (its ``run.duration_ms`` the effective one)."""
+RUN_INFO_KEYS = ("block_time_ms", "round_timeout_ms", "allow_empty_blocks", "has_work")
+"""What a run folder's ``run_info`` frame records for the checkers (``compute_run_facts``)."""
+
+
+def compute_run_facts(scenario: Scenario) -> dict[str, str]:
+    """The scenario facts the checkers need, as ``run_info`` strings, so that a run folder
+    can be judged again without its scenario (``rppsim check``)."""
+    profile, _ = load_config(scenario.nodes.profile_path)
+    return {
+        "block_time_ms": str(profile.block_time_ms),
+        "round_timeout_ms": str(scenario.rules.round_timeout_ms),
+        "allow_empty_blocks": str(scenario.rules.allow_empty_blocks).lower(),
+        "has_work": str(is_work_offered(scenario.traffic)).lower(),
+    }
+
+
+def _get_run_facts(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    info = frames["run_info"]
+    facts = dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
+    missing = [k for k in (*RUN_INFO_KEYS, "duration_ms") if k not in facts]
+    if missing:
+        raise ValueError(f"run_info lacks {', '.join(missing)} (a run folder of an older rppsim)")
+    return facts
+
+
+def build_check_context(
+    frames: Mapping[str, pd.DataFrame], scenario: Scenario | None
+) -> CheckContext:
+    """The context of a run of ``scenario`` (its ``run.duration_ms`` the effective one), or,
+    without a scenario, of the facts its run folder recorded in ``run_info``."""
     nodes = frames["nodes"]
     indices = [int(n) for n in nodes["node"]]
     byzantine = [int(n) for n in nodes.loc[nodes["byzantine"].astype(bool), "node"]]
     validators = [int(n) for n in nodes.loc[nodes["role"] == "validator", "node"]]
-    if not indices:
-        indices = list(range(scenario.nodes.count))
-        validators = list(range(scenario.nodes.validators))
-    profile, _ = load_config(scenario.nodes.profile_path)
+    if scenario is None:
+        facts = _get_run_facts(frames)
+        duration_ms = int(facts["duration_ms"])
+    else:
+        facts = compute_run_facts(scenario)
+        duration_ms = scenario.run.duration_ms
+        if not indices:
+            indices = list(range(scenario.nodes.count))
+            validators = list(range(scenario.nodes.validators))
     return CheckContext(
         nodes=tuple(sorted(set(indices))),
         byzantine=frozenset(byzantine),
         validators=frozenset(validators),
-        block_time_ms=profile.block_time_ms,
-        round_timeout_ms=scenario.rules.round_timeout_ms,
-        allow_empty_blocks=scenario.rules.allow_empty_blocks,
-        has_work=is_work_offered(scenario.traffic),
-        duration_ms=scenario.run.duration_ms,
+        block_time_ms=int(facts["block_time_ms"]),
+        round_timeout_ms=int(facts["round_timeout_ms"]),
+        allow_empty_blocks=facts["allow_empty_blocks"] == "true",
+        has_work=facts["has_work"] == "true",
+        duration_ms=duration_ms,
     )
 
 

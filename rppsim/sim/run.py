@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from rppsim.checks import Verdict, evaluate_checkers
+from rppsim.checks.context import compute_run_facts
+from rppsim.checks.junit import JUNIT_FILE, write_junit
 from rppsim.errors import UserError
 from rppsim.gc_tuning import relaxed_gc
 from rppsim.node.proofs import ProofService
@@ -91,6 +93,7 @@ def execute_run(
         "scenario_digest": scenario.digest(),
         "prover": scenario.run.prover,
         "duration_ms": str(sim.duration_ms),
+        **compute_run_facts(scenario),
     }
     for key, value in info.items():
         sim.recorder.record_run_info(key, value)
@@ -105,4 +108,5 @@ def execute_run(
     target = out_dir or default_out_dir(scenario, sim.seed)
     if write:
         write_run_folder(target, frames, summary, judged)
+        write_junit(target / JUNIT_FILE, verdicts, info["scenario"])
     return RunResult(target if write else None, summary, frames, verdicts)

@@ -42,7 +42,7 @@ def test_execute_run_writes_a_folder_that_reads_back_to_the_same_digest(written)
     assert written.out_dir is not None
     names = sorted(p.name for p in written.out_dir.iterdir())
     assert names == sorted(
-        [*(f"{name}.parquet" for name in FRAME_NAMES), SUMMARY_FILE, "verdicts.json"]
+        [*(f"{name}.parquet" for name in FRAME_NAMES), SUMMARY_FILE, "verdicts.json", "junit.xml"]
     )
     frames, summary = read_run_folder(written.out_dir)
     assert summary == json.loads(json.dumps(written.summary))
