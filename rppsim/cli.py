@@ -97,13 +97,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"seed {seed}  digest {summary['digest']}")
     print(f"final height {max(heights, default=0)}  run folder {result.out_dir}")
     print(compute_verdict_table(result.verdicts), end="")
-    return 1 if any(v.passed is False for v in result.verdicts) else 0
+    return _report_expectation(result.unexpected, scenario.expect.fail)
+
+
+def _report_expectation(unexpected: Sequence[str], expected_fail: Sequence[str]) -> int:
+    """Say whether the verdicts are as ``[expect]`` says; the exit code (0 or 1)."""
+    for problem in unexpected:
+        print(f"NOT AS EXPECTED  {problem}")
+    if not unexpected and expected_fail:
+        print(f"as expected: {', '.join(expected_fail)} failed ([expect])")
+    return 1 if unexpected else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Judge a run folder again without re-running it: write ``verdicts.json`` and
     ``junit.xml`` into it, print the verdict table; exit 1 when a verdict fails."""
-    from rppsim.checks import CHECKERS, compute_verdict_table, evaluate_checkers, write_verdicts
+    from rppsim.checks import (
+        CHECKERS,
+        compute_unexpected,
+        compute_verdict_table,
+        evaluate_checkers,
+        write_verdicts,
+    )
     from rppsim.checks.junit import JUNIT_FILE, write_junit
     from rppsim.telemetry.runfolder import VERDICTS_FILE, read_run_folder
 
@@ -128,7 +143,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     write_junit(folder / JUNIT_FILE, verdicts, name.get("scenario", folder.name))
     print(compute_verdict_table(verdicts), end="")
     print(f"wrote {folder / VERDICTS_FILE} and {folder / JUNIT_FILE}")
-    return 1 if any(v.passed is False for v in verdicts) else 0
+    expected = [v for v in name.get("expect_fail", "").split(",") if v]
+    if args.only is not None:
+        expected = [v for v in expected if v in args.only]
+    return _report_expectation(compute_unexpected(verdicts, expected), expected)
 
 
 def cmd_explore(args: argparse.Namespace) -> int:

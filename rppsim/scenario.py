@@ -28,6 +28,7 @@ from rppsim.node.rules import Rules, parse_rules
 from rppsim.rng import SeedTree
 from rppsim.sim.faults import (
     FAULT_KINDS,
+    OUTAGE_MODES,
     Churn,
     ClockSkew,
     Crash,
@@ -38,6 +39,7 @@ from rppsim.sim.faults import (
     Partition,
     Pause,
     Restart,
+    TelemetryOutage,
     check_pause_overlaps,
     compute_crash_windows,
     compute_pause_windows,
@@ -150,6 +152,14 @@ class ByzantineSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpectConfig:
+    """``[expect]``: the verdict ids that must fail (a drill that demonstrates a failure);
+    every other applicable verdict must pass."""
+
+    fail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """A validated scenario."""
 
@@ -165,6 +175,7 @@ class Scenario:
     byzantine: tuple[ByzantineSpec, ...] = ()
     explore: ExploreBounds | None = None
     """``[explore]``: bounds of ``rppsim explore`` (``rppsim run`` ignores them)."""
+    expect: ExpectConfig = ExpectConfig()
 
     def canonical(self) -> dict[str, Any]:
         """The scenario as plain JSON data (no source, no resolved paths)."""
@@ -915,6 +926,12 @@ def _parse_churn(t: Table, c: _FaultContext) -> FaultSpec:
     )
 
 
+def _parse_telemetry_outage(t: Table, c: _FaultContext) -> FaultSpec:
+    nodes = _parse_node_set(t, c.n)
+    at, until = _check_window(t, c.duration_ms)
+    return TelemetryOutage(nodes, at, until, t.choice("mode", OUTAGE_MODES))
+
+
 _FAULT_PARSERS: dict[str, Callable[[Table, _FaultContext], FaultSpec]] = {
     "crash": _parse_crash,
     "restart": _parse_restart,
@@ -924,6 +941,7 @@ _FAULT_PARSERS: dict[str, Callable[[Table, _FaultContext], FaultSpec]] = {
     "degrade": _parse_degrade,
     "clock-skew": _parse_skew,
     "churn": _parse_churn,
+    "telemetry-outage": _parse_telemetry_outage,
 }
 
 
@@ -956,7 +974,26 @@ ROOT_KEYS = (
     "fault",
     "byzantine",
     "explore",
+    "expect",
 )
+
+
+def parse_expect(t: Table | None) -> ExpectConfig:
+    """``[expect]``: ``fail`` lists distinct verdict ids (``rppsim.checks.VERDICT_IDS``)."""
+    from rppsim.checks import VERDICT_IDS
+
+    if t is None:
+        return ExpectConfig()
+    value = t.raw("fail", [])
+    expected = "a list of distinct verdict ids from " + ", ".join(VERDICT_IDS)
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) and v in VERDICT_IDS for v in value)
+        or len(set(value)) != len(value)
+    ):
+        t.fail("fail", expected, describe(value))
+    t.finish()
+    return ExpectConfig(tuple(value))
 
 
 def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario:
@@ -985,6 +1022,7 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
             parse_byzantine(t, nodes.count, run.duration_ms) for t in root.tables("byzantine")
         ),
         explore=parse_explore(root.table("explore")),
+        expect=parse_expect(root.table("expect")),
     )
 
 

@@ -117,3 +117,49 @@ until_ms = 20_000
     path.write_text(committed, encoding="utf-8")
     code, stdout, _ = _run(capsys, str(path), "--out", str(tmp_path / "out2"))
     assert code == 0, stdout
+
+
+FORKED_EXPECT = """
+[rules]
+electorate = "local-pool"
+
+[[fault]]
+kind = "partition"
+groups = [[0, 1, 2]]
+at_ms = 0
+until_ms = 20_000
+"""
+
+
+@pytest.mark.parametrize(
+    ("expect", "code", "line"),
+    [
+        ('["safety", "agreement"]', 0, "as expected: safety, agreement failed"),
+        ('["safety"]', 1, "NOT AS EXPECTED  agreement: failed and [expect] does not list it"),
+        ('["safety", "agreement", "liveness"]', 1, "liveness: expected to fail, but it is"),
+    ],
+)
+def test_expect_names_the_verdicts_that_must_fail(capsys, tmp_path, expect, code, line) -> None:
+    """A drill: ``[expect] fail`` lists what must fail; anything else failing, or a listed
+    verdict passing (or not applicable), exits 1; ``rppsim check`` honours it too."""
+    text = TINY.replace("count = 4\nvalidators = 4", "count = 8\nvalidators = 7")
+    text = text.replace("duration_ms = 8_000", "duration_ms = 20_000")
+    text += FORKED_EXPECT + f"\n[expect]\nfail = {expect}\n"
+    path = tmp_path / "drill.toml"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    got, stdout, _ = _run(capsys, str(path), "--out", str(out))
+    assert got == code and line in stdout
+    try:
+        again = main(["check", str(out)])
+    except SystemExit as stop:
+        again = int(stop.code or 0)
+    assert again == code and line in capsys.readouterr().out
+
+
+def test_expect_rejects_unknown_ids(capsys, tmp_path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(TINY + '\n[expect]\nfail = ["g99-nothing"]\n', encoding="utf-8")
+    code, stdout, stderr = _run(capsys, str(path))
+    assert code == 2 and "expect.fail" in stderr and "g99-nothing" in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "status" not in stdout

@@ -20,6 +20,7 @@ from rppsim.checks.liveness import check_liveness
 from rppsim.checks.safety import check_safety
 from rppsim.checks.verdict import (
     Verdict,
+    compute_unexpected,
     compute_verdict_counts,
     compute_verdict_table,
     compute_verdicts_text,
@@ -29,9 +30,11 @@ from rppsim.scenario import Scenario
 
 __all__ = [
     "CHECKERS",
+    "VERDICT_IDS",
     "CheckContext",
     "Verdict",
     "build_check_context",
+    "compute_unexpected",
     "compute_verdict_counts",
     "compute_verdict_table",
     "compute_verdicts_text",
@@ -47,6 +50,8 @@ CHECKERS: dict[str, Checker] = {
     "accountability": check_accountability,
 }
 """Every checker by its verdict id, in report order."""
+VERDICT_IDS = tuple(CHECKERS)
+"""Every verdict id a scenario's ``[expect]`` may name (guardrails and alerts join later)."""
 
 
 def evaluate_checkers(

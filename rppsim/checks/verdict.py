@@ -119,3 +119,24 @@ def write_verdicts(path: str | os.PathLike[str], verdicts: Iterable[Verdict]) ->
     tmp.write_text(compute_verdicts_text(verdicts), encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def compute_unexpected(verdicts: Iterable[Verdict], expected_fail: Iterable[str]) -> list[str]:
+    """Why ``verdicts`` are not as a scenario's ``[expect]`` says (empty: as expected): every
+    id listed must have failed, and nothing else may fail (not applicable is no failure)."""
+    items = list(verdicts)
+    expected = list(expected_fail)
+    by_id = {v.id: v for v in items}
+    problems = []
+    for verdict_id in expected:
+        verdict = by_id.get(verdict_id)
+        if verdict is None:
+            problems.append(f"{verdict_id}: expected to fail, but it was not evaluated")
+        elif verdict.passed is not False:
+            problems.append(f"{verdict_id}: expected to fail, but it is {get_status(verdict)}")
+    problems += [
+        f"{v.id}: failed and [expect] does not list it"
+        for v in items
+        if v.passed is False and v.id not in expected
+    ]
+    return problems

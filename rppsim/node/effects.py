@@ -6,6 +6,7 @@ carries them out. Effects are frozen dataclasses; none holds a clock or a socket
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -61,10 +62,68 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class EmitTelemetry:
-    """A telemetry snapshot (spec/ops.md §2.6) taken at ``now_ms``."""
+    """A telemetry snapshot (spec/ops.md §2.6) taken at ``now_ms`` at node height ``height``.
+
+    The driver POSTs ``payload`` (canonical JSON) to the endpoint and answers with
+    ``Node.on_emit_result(now, EmitResult(seq, ...))``. ``payload`` None: encoding failed
+    (``error`` says why, class ``encode``); nothing is sent and no answer is expected.
+    """
 
     now_ms: int
     snapshot: dict[str, Any]
+    seq: int = 0
+    height: int = 0
+    payload: bytes | None = None
+    error: str = ""
+
+
+EMIT_ERROR_CLASSES = ("transport", "status")
+"""Failure classes of an answered emit: no response / timeout, and a non-2xx response."""
+EMIT_FAILURE_CLASSES = ("encode", *EMIT_ERROR_CLASSES)
+"""Every failure class the telemetry loop counts (spec/ops.md §2.6)."""
+TELEMETRY_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+"""Default encoded-snapshot limit (the chain's config names none; see ``TelemetryState``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmitResult:
+    """The driver's answer to ``EmitTelemetry`` number ``seq``: ``ok``, or a failure of class
+    ``error_class`` (``transport`` | ``status``) with a ``detail`` such as the status line."""
+
+    seq: int
+    ok: bool
+    error_class: str | None = None
+    detail: str = ""
+
+
+def compute_emit_result_problem(result: object) -> str | None:
+    """Why ``result`` is no well-formed ``EmitResult`` (None when it is)."""
+    if not isinstance(result, EmitResult):
+        return f"unexpected {type(result).__name__}"
+    if isinstance(result.seq, bool) or not isinstance(result.seq, int):
+        return "seq is not an integer"
+    if not isinstance(result.ok, bool) or not isinstance(result.detail, str):
+        return "ok or detail has the wrong type"
+    if result.ok != (result.error_class is None):
+        return "ok and error_class disagree"
+    if not result.ok and result.error_class not in EMIT_ERROR_CLASSES:
+        return "unknown error_class"
+    return None
+
+
+def encode_telemetry_payload(snapshot: dict[str, Any], max_bytes: int) -> bytes | str:
+    """The snapshot as canonical JSON (sorted keys, no spaces, UTF-8), or the encode error
+    (non-finite floats, non-JSON values, or more than ``max_bytes`` bytes)."""
+    try:
+        text = json.dumps(
+            snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as error:
+        return f"unable to encode telemetry snapshot: {error}"
+    payload = text.encode()
+    if len(payload) > max_bytes:
+        return f"unable to encode telemetry snapshot: {len(payload)} bytes > {max_bytes}"
+    return payload
 
 
 @dataclass(frozen=True, slots=True)

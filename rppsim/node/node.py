@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rppsim.node import vrf
@@ -52,7 +52,18 @@ from rppsim.node.building import BlockBuilder
 from rppsim.node.codec import DecodeError, EncodeError
 from rppsim.node.config import NodeConfig
 from rppsim.node.consensus import RoundVotes, ValidatorSet
-from rppsim.node.effects import Effect, EmitTelemetry, Publish, SetTimer, Timer, TimerKind
+from rppsim.node.effects import (
+    TELEMETRY_MAX_PAYLOAD_BYTES,
+    Effect,
+    EmitResult,
+    EmitTelemetry,
+    Publish,
+    SetTimer,
+    Timer,
+    TimerKind,
+    compute_emit_result_problem,
+    encode_telemetry_payload,
+)
 from rppsim.node.electorate import compute_genesis_electorate, compute_next_electorate
 from rppsim.node.ledger import Ledger, LedgerParams, compute_epoch
 from rppsim.node.mempool import Mempool
@@ -88,6 +99,8 @@ GENESIS_TIME_S = 1_767_225_600
 """Ledger time of height 0 (2026-01-01T00:00:00Z); node time ``now`` counts ms from it."""
 GENESIS_HASH = "00" * 32
 ROUND_SET_CACHE = 8
+MAX_PENDING_EMITS = 64
+"""Emits a node keeps awaiting an answer; older ones are abandoned (counted)."""
 
 __all__ = ["GENESIS_HASH", "GENESIS_TIME_S", "HeightState", "Node", "NodeKeys", "SignState"]
 
@@ -112,11 +125,26 @@ class NodeKeys:
 
 @dataclass(slots=True)
 class TelemetryState:
-    """The telemetry loop's state (spec/ops.md §2.6)."""
+    """The telemetry loop's state (spec/ops.md §2.6): emits taken, their outcomes by class,
+    the emits awaiting an answer (seq → height) and ``last_observed_height``, the height of
+    the newest snapshot the endpoint accepted. ``max_payload_bytes`` bounds an encoded
+    snapshot (the chain's ``[rollout.telemetry]`` names no limit; this is rppsim's)."""
 
     last_observed_height: int | None = None
     emitted: int = 0
-    emit_errors: int = 0
+    succeeded: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    pending: dict[int, int] = field(default_factory=dict)
+    abandoned: int = 0
+    """Emits dropped from ``pending`` unanswered (more than ``MAX_PENDING_EMITS`` in flight)."""
+    invalid_results: int = 0
+    last_ok_seq: int = 0
+    max_payload_bytes: int = TELEMETRY_MAX_PAYLOAD_BYTES
+
+    @property
+    def emit_errors(self) -> int:
+        """Failed emits, every class."""
+        return sum(self.failed.values())
 
 
 class Node(RoundMachine, BlockBuilder, Sync):
@@ -503,15 +531,45 @@ class Node(RoundMachine, BlockBuilder, Sync):
         return max(self.config.rollout.telemetry.sample_interval_secs, 1) * 1000
 
     def _on_telemetry(self, now: int) -> list[Effect]:
+        """Take, encode and emit a snapshot; an encode failure is counted and nothing sent."""
         from rppsim.node.status import compute_telemetry_snapshot
 
+        state = self.telemetry
         snapshot = compute_telemetry_snapshot(self.view())
-        self.telemetry.emitted += 1
-        self.telemetry.last_observed_height = self.height
-        return [
-            EmitTelemetry(now, snapshot),
-            SetTimer(Timer(TimerKind.TELEMETRY), now + self._telemetry_ms()),
-        ]
+        state.emitted += 1
+        seq = state.emitted
+        encoded = encode_telemetry_payload(snapshot, state.max_payload_bytes)
+        timer = SetTimer(Timer(TimerKind.TELEMETRY), now + self._telemetry_ms())
+        if isinstance(encoded, str):
+            state.failed["encode"] += 1
+            return [EmitTelemetry(now, snapshot, seq, self.height, None, encoded), timer]
+        state.pending[seq] = self.height
+        if len(state.pending) > MAX_PENDING_EMITS:
+            del state.pending[min(state.pending)]
+            state.abandoned += 1
+        return [EmitTelemetry(now, snapshot, seq, self.height, encoded), timer]
+
+    def on_emit_result(self, now: int, result: object) -> list[Effect]:
+        """The driver's answer to an emit: on ok, ``last_observed_height`` becomes the height
+        the snapshot carried (never older than an earlier ok); failures are counted by class.
+        A malformed or unexpected answer is rejected and counted, never raised."""
+        state = self.telemetry
+        problem = compute_emit_result_problem(result)
+        if problem is None and result.seq not in state.pending:  # type: ignore[union-attr]
+            problem = "no emit awaits this seq"
+        if problem is not None:
+            state.invalid_results += 1
+            return self._reject("telemetry", problem)
+        assert isinstance(result, EmitResult)
+        height = state.pending.pop(result.seq)
+        if not result.ok:
+            state.failed[str(result.error_class)] += 1
+            return []
+        state.succeeded += 1
+        if result.seq > state.last_ok_seq:
+            state.last_ok_seq = result.seq
+            state.last_observed_height = height
+        return []
 
     # --- queries -------------------------------------------------------------------------------
 

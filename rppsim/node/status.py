@@ -50,9 +50,12 @@ class NodeView:
 
 
 def compute_rollout_status(view: NodeView) -> dict[str, Any]:
-    """``RolloutStatus``: channel, the 7 gates, telemetry with ``last_observed_height``."""
+    """``RolloutStatus``: channel, the 7 gates, telemetry with ``last_observed_height``; plus
+    ``rppsim_telemetry_emits`` (not a chain field): the loop's emit counters, failures by
+    class (encode, transport, status)."""
     rollout = view.config.rollout
     telemetry = rollout.telemetry
+    state = view.telemetry
     return {
         "release_channel": rollout.release_channel.value,
         "feature_gates": rollout.feature_gates.as_dict(),
@@ -60,7 +63,15 @@ def compute_rollout_status(view: NodeView) -> dict[str, Any]:
             "enabled": telemetry.enabled,
             "endpoint": telemetry.endpoint or None,
             "sample_interval_secs": max(telemetry.sample_interval_secs, 1),
-            "last_observed_height": view.telemetry.last_observed_height,
+            "last_observed_height": state.last_observed_height,
+        },
+        "rppsim_telemetry_emits": {
+            "emitted": state.emitted,
+            "succeeded": state.succeeded,
+            "failed": {c: state.failed[c] for c in ("encode", "transport", "status")},
+            "pending": len(state.pending),
+            "abandoned": state.abandoned,
+            "invalid_results": state.invalid_results,
         },
     }
 

@@ -28,6 +28,10 @@ Semantics (all times integer ms; a window is active for ``start <= t < end``):
   combine losses the same way.
 * ``clock-skew``: a node's local clock reads ``t + offset_ms + floor((t - at_ms) * drift_ppm /
   1e6)`` during the window; the kernel applies it to the node's timers (``local_time_ms``).
+* ``telemetry-outage``: the simulated telemetry collector fails the emits that ``nodes`` send
+  during the window, by ``mode``: ``down`` (connection refused at once), ``slow`` (no answer:
+  a transport failure after the node's ``timeout_ms``) or ``error-status`` (HTTP 503). It
+  changes no node state; transitions ``telemetry_outage_start`` / ``_end`` per node.
 * ``churn``: crash/restart pairs expanded at load time from ``("fault", "churn", index)``:
   ``process = "poisson"`` draws exponential gaps (mean ``60000 / rate_per_min`` ms, ceil, at
   least 1 ms), concurrent downs allowed; ``process = "sequential"`` is simnet's loop (wait
@@ -158,7 +162,27 @@ class Churn:
     nodes: tuple[int, ...] | None = None
 
 
-FaultSpec = Crash | Restart | Pause | Partition | Heal | Degrade | ClockSkew | Churn
+OUTAGE_MODES = ("down", "slow", "error-status")
+"""``telemetry-outage`` modes: connection refused, request timeout, HTTP 5xx."""
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryOutage:
+    """The telemetry collector fails the listed nodes' emits sent in ``[at_ms, until_ms)``."""
+
+    nodes: tuple[int, ...]
+    at_ms: int
+    until_ms: int | None = None
+    mode: str = "down"
+
+    def is_active(self, node: int, t_ms: int) -> bool:
+        """Whether an emit of ``node`` sent at ``t_ms`` falls in this outage."""
+        return node in self.nodes and self.at_ms <= t_ms < _end(self.until_ms)
+
+
+FaultSpec = (
+    Crash | Restart | Pause | Partition | Heal | Degrade | ClockSkew | Churn | TelemetryOutage
+)
 FAULT_KINDS: dict[str, type] = {
     "crash": Crash,
     "restart": Restart,
@@ -168,8 +192,17 @@ FAULT_KINDS: dict[str, type] = {
     "degrade": Degrade,
     "clock-skew": ClockSkew,
     "churn": Churn,
+    "telemetry-outage": TelemetryOutage,
 }
-_END_KINDS = {"restart", "churn_up", "resume", "partition_end", "degrade_end", "skew_end"}
+_END_KINDS = {
+    "restart",
+    "churn_up",
+    "resume",
+    "partition_end",
+    "degrade_end",
+    "skew_end",
+    "telemetry_outage_end",
+}
 
 
 def get_fault_kind(spec: FaultSpec) -> str:
@@ -549,6 +582,14 @@ class FaultSchedule:
         )
         return _freeze_view(view)
 
+    def get_telemetry_outage(self, node: int, t_ms: int) -> str | None:
+        """The mode of the first listed ``telemetry-outage`` covering an emit of ``node`` sent
+        at ``t_ms`` (None: the collector is healthy for it)."""
+        for spec in self.faults:
+            if isinstance(spec, TelemetryOutage) and spec.is_active(node, t_ms):
+                return spec.mode
+        return None
+
     def local_time_ms(self, node: int, t_ms: int) -> int:
         """The node's clock at true time ``t_ms`` under the clock-skew faults active then."""
         local = t_ms
@@ -588,6 +629,12 @@ class FaultSchedule:
                 for node in spec.nodes:
                     out.append(Transition(spec.at_ms, "skew_start", node, i, detail))
                     out.append(Transition(_end(spec.until_ms), "skew_end", node, i, detail))
+            elif isinstance(spec, TelemetryOutage):
+                detail = f"mode={spec.mode}"
+                for node in spec.nodes:
+                    out.append(Transition(spec.at_ms, "telemetry_outage_start", node, i, detail))
+                    end = _end(spec.until_ms)
+                    out.append(Transition(end, "telemetry_outage_end", node, i, detail))
         out = [tr for tr in out if tr.time_ms <= self.duration_ms]
         phase = {"heal": 1}
         out.sort(

@@ -30,7 +30,7 @@ from simpy.events import NORMAL
 
 from rppsim.node.blocks import build_identity_request
 from rppsim.node.config import NodeConfig, load_config
-from rppsim.node.effects import EmitTelemetry, Persist, Publish, Send, SetTimer, Timer
+from rppsim.node.effects import EmitResult, EmitTelemetry, Persist, Publish, Send, SetTimer, Timer
 from rppsim.node.genesis import build_genesis
 from rppsim.node.messages import (
     BftVote,
@@ -63,6 +63,11 @@ from rppsim.telemetry.frames import RunRecorder
 
 WALLETS = 32
 PROGRESS_EVERY_MS = 1000
+COLLECTOR_LATENCY_MS = 5
+"""Round trip of an emit to the simulated telemetry collector."""
+DEFAULT_TELEMETRY_TIMEOUT_MS = 5000
+"""``[rollout.telemetry] timeout_ms`` default (spec/ops.md §1.4), if the profile says 0."""
+OUTAGE_STATUS_DETAIL = "telemetry endpoint responded with status 503"
 NEVER_MS = 2**62
 START_KINDS = ("crash", "churn_down", "pause", "partition_start", "degrade_start", "skew_start")
 INSTANT_KINDS = ("heal",)
@@ -398,6 +403,17 @@ class Simulation:
             if counts:
                 self.recorder.record_rejections(i, self.duration_ms, dict(counts))
 
+    def _record_sample(self, i: int, node: Node, at_ms: int) -> None:
+        """At a telemetry sample of node ``i``: its own account in its own ledger and its
+        cumulative rejections (with those lost in its crashes), as ``finish`` records them."""
+        address = node.address
+        genesis = node.config.genesis.get_account(address)
+        stake = None if genesis is None else genesis.stake_value
+        self.recorder.record_ledger(i, at_ms, address, node.ledger.get_account(address), stake)
+        counts = Counter(self.slots[i].lost_rejections)
+        counts.update(node.rejections)
+        self.recorder.record_rejections(i, at_ms, dict(counts))
+
     def _at(self, time_ms: int, callback: Callable[..., None], *args: Any) -> None:
         env = self.env
         env.schedule(Call(env, callback, args), NORMAL, max(time_ms - env.now, 0))
@@ -510,7 +526,50 @@ class Simulation:
                 else:
                     self.slots[i].sign_state = effect.value
             elif kind is EmitTelemetry:
-                self.recorder.record_snapshot(i, at_ms, effect.snapshot)
+                self._record_sample(i, node, at_ms)
+                result = self._collect(i, node, at_ms, effect)
+                error = "" if result.ok else f"{result.error_class}: {result.detail}"
+                self.recorder.record_snapshot(
+                    i, at_ms, effect.snapshot, emit_ok=result.ok, emit_error=error
+                )
+
+    def _collect(self, i: int, node: Node, at_ms: int, effect: EmitTelemetry) -> EmitResult:
+        """The simulated collector: the outcome of an emit node ``i`` sends at ``at_ms`` (true
+        time), answered to the node after the collector's latency, at once (``down``) or after
+        the request timeout (``slow``). An encode failure sends nothing and gets no answer."""
+        if effect.payload is None:
+            return EmitResult(effect.seq, False, "encode", effect.error)
+        mode = self.faults.get_telemetry_outage(i, at_ms)
+        delay = COLLECTOR_LATENCY_MS
+        if mode is None:
+            result = EmitResult(effect.seq, True)
+        elif mode == "error-status":
+            result = EmitResult(effect.seq, False, "status", OUTAGE_STATUS_DETAIL)
+        elif mode == "slow":
+            delay = self.config.rollout.telemetry.timeout_ms or DEFAULT_TELEMETRY_TIMEOUT_MS
+            detail = f"unable to dispatch telemetry snapshot: timed out after {delay} ms"
+            result = EmitResult(effect.seq, False, "transport", detail)
+        else:
+            delay = 0
+            detail = "unable to dispatch telemetry snapshot: connection refused"
+            result = EmitResult(effect.seq, False, "transport", detail)
+        self._at(at_ms + delay, self._answer_emit, i, node, result)
+        return result
+
+    def _answer_emit(self, i: int, generation: Node, result: EmitResult) -> None:
+        """Hand the collector's answer to the node that sent the emit, at no processing cost:
+        lost if it crashed since; while it is paused the answer waits for the resume."""
+        slot = self.slots[i]
+        if slot.node is not generation:
+            return
+        if slot.state is NodeState.PAUSED:
+            now = self._now()
+            ends = [w.end_ms for w in self.faults.pause_windows if w.node == i]
+            end = min((e for e in ends if e > now), default=self.duration_ms)
+            if end < self.duration_ms:
+                self._at(end, self._answer_emit, i, generation, result)
+            return
+        self._process(i, 0, Node.on_emit_result, result)  # bookkeeping: moves no other input
 
     def _set_timer(self, i: int, node: Node, at_ms: int, deadline: int, timer: Timer) -> None:
         """Fire ``timer`` when node ``i``'s clock reads ``deadline`` (not before ``at_ms``)."""
@@ -687,6 +746,8 @@ class Simulation:
     def _on_transition(self, transition: Transition) -> None:
         kind, i, now = transition.kind, transition.node, self._now()
         phase = "start" if kind in START_KINDS else "instant" if kind in INSTANT_KINDS else "end"
+        if kind == "telemetry_outage_start":  # the collector reads the schedule at each emit
+            phase = "start"
         self.recorder.record_fault(now, kind, phase, [] if i < 0 else [i], transition.detail)
         if kind in ("crash", "churn_down", "restart", "churn_up", "pause", "resume"):
             state = self.faults.get_node_state(i, now)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rppsim.checks import Verdict, evaluate_checkers
+from rppsim.checks import Verdict, compute_unexpected, evaluate_checkers
 from rppsim.checks.context import compute_run_facts
 from rppsim.checks.junit import JUNIT_FILE, write_junit
 from rppsim.errors import UserError
@@ -34,6 +34,8 @@ class RunResult:
     summary: dict[str, Any]
     frames: dict[str, Any]
     verdicts: tuple[Verdict, ...] = ()
+    unexpected: tuple[str, ...] = ()
+    """Why the verdicts are not as the scenario's ``[expect]`` says (empty: as expected)."""
 
 
 def build_proof_service(mode: str) -> ProofService:
@@ -94,6 +96,7 @@ def execute_run(
         "prover": scenario.run.prover,
         "duration_ms": str(sim.duration_ms),
         **compute_run_facts(scenario),
+        "expect_fail": ",".join(scenario.expect.fail),
     }
     for key, value in info.items():
         sim.recorder.record_run_info(key, value)
@@ -109,4 +112,5 @@ def execute_run(
     if write:
         write_run_folder(target, frames, summary, judged)
         write_junit(target / JUNIT_FILE, verdicts, info["scenario"])
-    return RunResult(target if write else None, summary, frames, verdicts)
+    unexpected = tuple(compute_unexpected(verdicts, scenario.expect.fail))
+    return RunResult(target if write else None, summary, frames, verdicts, unexpected)

@@ -17,7 +17,10 @@ metadata), never ``hash()``, never a dict's incidental order. The encoding:
   u32 byte length of every value, then all the UTF-8 bytes concatenated; ``category`` the
   u32 number of distinct values present, those values sorted as a ``str`` column, then an
   int32 code per row into them (so unused or reordered categories do not matter).
-- The row index is not hashed; nulls are refused (frames use -1, NaN and "" instead).
+- nullable columns (``Int16`` / ``Int32`` / ``Int64``, ``Float64``, ``boolean``, nullable
+  ``string``; tag = the pandas dtype name): one validity byte per row (1 present, 0 null),
+  then the values as above with every null written as 0, 0.0, False or "".
+- The row index is not hashed; nulls in any other column are refused.
 
 Values are hashed as typed: an int32 column and an int64 column with equal numbers differ.
 Frames read back from Parquet are cast to their schema first (``coerce_frame``).
@@ -94,10 +97,40 @@ def _encode_categorical(sink: _Sink, values: pd.Categorical, where: str) -> None
     sink.update(np.asarray(canonical.codes).astype("<i4"))
 
 
+_NULLABLE_INTS = {"Int16": "<i2", "Int32": "<i4", "Int64": "<i8"}
+
+
+def is_nullable_dtype(dtype: object) -> bool:
+    """Whether ``dtype`` is a pandas nullable dtype with ``pd.NA`` as its missing value."""
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.na_value is pd.NA
+    return isinstance(dtype, (pd.BooleanDtype, pd.Float64Dtype)) or (
+        isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.name in _NULLABLE_INTS
+    )
+
+
+def _encode_nullable(sink: _Sink, series: pd.Series, where: str) -> None:
+    """Validity bytes, then the values with every null written as 0, 0.0, False or ""."""
+    dtype = series.dtype
+    missing = series.isna().to_numpy()
+    sink.update((~missing).astype(np.uint8))
+    if isinstance(dtype, pd.StringDtype):
+        _encode_strings(sink, series.fillna(""), where)
+    elif isinstance(dtype, pd.BooleanDtype):
+        sink.update(series.to_numpy(dtype=np.uint8, na_value=0))
+    elif isinstance(dtype, pd.Float64Dtype):
+        _encode_floats(sink, series.to_numpy(dtype=np.float64, na_value=0.0))
+    else:
+        sink.update(series.to_numpy(dtype=_NULLABLE_INTS[dtype.name], na_value=0))
+
+
 def _encode_column(sink: _Sink, series: pd.Series, where: str) -> None:
     """A column's dtype tag and values (see the module docstring)."""
     dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
+    if is_nullable_dtype(dtype):
+        sink.text(dtype.name)
+        _encode_nullable(sink, series, where)
+    elif isinstance(dtype, pd.CategoricalDtype):
         sink.text("category")
         _encode_categorical(sink, series.array, where)
     elif isinstance(dtype, pd.StringDtype) or dtype == np.dtype(object):

@@ -5,9 +5,11 @@ frame once at the end (DESIGN.md §6, STYLE.md point 14). Conventions shared by 
 
 - Times are simulated integer milliseconds (``*_ms``); no wall-clock value enters a frame.
 - Nodes are ``int32`` node indices; the ``nodes`` frame maps them to addresses.
-- Strings use pandas' pyarrow-backed ``str`` dtype and are never null: an absent string is
-  ``""``. An absent integer is ``-1`` (heights, rounds, counters and times are never
-  negative), an absent float is NaN, an absent bool is False.
+- Values read from a node's payload or ledger (``snapshots``, ``vrf_rounds``, ``ledger``) use
+  pandas nullable dtypes (``Int16``/``Int64``/``Float64``/``boolean``/``string``): a value the
+  node does not report is ``pd.NA``, never a sentinel. Harness columns use numpy dtypes and
+  pandas' pyarrow-backed ``str`` dtype, are never null, and keep their documented markers
+  (``""`` for an absent string, ``-1`` for an absent index, count or time).
 - ``messages.topic`` and ``messages.drop_reason`` are categoricals whose categories are the
   sorted distinct values present, so equal values always give equal frames.
 - Each frame is sorted by its key columns with a stable sort: rows with equal keys keep the
@@ -31,20 +33,21 @@ hash] one row per committed block with counts, proof totals and the recursive co
 votes of each height, powers as decimal text (they exceed int64), member -1 for an address
 that is no node of the run; ``evidence`` [height, offender, offense_height, round, kind] the
 evidence each finalized block carries; ``faults`` [at_ms, kind, phase, nodes] fault
-transitions, nodes as "1,7"; ``messages`` [msg_id, receiver]; ``nodes`` [node] index →
-address, role, region, and whether the scenario made it byzantine;
+transitions, nodes as "1,7"; ``ledger`` [node, now_ms] the node's own account in its own
+ledger at each telemetry sample (LEDGER_FIELDS); ``messages`` [msg_id, receiver]; ``nodes``
+[node] index → address, role, region, and whether the scenario made it byzantine;
 ``proofs`` [height, circuit, index, system] bytes, verified, error; ``rejections`` [node,
-now_ms, reason] the node's *cumulative* invalid-input count per reason; ``run_info`` [key]
-run-level facts as text; ``snapshots`` [node, now_ms] telemetry samples (SNAPSHOT_FIELDS);
-``votes`` [height, round, kind, voter]; ``vrf_rounds`` [node, height, round] selection
-metrics (VRF_FIELDS) and rejections_by_reason as canonical JSON.
+now_ms, reason] the node's *cumulative* invalid-input count per reason at each telemetry
+sample and at the end of the run; ``run_info`` [key] run-level facts as text; ``snapshots``
+[node, now_ms] telemetry samples (SNAPSHOT_FIELDS); ``votes`` [height, round, kind, voter];
+``vrf_rejections`` [node, height, round, reason] the round's ``rejections_by_reason``;
+``vrf_rounds`` [node, height, round] selection metrics (VRF_FIELDS).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -55,7 +58,9 @@ import pyarrow as pa
 from rppsim.node.config import FEATURE_GATE_NAMES
 
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
-"""pandas' default ``str`` dtype; round-trips through Parquet unchanged."""
+"""pandas' default ``str`` dtype (never null in a frame); round-trips through Parquet."""
+NA_STR_DTYPE = pd.StringDtype("pyarrow")
+"""The nullable ``string`` dtype: missing values are ``pd.NA``."""
 
 NUMPY_DTYPES: dict[str, type] = {
     "bool": np.bool_,
@@ -64,8 +69,16 @@ NUMPY_DTYPES: dict[str, type] = {
     "int64": np.int64,
     "float64": np.float64,
 }
-DTYPE_NAMES = (*NUMPY_DTYPES, "str", "category")
-"""Column dtype names of a schema: numpy dtypes, pandas ``str`` and ``category``."""
+NULLABLE_DTYPES: dict[str, pd.api.extensions.ExtensionDtype] = {
+    "Int16": pd.Int16Dtype(),
+    "Int64": pd.Int64Dtype(),
+    "Float64": pd.Float64Dtype(),
+    "boolean": pd.BooleanDtype(),
+    "string": NA_STR_DTYPE,
+}
+"""Schema dtype names whose missing values are ``pd.NA``."""
+DTYPE_NAMES = (*NUMPY_DTYPES, *NULLABLE_DTYPES, "str", "category")
+"""Column dtype names of a schema: numpy dtypes, nullable dtypes, ``str`` and ``category``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,72 +105,125 @@ VERIFIER_BACKENDS = ("stwo", "plonky3", "rpp-stark")
 VERIFIER_COUNTERS = ("accepted", "rejected", "bypassed", "total_duration_ms")
 CACHE_FIELDS = ("hits", "misses", "evictions", "capacity", "queue_depth", "max_queue_depth")
 PENDING_FIELDS = ("block_proposals", "transactions", "identities", "votes", "uptime_proofs")
+EMIT_COUNTERS = (
+    "emitted", "succeeded", "failed_encode", "failed_transport", "failed_status", "pending",
+    "abandoned", "invalid_results",
+)  # fmt: skip
+"""rppsim's telemetry-loop counters (``rollout.rppsim_telemetry_emits``, not a chain field)."""
 CONSENSUS_COUNTERS = ("leader_changes", "failed_votes", "slashing_events", "witness_events")
 
 
 def _snapshot_fields() -> tuple[tuple[str, str, str], ...]:
     """(column, dtype, dotted path) of every snapshot column taken from the payload."""
     fields = [
-        ("release_channel", "str", "rollout.release_channel"),
-        ("telemetry_enabled", "bool", "rollout.telemetry.enabled"),
-        ("sample_interval_secs", "int64", "rollout.telemetry.sample_interval_secs"),
-        ("last_observed_height", "int64", "rollout.telemetry.last_observed_height"),
+        ("release_channel", "string", "rollout.release_channel"),
+        ("telemetry_enabled", "boolean", "rollout.telemetry.enabled"),
+        ("sample_interval_secs", "Int64", "rollout.telemetry.sample_interval_secs"),
+        ("last_observed_height", "Int64", "rollout.telemetry.last_observed_height"),
     ]
-    fields += [(f"gate_{g}", "bool", f"rollout.feature_gates.{g}") for g in FEATURE_GATES]
+    fields += [(f"gate_{g}", "boolean", f"rollout.feature_gates.{g}") for g in FEATURE_GATES]
+    emits = "rollout.rppsim_telemetry_emits"
     fields += [
-        ("height", "int64", "node.height"),
-        ("last_hash", "str", "node.last_hash"),
-        ("epoch", "int64", "node.epoch"),
-        ("round", "int64", "consensus.round"),
+        (f"emits_{c}", "Int64", f"{emits}.{c.replace('failed_', 'failed.')}") for c in EMIT_COUNTERS
     ]
-    fields += [(f"pending_{f}", "int64", f"node.pending_{f}") for f in PENDING_FIELDS]
-    fields += [("quorum_reached", "bool", "consensus.quorum_reached")]
-    fields += [(c, "int64", f"consensus.{c}") for c in CONSENSUS_COUNTERS]
     fields += [
-        ("quorum_latency_ms", "int64", "consensus.quorum_latency_ms"),
-        ("tier", "int16", "reputation.tier"),
-        ("timetoke_hours", "int64", "reputation.timetoke_hours"),
-        ("reputation_score", "float64", "reputation.score"),
-        ("vrf_pool_entries", "int64", "node.vrf_metrics.pool_entries"),
-        ("vrf_accepted_validators", "int64", "node.vrf_metrics.accepted_validators"),
-        ("vrf_participation_rate", "float64", "node.vrf_metrics.participation_rate"),
-        ("vrf_fallback_selected", "bool", "node.vrf_metrics.fallback_selected"),
+        ("height", "Int64", "node.height"),
+        ("last_hash", "string", "node.last_hash"),
+        ("epoch", "Int64", "node.epoch"),
+        ("consensus_height", "Int64", "consensus.height"),
+        ("round", "Int64", "consensus.round"),
+    ]
+    fields += [(f"pending_{f}", "Int64", f"node.pending_{f}") for f in PENDING_FIELDS]
+    fields += [("quorum_reached", "boolean", "consensus.quorum_reached")]
+    fields += [(c, "Int64", f"consensus.{c}") for c in CONSENSUS_COUNTERS]
+    fields += [
+        ("quorum_latency_ms", "Int64", "consensus.quorum_latency_ms"),
+        ("tier", "Int16", "node.reputation.tier"),
+        ("timetoke_hours", "Int64", "node.reputation.timetoke_hours"),
+        ("reputation_score", "Float64", "node.reputation.score"),
+        ("consensus_success", "Int64", "node.reputation.consensus_success"),
+        ("vrf_pool_entries", "Int64", "node.vrf_metrics.pool_entries"),
+        ("vrf_accepted_validators", "Int64", "node.vrf_metrics.accepted_validators"),
+        ("vrf_participation_rate", "Float64", "node.vrf_metrics.participation_rate"),
+        ("vrf_fallback_selected", "boolean", "node.vrf_metrics.fallback_selected"),
     ]
     for backend in VERIFIER_BACKENDS:
         label = backend.replace("-", "_")
         path = f"verifier_metrics.per_backend.{backend}"
-        fields += [(f"verifier_{label}_{c}", "int64", f"{path}.{c}") for c in VERIFIER_COUNTERS]
-    fields += [(f"cache_{f}", "int64", f"verifier_metrics.cache.{f}") for f in CACHE_FIELDS]
+        fields += [(f"verifier_{label}_{c}", "Int64", f"{path}.{c}") for c in VERIFIER_COUNTERS]
+    fields += [(f"cache_{f}", "Int64", f"verifier_metrics.cache.{f}") for f in CACHE_FIELDS]
     return tuple(fields)
 
 
 SNAPSHOT_FIELDS = _snapshot_fields()
-"""Snapshot columns flattened from the ValidatorTelemetryView shape (spec/ops.md §2.5, §2.6),
-plus ``reputation.{tier, timetoke_hours, score}`` supplied by the harness (tier as an int or
-"TlN")."""
+"""Snapshot columns flattened from the payload ``compute_telemetry_snapshot`` builds (the
+ValidatorTelemetryView shape, spec/ops.md §2.5, §2.6). ``tier`` is read as an int or "TlN";
+a path the node does not report (today every ``verifier_*`` and ``cache_*``) is null."""
 _SNAPSHOT_PLAN: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
     (path, tuple(path.split(".")), column) for column, _, path in SNAPSHOT_FIELDS
 )
 _SNAPSHOT_PATHS = frozenset(path for _, _, path in SNAPSHOT_FIELDS)
 
+SNAPSHOT_UNMAPPED: tuple[tuple[str, str], ...] = (
+    ("rollout.telemetry.endpoint", "configuration, constant over a run"),
+    ("node.address", "the nodes frame"),
+    ("node.epoch_nonce", "derived from the state root"),
+    ("node.tip", "the blocks frame"),
+    ("node.reputation.balance", "the ledger frame"),
+    ("node.reputation.stake", "the ledger frame"),
+    ("node.vrf_metrics", "the vrf_rounds and vrf_rejections frames"),
+    ("consensus.pending_votes", "the same count as node.pending_votes"),
+    ("consensus.round_latencies_ms", "a list; blocks and block_finalized give the latencies"),
+    ("mempool", "the same counts as node.pending_*"),
+    ("timetoke_params", "configuration, constant over a run"),
+    ("pruning", "the simulator runs no pruning job"),
+    ("vrf_threshold", "the same values as node.vrf_metrics"),
+    ("rejections", "the rejections frame (the kernel adds counts lost in crashes)"),
+)
+"""Payload paths (a path or the section under it) that are intentionally not snapshot
+columns, with where their values live instead."""
+
+
+def is_snapshot_path_mapped(path: str) -> bool:
+    """Whether payload ``path`` is a snapshot column or listed in SNAPSHOT_UNMAPPED."""
+    if path in _SNAPSHOT_PATHS:
+        return True
+    return any(path == p or path.startswith(p + ".") for p, _ in SNAPSHOT_UNMAPPED)
+
+
 VRF_FIELDS: tuple[tuple[str, str], ...] = (
-    ("pool_entries", "int64"),
-    ("target_validator_count", "int64"),
-    ("verified_submissions", "int64"),
-    ("accepted_validators", "int64"),
-    ("rejected_candidates", "int64"),
-    ("fallback_selected", "bool"),
-    ("participation_rate", "float64"),
-    ("success_rate", "float64"),
-    ("rejection_rate", "float64"),
-    ("active_threshold_ratio", "float64"),
-    ("active_epoch_threshold", "str"),
-    ("latest_epoch", "int64"),
-    ("latest_round", "int64"),
-    ("total_weight", "str"),
-    ("entropy_beacon", "str"),
+    ("pool_entries", "Int64"),
+    ("target_validator_count", "Int64"),
+    ("verified_submissions", "Int64"),
+    ("accepted_validators", "Int64"),
+    ("rejected_candidates", "Int64"),
+    ("fallback_selected", "boolean"),
+    ("participation_rate", "Float64"),
+    ("success_rate", "Float64"),
+    ("rejection_rate", "Float64"),
+    ("active_threshold_ratio", "Float64"),
+    ("active_epoch_threshold", "string"),
+    ("latest_epoch", "Int64"),
+    ("latest_round", "Int64"),
+    ("total_weight", "string"),
+    ("entropy_beacon", "string"),
 )
 """VrfSelectionMetrics field names (spec/ops.md §2.2, §2.8); ``rejection_rate`` as in §2.8."""
+
+LEDGER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("balance", "Int64"),
+    ("stake", "Int64"),
+    ("slashed", "Int64"),
+    ("zsi_validated", "boolean"),
+    ("tier", "Int16"),
+    ("score", "Float64"),
+    ("timetoke_hours", "Int64"),
+    ("consensus_success", "Int64"),
+)
+"""A node's own account in its own ledger: ``slashed`` = genesis stake − stake (only
+slashing moves stake); ``consensus_success`` is the reputation's success count (its genesis
+seed plus one per reward credited; the ledger keeps no cumulative reward amount, so there is
+no rewards column). All null while the node's ledger has no such account."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,6 +270,10 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
             ("at_ms", _I64), ("kind", _STR), ("phase", _STR), ("nodes", _STR), ("detail", _STR),
         ),
         _schema(
+            "ledger", ("node", "now_ms"),
+            ("node", _I32), ("now_ms", _I64), ("address", _STR), *LEDGER_FIELDS,
+        ),
+        _schema(
             "messages", ("msg_id", "receiver"),
             ("msg_id", _I64), ("topic", "category"), ("origin", _I32), ("receiver", _I32),
             ("sent_ms", _I64), ("recv_ms", _I64), ("hops", "int16"), ("bytes", _I32),
@@ -226,9 +296,8 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         _schema("run_info", ("key",), ("key", _STR), ("value", _STR)),
         _schema(
             "snapshots", ("node", "now_ms"),
-            ("node", _I32), ("now_ms", _I64), ("emit_ok", "bool"), ("emit_error", _STR),
+            ("node", _I32), ("now_ms", _I64), ("emit_ok", "bool"), ("emit_error", "string"),
             *((column, dtype) for column, dtype, _ in SNAPSHOT_FIELDS),
-            ("extra", _STR),
         ),
         _schema(
             "votes", ("height", "round", "kind", "voter"),
@@ -238,7 +307,11 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         _schema(
             "vrf_rounds", ("node", "height", "round"),
             ("node", _I32), ("now_ms", _I64), ("height", _I64), ("round", _I64),
-            *VRF_FIELDS, ("rejections_by_reason", _STR),
+            *VRF_FIELDS,
+        ),
+        _schema(
+            "vrf_rejections", ("node", "height", "round", "reason"),
+            ("node", _I32), ("height", _I64), ("round", _I64), ("reason", _STR), ("count", _I64),
         ),
     )
 }  # fmt: skip
@@ -294,6 +367,8 @@ def _as_column(values: object, dtype: str, where: str) -> object:
         return compute_canonical_categorical(values)
     if dtype == "str":
         return _as_strings(values, where)
+    if dtype in NULLABLE_DTYPES:
+        return _as_nullable(values, dtype, where)
     numpy_dtype = NUMPY_DTYPES[dtype]
     array = np.asarray(values)
     if len(array) == 0:
@@ -303,6 +378,24 @@ def _as_column(values: object, dtype: str, where: str) -> object:
     if dtype == "bool" and array.dtype.kind != "b":
         raise ValueError(f"{where}: expected bool, found {array.dtype}")
     return array.astype(numpy_dtype, copy=False)
+
+
+def _as_nullable(values: object, dtype: str, where: str) -> pd.api.extensions.ExtensionArray:
+    """``values`` (None / NaN / pd.NA for missing) as the nullable dtype ``dtype``."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    target = NULLABLE_DTYPES[dtype]
+    if getattr(values, "dtype", None) == target:
+        return values  # type: ignore[return-value]
+    try:
+        if dtype == "string":
+            raw = values if isinstance(values, np.ndarray) else list(values)  # type: ignore[call-overload]
+            return pd.array(pa.array(raw, type=pa.large_string(), from_pandas=True), dtype=target)
+        if dtype == "boolean" and not isinstance(values, pd.api.extensions.ExtensionArray):
+            values = [None if v is None else _to_bool(v, where) for v in values]  # type: ignore[attr-defined]
+        return pd.array(values, dtype=target)  # type: ignore[call-overload]
+    except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise ValueError(f"{where}: expected {dtype} ({error})") from None
 
 
 def _sort_codes(column: object) -> np.ndarray:
@@ -371,14 +464,12 @@ def coerce_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# Converting payload values (None → the absent value of the dtype).
+# Converting payload values (None stays None: the frame holds pd.NA).
 
 
-def _to_int(value: object, where: str) -> int:
-    if type(value) is int:
-        return value
-    if value is None:
-        return -1
+def _to_int(value: object, where: str) -> int | None:
+    if type(value) is int or value is None:
+        return value  # type: ignore[return-value]
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, str) and value.lstrip("-").isdigit():
@@ -386,37 +477,31 @@ def _to_int(value: object, where: str) -> int:
     raise ValueError(f"{where}: expected an integer, found {value!r}")
 
 
-def _to_float(value: object, where: str) -> float:
-    if type(value) is float:
-        return value
-    if value is None:
-        return math.nan
+def _to_float(value: object, where: str) -> float | None:
+    if type(value) is float or value is None:
+        return value  # type: ignore[return-value]
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return float(value)
     raise ValueError(f"{where}: expected a number, found {value!r}")
 
 
-def _to_bool(value: object, where: str) -> bool:
-    if type(value) is bool:
-        return value
-    if value is None:
-        return False
+def _to_bool(value: object, where: str) -> bool | None:
+    if type(value) is bool or value is None:
+        return value  # type: ignore[return-value]
     if isinstance(value, np.bool_):
         return bool(value)
     raise ValueError(f"{where}: expected a bool, found {value!r}")
 
 
-def _to_str(value: object, where: str) -> str:
-    if type(value) is str:
-        return value
-    if value is None:
-        return ""
+def _to_str(value: object, where: str) -> str | None:
+    if type(value) is str or value is None:
+        return value  # type: ignore[return-value]
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"{where}: expected a string, found {value!r}")
 
 
-def _to_tier(value: object, where: str) -> int:
+def _to_tier(value: object, where: str) -> int | None:
     """A reputation tier as 0..5 from an int or the chain's name "Tl0".."Tl5"."""
     if isinstance(value, str) and value.startswith("Tl") and value[2:].isdigit():
         return int(value[2:])
@@ -424,13 +509,13 @@ def _to_tier(value: object, where: str) -> int:
 
 
 CONVERTERS: dict[str, Callable[[object, str], object]] = {
-    "int16": _to_int,
-    "int32": _to_int,
-    "int64": _to_int,
-    "float64": _to_float,
-    "bool": _to_bool,
-    "str": _to_str,
+    "Int16": _to_int,
+    "Int64": _to_int,
+    "Float64": _to_float,
+    "boolean": _to_bool,
+    "string": _to_str,
 }
+"""Payload value → Python value (None for missing) by nullable schema dtype."""
 
 
 def compute_canonical_json(value: object) -> str:
@@ -478,6 +563,25 @@ _SNAPSHOT_CONVERTERS = tuple(
     (_to_tier if column == "tier" else CONVERTERS[dtype], f"snapshot {path}")
     for column, dtype, path in SNAPSHOT_FIELDS
 )
+
+
+def compute_ledger_values(account: object, genesis_stake: int | None) -> tuple[object, ...]:
+    """LEDGER_FIELDS of a ledger ``Account`` (all None when there is none); ``slashed`` =
+    ``genesis_stake`` (0 when genesis does not list the account) − stake."""
+    if account is None:
+        return (None,) * len(LEDGER_FIELDS)
+    reputation = account.reputation  # type: ignore[attr-defined]
+    stake = int(account.stake)  # type: ignore[attr-defined]
+    return (
+        int(account.balance),  # type: ignore[attr-defined]
+        stake,
+        max((genesis_stake or 0) - stake, 0),
+        bool(reputation.zsi_validated),
+        int(reputation.tier),
+        float(reputation.score),
+        int(reputation.timetoke.hours_online),
+        int(reputation.consensus_success),
+    )
 
 
 def compute_sample_key(msg_id: int) -> float:
@@ -635,14 +739,12 @@ class RunRecorder:
         self,
         record_messages: bool = True,
         message_sample_rate: float = 1.0,
-        keep_extra_snapshot_keys: bool = False,
     ) -> None:
         if not 0.0 <= message_sample_rate <= 1.0:
             raise ValueError(f"message_sample_rate must be in [0, 1], got {message_sample_rate}")
         rate = float(message_sample_rate) if record_messages else 0.0
         self.message_sample_rate = rate
         self.messages_mode = "off" if rate == 0.0 else ("all" if rate == 1.0 else "sampled")
-        self.keep_extra_snapshot_keys = keep_extra_snapshot_keys
         skip = ("messages", "run_info")
         self._tables = {name: _Table(name) for name in FRAME_NAMES if name not in skip}
         self._messages = _MessageChunks()
@@ -839,7 +941,8 @@ class RunRecorder:
     def record_vrf_round(
         self, node: int, now_ms: int, height: int, round: int, metrics: Mapping[str, object]
     ) -> None:
-        """A node's VrfSelectionMetrics after a round (spec/ops.md §2.2, §2.8).
+        """A node's VrfSelectionMetrics after a round (spec/ops.md §2.2, §2.8); its
+        ``rejections_by_reason`` go to ``vrf_rejections``, one row per reason.
 
         ``rejection_rate`` = rejected_candidates / verified_submissions (0 when none verified)
         when the metrics do not carry it (spec/ops.md §2.8).
@@ -849,13 +952,16 @@ class RunRecorder:
         if fields.get("rejection_rate") is None:
             verified = _to_int(fields.get("verified_submissions"), "vrf verified_submissions")
             rejected = _to_int(fields.get("rejected_candidates"), "vrf rejected_candidates")
-            fields["rejection_rate"] = rejected / verified if verified > 0 else 0.0
+            fields["rejection_rate"] = (rejected or 0) / verified if verified else 0.0
         values = [CONVERTERS[d](fields.get(f), f"vrf {f}") for f, d in VRF_FIELDS]
         reasons = fields.get("rejections_by_reason") or {}
         if not isinstance(reasons, Mapping):
             raise ValueError(f"vrf rejections_by_reason: expected a mapping, found {reasons!r}")
-        reasons_text = compute_canonical_json({str(k): int(v) for k, v in reasons.items()})
-        self._tables["vrf_rounds"].add(node, now_ms, height, round, *values, reasons_text)
+        self._tables["vrf_rounds"].add(node, now_ms, height, round, *values)
+        table = self._tables["vrf_rejections"]
+        for reason in sorted(str(k) for k in reasons):
+            count = _to_int(reasons[reason], f"vrf rejections_by_reason[{reason!r}]")
+            table.add(node, height, round, reason, count)
 
     def record_snapshot(
         self,
@@ -864,33 +970,37 @@ class RunRecorder:
         payload: Mapping[str, object],
         *,
         emit_ok: bool = True,
-        emit_error: str = "",
+        emit_error: str | None = None,
     ) -> None:
         """A telemetry sample (spec/ops.md §2.6): nested or dotted payload → SNAPSHOT_FIELDS.
 
-        Keys outside SNAPSHOT_FIELDS go to ``extra`` as canonical JSON when the recorder keeps
-        them (``keep_extra_snapshot_keys``), else they are ignored.
+        Paths outside SNAPSHOT_FIELDS are not kept: SNAPSHOT_UNMAPPED says where each lives.
         """
         self._check_open()
-        values: list[object] = [node, now_ms, emit_ok, emit_error]
+        values: list[object] = [node, now_ms, emit_ok, emit_error or None]
         values += [
             convert(value, where)
             for value, (convert, where) in zip(
                 get_snapshot_values(payload), _SNAPSHOT_CONVERTERS, strict=True
             )
         ]
-        extra = ""
-        if self.keep_extra_snapshot_keys:
-            flat = flatten_payload(payload)
-            unknown = {k: v for k, v in flat.items() if k not in _SNAPSHOT_PATHS}
-            extra = compute_canonical_json(unknown) if unknown else ""
-        self._tables["snapshots"].add(*values, extra)
+        self._tables["snapshots"].add(*values)
+
+    def record_ledger(
+        self, node: int, now_ms: int, address: str, account: object, genesis_stake: int | None
+    ) -> None:
+        """Node ``node``'s own ``Account`` in its own ledger (None if it has none) at
+        ``now_ms``; ``genesis_stake`` is the account's stake at genesis, if listed."""
+        self._check_open()
+        values = compute_ledger_values(account, genesis_stake)
+        self._tables["ledger"].add(node, now_ms, address, *values)
 
     def record_rejections(self, node: int, now_ms: int, counts: Mapping[str, int]) -> None:
         """A node's cumulative invalid-input counts by reason at ``now_ms`` (DESIGN.md §2)."""
         self._check_open()
         for reason in sorted(counts):
-            self._tables["rejections"].add(node, now_ms, reason, counts[reason])
+            if counts[reason]:
+                self._tables["rejections"].add(node, now_ms, reason, counts[reason])
 
     # -- harness records -----------------------------------------------------------------------
 

@@ -26,11 +26,11 @@ import pyarrow.parquet as pq
 
 from rppsim.errors import UserError
 from rppsim.telemetry.digest import compute_frames_digest
-from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, coerce_frame
+from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, NULLABLE_DTYPES, coerce_frame
 
 SUMMARY_FILE = "summary.json"
 VERDICTS_FILE = "verdicts.json"
-SUMMARY_FORMAT = "rppsim-run/1"
+SUMMARY_FORMAT = "rppsim-run/2"
 WALL_KEY = "wall"
 ARROW_TYPES = {
     "bool": pa.bool_(),
@@ -40,7 +40,14 @@ ARROW_TYPES = {
     "float64": pa.float64(),
     "str": pa.large_string(),
     "category": pa.dictionary(pa.int32(), pa.string()),
+    "Int16": pa.int16(),
+    "Int64": pa.int64(),
+    "Float64": pa.float64(),
+    "boolean": pa.bool_(),
+    "string": pa.large_string(),
 }
+NULLABLE_COLUMN_DTYPES = frozenset({"float64", *NULLABLE_DTYPES})
+"""Schema dtypes whose Arrow field is nullable (pandas writes NaN and pd.NA as null)."""
 PARQUET_OPTIONS: dict[str, object] = {
     "version": "2.6",
     "compression": "zstd",
@@ -53,9 +60,11 @@ PARQUET_OPTIONS: dict[str, object] = {
 
 
 def get_arrow_schema(name: str) -> pa.Schema:
-    """The Arrow schema of frame ``name``; only floats are nullable (pandas writes NaN as null)."""
+    """The Arrow schema of frame ``name``; floats and nullable dtypes are nullable fields."""
     columns = FRAME_SCHEMAS[name].columns
-    return pa.schema([pa.field(c, ARROW_TYPES[d], nullable=d == "float64") for c, d in columns])
+    return pa.schema(
+        [pa.field(c, ARROW_TYPES[d], nullable=d in NULLABLE_COLUMN_DTYPES) for c, d in columns]
+    )
 
 
 def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
@@ -170,7 +179,8 @@ def compute_rejection_totals(rejections: pd.DataFrame) -> dict[str, int]:
 
 def compute_counts(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
     """Totals of a run: messages (the recorder's seen counters, so also when sampled), blocks
-    (distinct heights), votes, failed telemetry emits, rejections by reason."""
+    (rows of ``blocks``: distinct (height, hash), so fork siblings count), heights (distinct
+    heights), votes, failed telemetry emits, rejections by reason (end-of-run counts)."""
     info = _get_run_info(frames)
     messages = frames["messages"]
     dropped_rows = int(messages["dropped"].sum())
@@ -180,7 +190,8 @@ def compute_counts(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
     return {
         "messages_delivered": int(delivered),
         "messages_dropped": int(dropped),
-        "blocks": int(frames["blocks"]["height"].nunique()),
+        "blocks": len(frames["blocks"]),
+        "heights": int(frames["blocks"]["height"].nunique()),
         "votes": len(frames["votes"]),
         "snapshot_emit_errors": int((~snapshots["emit_ok"]).sum()),
         "rejections_by_reason": compute_rejection_totals(frames["rejections"]),
@@ -195,15 +206,18 @@ def compute_summary(
     wall: Mapping[str, float] | None = None,
     verdicts: Sequence[Mapping[str, object]] | None = None,
 ) -> dict[str, object]:
-    """The run summary: seed, scenario digest, frames digest, final heights, counts, row count
-    per frame, verdict counts (when judged; ``passed`` True / False / None), and the
-    wall-clock figures under ``wall`` (outside every digest)."""
+    """The run summary: seed, scenario digest, frames digest, simulated duration (``run_info``
+    ``duration_ms``; None when not recorded), final heights, counts, row count per frame,
+    verdict counts (when judged; ``passed`` True / False / None), and the wall-clock figures
+    under ``wall`` (outside every digest)."""
     info = _get_run_info(frames)
+    duration = info.get("duration_ms")
     summary: dict[str, object] = {
         "format": SUMMARY_FORMAT,
         "seed": seed,
         "scenario_digest": scenario_digest,
         "digest": compute_frames_digest(frames),
+        "duration_ms": None if duration is None else int(duration),
         "messages_mode": info.get("recorder.messages", "all"),
         "final_heights": compute_final_heights(frames),
         "counts": compute_counts(frames),

@@ -24,7 +24,7 @@ from typing import Any
 
 from rppsim.gc_tuning import relaxed_gc
 from rppsim.node.config import NodeConfig
-from rppsim.node.effects import EmitTelemetry, Persist, Publish, Send, SetTimer
+from rppsim.node.effects import EmitResult, EmitTelemetry, Persist, Publish, Send, SetTimer
 from rppsim.node.genesis import build_genesis
 from rppsim.node.messages import Commit, Transaction, sign_transaction
 from rppsim.node.node import Node, NodeKeys, SignState
@@ -184,6 +184,8 @@ class InMemoryCluster:
                     self.sign_states[i] = effect.value
             elif isinstance(effect, EmitTelemetry):
                 self.telemetry.append((i, effect.now_ms, effect.snapshot))
+                if effect.payload is not None:  # the collector accepts every emit at once
+                    self._apply(i, node.on_emit_result(self.now, EmitResult(effect.seq, True)))
 
     def _next_arrival(self, now: int) -> int:
         """The next submission time: an exponential gap (mean 1000 / rate ms), at least 1 ms."""

@@ -104,3 +104,19 @@ def test_evaluate_checkers_runs_every_checker_or_those_named(make_frames) -> Non
     ]  # fmt: skip
     with pytest.raises(ValueError, match="unknown checkers"):
         evaluate_checkers(frames, scenario, only=["sanity"])
+
+
+def test_unexpected_lists_every_way_verdicts_differ_from_expect() -> None:
+    from rppsim.checks import compute_unexpected
+
+    failed = Verdict("safety", "checker", "t", False, "critical", 1, 0, 2, 10, "fork")
+    passed = Verdict("agreement", "checker", "t", True, "critical", 0, 0, message="ok")
+    skipped = Verdict("liveness", "checker", "t", None, "critical", None, 1, message="short")
+    verdicts = [failed, passed, skipped]
+    assert compute_unexpected(verdicts, ["safety"]) == []
+    assert compute_unexpected(verdicts, []) == ["safety: failed and [expect] does not list it"]
+    assert compute_unexpected(verdicts, ["safety", "agreement", "liveness", "g07"]) == [
+        "agreement: expected to fail, but it is PASS",
+        "liveness: expected to fail, but it is N/A",
+        "g07: expected to fail, but it was not evaluated",
+    ]

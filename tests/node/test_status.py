@@ -128,7 +128,12 @@ def cluster(safety) -> InMemoryCluster:
 def test_rollout_status(cluster):
     """§2.1: channel, the seven gates, telemetry with last_observed_height."""
     status = cluster.node(0).status_rollout()
-    assert set(status) == {"release_channel", "feature_gates", "telemetry"}
+    assert set(status) == {
+        "release_channel", "feature_gates", "telemetry", "rppsim_telemetry_emits",
+    }  # fmt: skip
+    emits = status["rppsim_telemetry_emits"]  # the emit counters the chain's loop logged
+    assert emits["emitted"] == emits["succeeded"] + emits["pending"] > 0
+    assert emits["failed"] == {"encode": 0, "transport": 0, "status": 0}
     assert status["release_channel"] == "development"
     assert set(status["feature_gates"]) == GATES
     assert all(isinstance(v, bool) for v in status["feature_gates"].values())

@@ -12,10 +12,16 @@ from rppsim.cli import main
 from rppsim.errors import UserError
 from rppsim.sim.run import default_out_dir, execute_run
 from rppsim.telemetry.digest import compute_frames_digest
-from rppsim.telemetry.frames import FRAME_NAMES
+from rppsim.telemetry.frames import (
+    FRAME_NAMES,
+    SNAPSHOT_FIELDS,
+    flatten_payload,
+    is_snapshot_path_mapped,
+)
 from rppsim.telemetry.runfolder import SUMMARY_FILE, read_run_folder
 
 SHORT_MS = 20_000
+SAMPLED_MS = 31_000  # two telemetry samples (every 15 s) per node
 DIGEST = re.compile(r"^seed (\d+)  digest ([0-9a-f]{64})$", re.MULTILINE)
 
 
@@ -26,6 +32,65 @@ def written(tmp_path_factory, scenario, safe):
     result = execute_run(scenario("base"), duration_ms=SHORT_MS, out_dir=out)
     safe(result.frames)
     return result
+
+
+@pytest.fixture(scope="module")
+def sampled(simulation, scenario):
+    """The base scenario run for SAMPLED_MS, its frames, and every payload its nodes emitted."""
+    sim = simulation(scenario("base"), duration_ms=SAMPLED_MS)
+    payloads: list[dict] = []
+    record = sim.recorder.record_snapshot
+
+    def keep(node: int, now_ms: int, payload: dict, **kwargs: object) -> None:
+        payloads.append(payload)
+        record(node, now_ms, payload, **kwargs)  # type: ignore[arg-type]
+
+    sim.recorder.record_snapshot = keep  # type: ignore[method-assign]
+    sim.run()
+    return sim, sim.recorder.frames(), payloads
+
+
+def test_every_payload_path_is_a_snapshot_column_or_listed_as_unmapped(sampled) -> None:
+    _, _, payloads = sampled
+    paths = {path for payload in payloads for path in flatten_payload(payload)}
+    assert len(paths) > 50
+    assert sorted(path for path in paths if not is_snapshot_path_mapped(path)) == []
+
+
+def test_no_snapshot_column_is_all_null_where_the_node_reports_it(sampled) -> None:
+    _, frames, payloads = sampled
+    snapshots = frames["snapshots"]
+    reported = {
+        path
+        for payload in payloads
+        for path, value in flatten_payload(payload).items()
+        if value is not None
+    }
+    assert {"node.reputation.tier", "node.reputation.timetoke_hours"} <= reported
+    for column, _, path in SNAPSHOT_FIELDS:
+        if path in reported:
+            assert snapshots[column].notna().any(), column
+        else:
+            assert snapshots[column].isna().all(), column  # e.g. verifier_*, cache_*
+    assert snapshots["tier"].max() >= 1 and snapshots["timetoke_hours"].max() > 0
+    assert snapshots["reputation_score"].max() > 0
+
+
+def test_ledger_and_rejections_are_sampled_with_the_snapshots(sampled) -> None:
+    sim, frames, _ = sampled
+    snapshots, ledger, rejections = frames["snapshots"], frames["ledger"], frames["rejections"]
+    key = ["node", "now_ms"]
+    assert ledger[key].values.tolist() == snapshots[key].values.tolist()
+    assert ledger["address"].tolist() == [sim.addresses[i] for i in ledger["node"]]
+    own = ledger[ledger["tier"].notna()]
+    assert len(own) and (own["stake"] > 0).all() and (own["slashed"] == 0).all()
+    same = own.merge(snapshots, on=key, suffixes=("", "_snapshot"))
+    assert (same["tier"] == same["tier_snapshot"]).all()
+    assert (same["timetoke_hours"] == same["timetoke_hours_snapshot"]).all()
+    times = set(rejections["now_ms"])
+    assert sim.duration_ms in times and times - {sim.duration_ms} <= set(snapshots["now_ms"])
+    for _, counts in rejections.groupby(["node", "reason"])["count"]:
+        assert counts.is_monotonic_increasing
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -61,6 +126,14 @@ def test_the_summary_names_the_run(written, scenario) -> None:
     assert info["duration_ms"] == str(SHORT_MS) and info["scenario"] == "base"
     assert (written.frames["block_finalized"]["finalized_ms"] < SHORT_MS).all()
     assert min(summary["final_heights"].values()) >= 2
+    blocks = written.frames["blocks"]
+    assert summary["duration_ms"] == SHORT_MS
+    assert (
+        summary["counts"]["blocks"]
+        == len(blocks)
+        == len(blocks[["height", "hash"]].drop_duplicates())
+    )
+    assert summary["counts"]["heights"] == blocks["height"].nunique()
     assert summary["wall"]["wall_time_s"] > 0
 
 

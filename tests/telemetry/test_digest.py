@@ -16,7 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rppsim.telemetry.digest import DOMAIN, compute_frame_digests, compute_frames_digest
-from rppsim.telemetry.frames import STR_DTYPE, RunRecorder, compute_canonical_categorical
+from rppsim.telemetry.frames import (
+    NA_STR_DTYPE,
+    STR_DTYPE,
+    RunRecorder,
+    compute_canonical_categorical,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +34,9 @@ def _text(value: str) -> bytes:
 def build_sample_frames() -> dict[str, pd.DataFrame]:
     """A small run touching every frame; record and dict orders follow ``hash(str)``, which
     PYTHONHASHSEED changes, so only a recorder independent of them gives one digest."""
-    recorder = RunRecorder(keep_extra_snapshot_keys=True)
+    from rppsim.node.ledger import Account
+
+    recorder = RunRecorder()
     topics = ("blocks", "votes", "proofs", "meta", "vrf/proofs", "witness/meta")
     for topic in sorted(topics, key=hash):
         msg_id = sorted(topics).index(topic)
@@ -45,9 +52,13 @@ def build_sample_frames() -> dict[str, pd.DataFrame]:
         recorder.record_node(node, hashlib.blake2s(bytes([node])).hexdigest(), "validator", "eu")
         recorder.record_rejections(node, 1000, {r: len(r) + node for r in reasons})
         payload = {key: {"height": node + 3} for key in sorted(("node", "consensus"), key=hash)}
-        payload["reputation"] = {"score": node / 3, "tier": f"Tl{node}", "timetoke_hours": node}
+        reputation = {"score": node / 3, "tier": f"Tl{node}", "timetoke_hours": node}
+        payload["node"]["reputation"] = reputation
         payload["unknown"] = {r: node for r in reasons}
-        recorder.record_snapshot(node, 1000 * node, payload, emit_ok=node != 2)
+        error = "transport: refused" if node == 2 else ""
+        recorder.record_snapshot(node, 1000 * node, payload, emit_ok=node != 2, emit_error=error)
+        account = Account(f"a{node}", balance=10 * node, stake=5) if node else None
+        recorder.record_ledger(node, 1000 * node, f"a{node}", account, 8 if node > 1 else None)
         metrics = {"pool_entries": 4, "accepted_validators": node, "participation_rate": node / 4}
         recorder.record_vrf_round(node, 500, 3, 0, metrics | {"rejections_by_reason": {"x": node}})
         recorder.record_block_finalized(3, node, "h3", 900 + node)
@@ -90,6 +101,26 @@ def test_digest_follows_the_documented_encoding():
     expected += _text("c") + _text("category") + struct.pack("<III", 2, 1, 1) + b"xy"
     expected += struct.pack("<ii", 1, 0)
     assert compute_frames_digest({"t": frame}) == hashlib.blake2s(expected).hexdigest()
+
+
+def test_nullable_columns_hash_a_validity_byte_then_filled_values():
+    frame = pd.DataFrame(
+        {
+            "i": pd.array([None, -2], dtype="Int64"),
+            "b": pd.array([True, None], dtype="boolean"),
+            "f": pd.array([None, 0.5], dtype="Float64"),
+            "s": pd.array(["é", None], dtype=NA_STR_DTYPE),
+        }
+    )
+    expected = DOMAIN + struct.pack("<I", 1) + _text("t") + struct.pack("<QI", 2, 4)
+    expected += _text("i") + _text("Int64") + b"\x00\x01" + struct.pack("<qq", 0, -2)
+    expected += _text("b") + _text("boolean") + b"\x01\x00" + b"\x01\x00"
+    expected += _text("f") + _text("Float64") + b"\x00\x01" + struct.pack("<dd", 0.0, 0.5)
+    expected += _text("s") + _text("string") + b"\x01\x00" + struct.pack("<II", 2, 0)
+    expected += "é".encode()
+    assert compute_frames_digest({"t": frame}) == hashlib.blake2s(expected).hexdigest()
+    zero = frame.assign(i=pd.array([0, -2], dtype="Int64"))
+    assert compute_frames_digest({"t": zero}) != compute_frames_digest({"t": frame})
 
 
 def test_schema_frames_are_hashed_in_schema_column_order():
@@ -145,7 +176,7 @@ def test_names_row_order_and_string_boundaries_matter():
 @pytest.mark.parametrize(
     ("column", "message", "error"),
     [
-        (pd.array([1, None], dtype="Int64"), "no canonical encoding", TypeError),
+        (pd.array([1, None], dtype="UInt8"), "no canonical encoding", TypeError),
         (np.array(["a", 1], dtype=object), "non-string", TypeError),
         (pd.array(["a", None], dtype=STR_DTYPE), "null strings", ValueError),
         (pd.Categorical(["a", None]), "null categorical", ValueError),
@@ -179,10 +210,12 @@ CELLS = [
 
 
 def _changed(value: object, dtype: object) -> object:
-    """A different value of the same type."""
+    """A different value of the same type (a null becomes a value)."""
+    if value is pd.NA:
+        return {"boolean": True, "string": "x"}.get(str(dtype), 0)
     if isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
         return str(value) + "x"
-    if dtype == np.bool_:
+    if dtype == np.bool_ or isinstance(dtype, pd.BooleanDtype):
         return not value
     if dtype.kind == "f":
         return 1.0 if np.isnan(value) else float(np.nextafter(value, np.inf))
@@ -202,7 +235,7 @@ def test_any_single_value_change_changes_the_digest(cell):
     else:
         frame[column] = (
             pd.array(values, dtype=dtype)
-            if isinstance(dtype, pd.StringDtype)
+            if isinstance(dtype, pd.api.extensions.ExtensionDtype)
             else np.array(values, dtype=dtype)
         )
     assert compute_frames_digest(SAMPLE | {name: frame}) != SAMPLE_DIGEST
@@ -210,7 +243,10 @@ def test_any_single_value_change_changes_the_digest(cell):
 
 def test_the_sample_covers_every_dtype():
     kinds = {str(frame[c].dtype) for frame in SAMPLE.values() for c in frame.columns}
-    assert {"bool", "int16", "int32", "int64", "float64", "str", "category"} <= kinds
+    assert {"bool", "int16", "int32", "int64", "str", "category"} <= kinds  # no float64 left
+    assert {"Int16", "Int64", "Float64", "boolean", "string"} <= kinds
+    nullable = [frame[c] for frame in SAMPLE.values() for c in frame.columns]
+    assert any(column.dtype.name == "Int64" and column.isna().any() for column in nullable)
     assert len(CELLS) > 300
 
 

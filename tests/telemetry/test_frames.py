@@ -1,7 +1,5 @@
 """Run frames: schemas and dtypes, record_flood arrays, sampling, snapshots, sort determinism."""
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,25 +8,31 @@ from hypothesis import strategies as st
 
 from rppsim.telemetry.digest import compute_frames_digest
 from rppsim.telemetry.frames import (
+    DTYPE_NAMES,
     FRAME_NAMES,
     FRAME_SCHEMAS,
+    LEDGER_FIELDS,
+    NULLABLE_DTYPES,
     RECORDER_KEYS,
     SNAPSHOT_FIELDS,
+    SNAPSHOT_UNMAPPED,
     STR_DTYPE,
     VRF_FIELDS,
     RunRecorder,
     build_frame,
     compute_canonical_categorical,
+    compute_ledger_values,
     compute_nodes_text,
     compute_sample_key,
     compute_sort_order,
     flatten_payload,
     get_empty_frame,
+    is_snapshot_path_mapped,
 )
 
 
 def _expected_dtype(dtype: str) -> object:
-    return {"str": STR_DTYPE}.get(dtype, dtype)
+    return {"str": STR_DTYPE, **NULLABLE_DTYPES}.get(dtype, dtype)
 
 
 def _assert_schema(name: str, frame: pd.DataFrame) -> None:
@@ -71,13 +75,13 @@ def _nested_payload(height: int) -> dict:
             "epoch": 2,
             "pending_transactions": 7,
             "vrf_metrics": {"pool_entries": 9, "participation_rate": 0.75},
+            "reputation": {"tier": "Tl4", "timetoke_hours": 30, "score": 0.5},
         },
         "consensus": {"round": 1, "quorum_reached": True, "leader_changes": 3},
         "verifier_metrics": {
             "per_backend": {"rpp-stark": {"accepted": 4, "rejected": 1, "bypassed": 0}},
             "cache": {"hits": 5, "misses": 2},
         },
-        "reputation": {"tier": "Tl4", "timetoke_hours": 30, "score": 0.5},
         "mempool": {"transactions": 7},
     }
 
@@ -92,8 +96,7 @@ def test_schemas_are_consistent():
         assert schema.name == name
         assert len(set(schema.column_names)) == len(schema.columns)
         assert set(schema.key) <= set(schema.column_names)
-        assert all(d in ("bool", "int16", "int32", "int64", "float64", "str", "category")
-                   for _, d in schema.columns)  # fmt: skip
+        assert all(d in DTYPE_NAMES for _, d in schema.columns)
         assert not any("wall" in c or c.endswith("_s") for c in schema.column_names)
 
 
@@ -110,7 +113,7 @@ def test_empty_run_gives_every_frame_with_its_schema():
 
 
 def test_recorded_frames_have_schema_dtypes():
-    recorder = RunRecorder(keep_extra_snapshot_keys=True)
+    recorder = RunRecorder()
     _flood(recorder, 1, [3, 2], {4: "lost"})
     recorder.record_unicast(2, "meta", 1, 5, 64, 3, 9, 1)
     recorder.record_node(0, "aa" * 16, "validator", "eu")
@@ -122,6 +125,7 @@ def test_recorded_frames_have_schema_dtypes():
     recorder.record_vote(1, 0, "prevote", 0, "h1", 120)
     recorder.record_vrf_round(0, 100, 1, 0, {"pool_entries": 3, "rejections_by_reason": {"x": 1}})
     recorder.record_snapshot(0, 1000, _nested_payload(1))
+    recorder.record_ledger(0, 1000, "aa" * 16, None, None)
     recorder.record_fault(50, "crash", "start", [2])
     recorder.record_alert("ChainStall", "critical", 600_000)
     recorder.record_rejections(0, 1000, {"bad signature": 1})
@@ -283,30 +287,44 @@ def test_snapshot_flattens_nested_payload():
         3, 5000, False, "encode"
     )  # fmt: skip
     assert row["release_channel"] == "canary" and row["sample_interval_secs"] == 30
-    assert (
-        row["gate_pruning"] and not row["gate_witness_network"] and not row["gate_reconstruction"]
-    )
-    assert row["last_observed_height"] == -1
+    assert (row["gate_pruning"] and not row["gate_witness_network"]) and row[
+        "gate_reconstruction"
+    ] is pd.NA
+    assert row["last_observed_height"] is pd.NA
     assert (row["height"], row["epoch"], row["round"], row["pending_transactions"]) == (12, 2, 1, 7)
     assert row["quorum_reached"] and row["leader_changes"] == 3
     assert (row["tier"], row["timetoke_hours"], row["reputation_score"]) == (4, 30, 0.5)
     assert (row["vrf_pool_entries"], row["vrf_participation_rate"]) == (9, 0.75)
     assert (row["verifier_rpp_stark_accepted"], row["verifier_rpp_stark_rejected"]) == (4, 1)
-    assert row["verifier_stwo_accepted"] == -1
-    assert (row["cache_hits"], row["cache_misses"], row["cache_evictions"]) == (5, 2, -1)
-    assert row["extra"] == ""
+    assert row["verifier_stwo_accepted"] is pd.NA
+    assert (row["cache_hits"], row["cache_misses"], row["cache_evictions"]) == (5, 2, pd.NA)
 
 
-def test_snapshot_absent_fields_take_documented_defaults():
+def test_snapshot_of_a_successful_emit_has_a_null_error():
+    recorder = RunRecorder()
+    recorder.record_snapshot(0, 0, _nested_payload(1), emit_error="")
+    assert recorder.frames()["snapshots"]["emit_error"].isna().all()
+
+
+def test_snapshot_absent_fields_are_null():
     recorder = RunRecorder()
     recorder.record_snapshot(0, 0, {})
-    row = recorder.frames()["snapshots"].iloc[0]
+    frame = recorder.frames()["snapshots"]
     for column, dtype, _ in SNAPSHOT_FIELDS:
-        value = row[column]
-        if dtype == "float64":
-            assert math.isnan(value), column
-        else:
-            assert value == {"str": "", "bool": False}.get(dtype, -1), column
+        assert dtype in NULLABLE_DTYPES and frame[column].isna().all(), column
+    assert not frame[["node", "now_ms", "emit_ok"]].isna().any().any()
+
+
+def test_snapshot_unmapped_paths_name_no_column_path():
+    paths = {path for _, _, path in SNAPSHOT_FIELDS}
+    partly_mapped = {"node.vrf_metrics"}  # four columns; the rest are in vrf_rounds
+    for prefix, reason in SNAPSHOT_UNMAPPED:
+        covered = {p for p in paths if p == prefix or p.startswith(prefix + ".")}
+        assert reason and (not covered or prefix in partly_mapped), prefix
+    assert is_snapshot_path_mapped("node.reputation.tier")
+    assert is_snapshot_path_mapped("mempool.votes") and is_snapshot_path_mapped("pruning")
+    assert not is_snapshot_path_mapped("node.reputation.nickname")
+    assert not is_snapshot_path_mapped("mempoolx")
 
 
 def test_snapshot_dotted_payload_equals_nested():
@@ -316,14 +334,25 @@ def test_snapshot_dotted_payload_equals_nested():
     pd.testing.assert_frame_equal(nested.frames()["snapshots"], dotted.frames()["snapshots"])
 
 
-def test_snapshot_extra_keys_kept_as_canonical_json_when_asked():
-    payload = {"node": {"height": 1, "zeta": [1, 2]}, "alpha": {"b": 2, "a": None}}
-    kept, ignored = RunRecorder(keep_extra_snapshot_keys=True), RunRecorder()
-    kept.record_snapshot(0, 0, payload)
-    ignored.record_snapshot(0, 0, payload)
-    extra = kept.frames()["snapshots"]["extra"].iloc[0]
-    assert extra == '{"alpha.a":null,"alpha.b":2,"node.zeta":[1,2]}'
-    assert ignored.frames()["snapshots"]["extra"].iloc[0] == ""
+def test_ledger_rows_come_from_the_account_and_are_null_without_one():
+    from rppsim.node.ledger import Account
+    from rppsim.node.reputation import ReputationProfile, Tier, TimetokeBalance
+
+    profile = ReputationProfile(
+        zsi_validated=True, timetoke=TimetokeBalance(hours_online=30), consensus_success=4,
+        score=0.25, tier=Tier.Tl3,
+    )  # fmt: skip
+    account = Account("aa", balance=70, stake=500, reputation=profile)
+    assert compute_ledger_values(account, 1000) == (70, 500, 500, True, 3, 0.25, 30, 4)
+    assert compute_ledger_values(account, None)[2] == 0
+    recorder = RunRecorder()
+    recorder.record_ledger(1, 2000, "aa", account, 1000)
+    recorder.record_ledger(0, 2000, "bb", None, None)
+    frame = recorder.frames()["ledger"]
+    assert frame["address"].tolist() == ["bb", "aa"]
+    columns = [c for c, _ in LEDGER_FIELDS]
+    assert frame.loc[0, columns].isna().all()
+    assert frame.loc[1, columns].tolist() == [70, 500, 500, True, 3, 0.25, 30, 4]
 
 
 @pytest.mark.parametrize(
@@ -333,7 +362,7 @@ def test_snapshot_extra_keys_kept_as_canonical_json_when_asked():
         {"node": {"height": 1.5}},
         {"consensus": {"quorum_reached": 1}},
         {"rollout": {"release_channel": 3.0}},
-        {"reputation": {"score": "high"}},
+        {"node": {"reputation": {"score": "high"}}},
         {"node": {"height": 1}, "node.height": 2},
     ],
 )
@@ -353,15 +382,18 @@ def test_vrf_round_fields_and_rejection_rate():
     }  # fmt: skip
     recorder.record_vrf_round(4, 900, 12, 1, metrics)
     recorder.record_vrf_round(5, 900, 12, 1, {"rejected_candidates": 3})
-    frame = recorder.frames()["vrf_rounds"]
+    frames = recorder.frames()
+    frame = frames["vrf_rounds"]
     first, second = frame.iloc[0], frame.iloc[1]
-    assert [c for c, _ in VRF_FIELDS] == list(frame.columns[4:-1])
+    assert [c for c, _ in VRF_FIELDS] == list(frame.columns[4:])
     assert first["rejection_rate"] == 0.25 and second["rejection_rate"] == 0.0
     assert first["total_weight"] == "123456789012345678901"
-    assert (first["latest_epoch"], first["latest_round"]) == (3, -1)
-    assert first["fallback_selected"] and math.isnan(first["active_threshold_ratio"])
-    assert first["rejections_by_reason"] == '{"missing VRF public key":1,"tier too low":1}'
-    assert second["rejections_by_reason"] == "{}"
+    assert (first["latest_epoch"], first["latest_round"]) == (3, pd.NA)
+    assert first["fallback_selected"] and first["active_threshold_ratio"] is pd.NA
+    assert second["pool_entries"] is pd.NA and second["fallback_selected"] is pd.NA
+    assert frames["vrf_rejections"].values.tolist() == [
+        [4, 12, 1, "missing VRF public key", 1], [4, 12, 1, "tier too low", 1]
+    ]  # fmt: skip
 
 
 def test_blocks_dedupe_by_height_and_hash():
@@ -391,11 +423,14 @@ def test_fault_nodes_are_canonical_text():
     assert recorder.frames()["faults"]["nodes"].tolist() == ["1,7"]
 
 
-def test_rejections_are_recorded_in_reason_order():
+def test_rejections_are_recorded_in_reason_order_per_sample_without_zeros():
     recorder = RunRecorder()
-    recorder.record_rejections(2, 100, {"z": 1, "a": 4})
+    recorder.record_rejections(2, 300, {"z": 2, "a": 4})
+    recorder.record_rejections(2, 100, {"z": 1, "a": 0})
     frame = recorder.frames()["rejections"]
-    assert frame[["reason", "count"]].values.tolist() == [["a", 4], ["z", 1]]
+    assert frame[["now_ms", "reason", "count"]].values.tolist() == [
+        [100, "z", 1], [300, "a", 4], [300, "z", 2]
+    ]  # fmt: skip
 
 
 def test_run_info_reserved_prefix_and_conflicts():

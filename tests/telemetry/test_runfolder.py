@@ -22,7 +22,8 @@ from rppsim.telemetry.runfolder import (
 
 
 def _record_run(sample_rate: float = 1.0) -> dict[str, pd.DataFrame]:
-    """Three nodes, two heights, a partition, cumulative rejections; NaN and -0.0 floats."""
+    """Three nodes, two heights (one forked), a partition, cumulative rejections, nulls and
+    -0.0 floats, a ledger row without an account."""
     recorder = RunRecorder(message_sample_rate=sample_rate)
     for node in range(3):
         recorder.record_node(node, f"{node:064x}", "validator", ["eu", "us", "ap"][node])
@@ -37,8 +38,18 @@ def _record_run(sample_rate: float = 1.0) -> dict[str, pd.DataFrame]:
         recorder.record_block(height, f"h{height}", height % 3, 0, 1000 * height, tx_count=height)
         for node in range(3 if height == 1 else 2):
             recorder.record_block_finalized(height, node, f"h{height}", 1000 * height + 40 + node)
-    recorder.record_vrf_round(0, 900, 1, 0, {"participation_rate": -0.0, "success_rate": None})
+    recorder.record_block(2, "fork", 1, 1, 2100)
+    recorder.record_vrf_round(
+        0,
+        900,
+        1,
+        0,
+        {"participation_rate": -0.0, "success_rate": None, "rejections_by_reason": {"r": 2}},
+    )
     recorder.record_snapshot(1, 2000, {"node": {"height": 2}}, emit_ok=False, emit_error="x")
+    recorder.record_snapshot(2, 2000, {"node": {"height": 1}})
+    recorder.record_ledger(1, 2000, f"{1:064x}", None, None)
+    recorder.record_run_info("duration_ms", "3000")
     recorder.record_rejections(0, 1000, {"bad signature": 2, "unknown topic": 1})
     recorder.record_rejections(0, 2000, {"bad signature": 5})
     recorder.record_rejections(1, 2000, {"bad signature": 1})
@@ -62,6 +73,25 @@ def test_round_trip_gives_equal_frames_summary_and_digest(tmp_path):
     assert read_summary == summary
     assert compute_frames_digest(read_frames) == summary["digest"] == compute_frames_digest(frames)
     assert np.signbit(read_frames["vrf_rounds"]["participation_rate"].iloc[0])
+
+
+def test_nulls_survive_the_round_trip(tmp_path):
+    frames = _record_run()
+    write_run_folder(tmp_path, frames, compute_summary(frames, seed=1, scenario_digest="s"))
+    read_frames, summary = read_run_folder(tmp_path)
+    snapshots = read_frames["snapshots"]
+    assert snapshots["emit_error"].tolist() == ["x", pd.NA]
+    assert snapshots["tier"].isna().all() and snapshots["height"].tolist() == [2, 1]
+    assert read_frames["ledger"].drop(columns=["node", "now_ms", "address"]).isna().all().all()
+    assert read_frames["vrf_rounds"]["success_rate"].isna().all()
+    assert summary["duration_ms"] == 3000
+
+
+def test_verdict_counts_are_in_the_summary():
+    frames = _record_run()
+    verdicts = [{"passed": True}, {"passed": False}, {"passed": None}, {"passed": True}]
+    summary = compute_summary(frames, seed=1, scenario_digest="s", verdicts=verdicts)
+    assert summary["verdicts"] == {"passed": 2, "failed": 1, "not_applicable": 1}
 
 
 def test_empty_run_round_trips(tmp_path):
@@ -110,7 +140,9 @@ def test_summary_content():
     assert summary["final_heights"] == {"0": 2, "1": 2, "2": 1}
     counts = summary["counts"]
     assert (counts["messages_delivered"], counts["messages_dropped"]) == (70, 10)
-    assert (counts["blocks"], counts["votes"], counts["snapshot_emit_errors"]) == (2, 1, 1)
+    assert (counts["blocks"], counts["heights"]) == (3, 2)  # a row per (height, hash)
+    assert (counts["votes"], counts["snapshot_emit_errors"]) == (1, 1)
+    assert summary["duration_ms"] == 3000 and "verdicts" not in summary
     assert counts["rejections_by_reason"] == {"bad signature": 6, "unknown topic": 1}
     assert summary["frames"] == {name: len(frames[name]) for name in FRAME_NAMES}
     assert summary["messages_mode"] == "all" and "wall" not in summary
