@@ -111,22 +111,17 @@ def _report_expectation(unexpected: Sequence[str], expected_fail: Sequence[str])
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Judge a run folder again without re-running it: write ``verdicts.json`` and
-    ``junit.xml`` into it, print the verdict table; exit 1 when a verdict fails."""
-    from rppsim.checks import (
-        CHECKERS,
-        compute_unexpected,
-        compute_verdict_table,
-        evaluate_checkers,
-        write_verdicts,
-    )
+    ``junit.xml`` into it, print the verdict table; exit 1 when the verdicts are not as the
+    scenario's ``[expect]`` says."""
+    from rppsim.checks import compute_unexpected, compute_verdict_table, write_verdicts
     from rppsim.checks.junit import JUNIT_FILE, write_junit
     from rppsim.telemetry.runfolder import VERDICTS_FILE, read_run_folder
+    from rppsim.verdicts import VERDICT_IDS, evaluate_verdicts
 
-    unknown = [name for name in args.only or () if name not in CHECKERS]
+    unknown = [name for name in args.only or () if name not in VERDICT_IDS]
     if unknown:
-        raise UserError(
-            "rppsim check", "--only", f"verdict ids among {', '.join(CHECKERS)}", ", ".join(unknown)
-        )
+        expected = "verdict ids such as safety or g18-liveness"
+        raise UserError("rppsim check", "--only", expected, ", ".join(unknown))
     folder = Path(args.run_dir)
     if not folder.is_dir():
         raise UserError(args.run_dir, "", "a run folder (from rppsim run)", "no such folder")
@@ -134,11 +129,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     info = frames["run_info"]
     name = dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
     try:
-        verdicts = evaluate_checkers(frames, None, only=args.only)
+        verdicts = evaluate_verdicts(frames, None, only=args.only)
     except ValueError as error:
-        raise UserError(
-            str(folder / "run_info.parquet"), "run_info", "the run facts", str(error)
-        ) from None
+        where = str(folder / "run_info.parquet")
+        raise UserError(where, "run_info", "the run facts", str(error)) from None
     write_verdicts(folder / VERDICTS_FILE, verdicts)
     write_junit(folder / JUNIT_FILE, verdicts, name.get("scenario", folder.name))
     print(compute_verdict_table(verdicts), end="")

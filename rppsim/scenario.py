@@ -176,6 +176,8 @@ class Scenario:
     explore: ExploreBounds | None = None
     """``[explore]``: bounds of ``rppsim explore`` (``rppsim run`` ignores them)."""
     expect: ExpectConfig = ExpectConfig()
+    guardrails: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    """``[guardrails.<id>]`` threshold overrides: (guardrail id, ((name, value), ...))."""
 
     def canonical(self) -> dict[str, Any]:
         """The scenario as plain JSON data (no source, no resolved paths)."""
@@ -975,12 +977,37 @@ ROOT_KEYS = (
     "byzantine",
     "explore",
     "expect",
+    "guardrails",
 )
 
 
+def parse_guardrails(t: Table | None) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
+    """``[guardrails.<id>]``: tables of numeric threshold overrides, one per guardrail id
+    (``rppsim.guardrails.GUARDRAIL_IDS``); the names a guardrail reads are checked when it
+    runs (``rppsim.sim.run``)."""
+    from rppsim.guardrails import GUARDRAIL_IDS
+
+    if t is None:
+        return ()
+    out = []
+    for guardrail_id in sorted(t.data):
+        if guardrail_id not in GUARDRAIL_IDS:
+            t.fail(guardrail_id, "a guardrail id such as g18-liveness", repr(guardrail_id))
+        table = t.table(guardrail_id)
+        assert table is not None
+        values = []
+        for name in sorted(table.data):
+            value = table.data[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                table.fail(name, "a number (a threshold)", describe(value))
+            values.append((name, float(value)))
+        out.append((guardrail_id, tuple(values)))
+    return tuple(out)
+
+
 def parse_expect(t: Table | None) -> ExpectConfig:
-    """``[expect]``: ``fail`` lists distinct verdict ids (``rppsim.checks.VERDICT_IDS``)."""
-    from rppsim.checks import VERDICT_IDS
+    """``[expect]``: ``fail`` lists distinct verdict ids (``rppsim.verdicts.VERDICT_IDS``)."""
+    from rppsim.verdicts import VERDICT_IDS
 
     if t is None:
         return ExpectConfig()
@@ -1023,6 +1050,7 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
         ),
         explore=parse_explore(root.table("explore")),
         expect=parse_expect(root.table("expect")),
+        guardrails=parse_guardrails(root.table("guardrails")),
     )
 
 

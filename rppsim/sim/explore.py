@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from rppsim.checks import evaluate_checkers
 from rppsim.errors import UserError
 from rppsim.node.config import load_config
 from rppsim.rng import SeedTree
@@ -435,14 +434,13 @@ def compute_failed_ids(verdicts: Sequence[tuple[str, bool | None, str]]) -> tupl
 
 
 def execute_plan(plan: Mapping[str, Any], source: str) -> tuple[tuple[str, bool | None, str], ...]:
-    """Run a plan (paths resolved against ``source``'s folder) and judge it; an exception is
-    the verdict ``("error", False, message)``."""
+    """Run a plan (paths resolved against ``source``'s folder) and judge it by the protocol
+    checkers (the deployment guardrails are meant to fail under injected faults, so explore
+    leaves them out); an exception is the verdict ``("error", False, message)``."""
     scenario = parse_scenario(plan, source)
     try:
         result = execute_run(scenario, write=False, record_messages=False)
-        verdicts = getattr(result, "verdicts", None)
-        if verdicts is None:
-            verdicts = evaluate_checkers(result.frames, scenario)
+        verdicts = [v for v in result.verdicts if v.kind == "checker"]
     except UserError:
         raise
     except Exception as error:  # a crash of the kernel or a node is a finding too

@@ -14,16 +14,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rppsim.checks import Verdict, compute_unexpected, evaluate_checkers
+from rppsim.checks import Verdict, compute_unexpected
 from rppsim.checks.context import compute_run_facts
 from rppsim.checks.junit import JUNIT_FILE, write_junit
 from rppsim.errors import UserError
 from rppsim.gc_tuning import relaxed_gc
+from rppsim.guardrails import compute_guardrail_facts
 from rppsim.node.proofs import ProofService
 from rppsim.scenario import SEED_MAX, Scenario
 from rppsim.sim.kernel import Simulation
 from rppsim.sim.proving import SizedModelProofService, get_proof_cost, get_proof_size
 from rppsim.telemetry.runfolder import compute_summary, write_run_folder
+from rppsim.verdicts import evaluate_verdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +99,17 @@ def execute_run(
         "duration_ms": str(sim.duration_ms),
         **compute_run_facts(scenario),
         "expect_fail": ",".join(scenario.expect.fail),
+        **compute_guardrail_facts(sim.config, scenario),
     }
     for key, value in info.items():
         sim.recorder.record_run_info(key, value)
     frames = sim.recorder.frames()
     effective = replace(scenario, run=replace(scenario.run, duration_ms=sim.duration_ms))
-    verdicts = tuple(evaluate_checkers(frames, effective))
+    try:
+        verdicts = tuple(evaluate_verdicts(frames, effective))
+    except ValueError as error:  # an override no guardrail reads
+        key, _, why = str(error).partition(": ")
+        raise UserError(scenario.source, key, "a threshold the guardrail reads", why) from None
     judged = [v.to_json_dict() for v in verdicts]
     wall = {"wall_time_s": round(time.perf_counter() - started, 3)}
     summary = compute_summary(

@@ -1,0 +1,105 @@
+"""The chain's 27 deployment guardrails (spec/ops.md §6) as verdicts of kind ``guardrail``.
+
+One module per area registers its guardrails in ``base.GUARDRAILS`` (ids ``gNN-slug``):
+``rollout`` (1–4, 22–24), ``telemetry`` (5–8), ``proofs`` (9, 11–13), ``vrf`` (10),
+``consensus`` (14, 17–19), ``workload`` (15, 16, 20, 21) and ``live`` (25–27: they need the
+alert rules or a live deployment, and say so as not applicable). ``evaluate_guardrails`` judges
+one run from its frames and either its scenario or the facts its run folder recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+
+import pandas as pd
+
+from rppsim.checks.context import build_check_context
+from rppsim.checks.verdict import Verdict
+from rppsim.guardrails import consensus, live, proofs, rollout, telemetry, vrf, workload
+from rppsim.guardrails.base import (
+    GUARDRAILS,
+    GuardrailContext,
+    compute_profile_json,
+    evaluate_registered,
+)
+from rppsim.scenario import Scenario
+
+__all__ = [
+    "GUARDRAILS",
+    "GUARDRAIL_IDS",
+    "GuardrailContext",
+    "build_guardrail_context",
+    "compute_guardrail_facts",
+    "evaluate_guardrails",
+]
+_MODULES = (consensus, live, proofs, rollout, telemetry, vrf, workload)  # each registers its own
+
+GUARDRAIL_IDS = tuple(g.id for g in sorted(GUARDRAILS.values(), key=lambda g: g.number))
+"""Every guardrail id, by §6 number."""
+
+
+def compute_guardrail_facts(config: object, scenario: Scenario) -> dict[str, str]:
+    """What ``run_info`` records for the guardrails: the node config the run used (the
+    profile with the run's genesis and telemetry) and the scenario's overrides."""
+    overrides = {k: dict(v) for k, v in scenario.guardrails}
+    return {
+        "profile": compute_profile_json(config),
+        "guardrail_overrides": json.dumps(overrides, sort_keys=True, separators=(",", ":")),
+    }
+
+
+def build_guardrail_context(
+    frames: Mapping[str, pd.DataFrame], scenario: Scenario | None
+) -> GuardrailContext:
+    """The guardrails' context: the facts the run recorded in ``run_info`` (the config it ran
+    with), or, for frames without them, the scenario's profile with its telemetry setting."""
+    checks = build_check_context(frames, scenario)
+    info = frames["run_info"]
+    facts = dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
+    if "profile" not in facts and scenario is not None:
+        facts = compute_guardrail_facts(compute_scenario_config(scenario), scenario)
+    missing = [k for k in ("profile", "guardrail_overrides") if k not in facts]
+    if missing:
+        raise ValueError(f"run_info lacks {', '.join(missing)} (a run of an older rppsim)")
+    return GuardrailContext(
+        checks, json.loads(facts["profile"]), json.loads(facts["guardrail_overrides"])
+    )
+
+
+def compute_scenario_config(scenario: Scenario) -> object:
+    """The scenario's node profile with its ``[telemetry] sample_interval_ms`` applied (the
+    kernel's ``build_run_config`` without the run's genesis)."""
+    from dataclasses import replace
+
+    from rppsim.node.config import load_config
+
+    config, _ = load_config(scenario.nodes.profile_path)
+    interval = scenario.telemetry.sample_interval_ms
+    if interval is None:
+        return config
+    telemetry = replace(
+        config.rollout.telemetry, enabled=True, sample_interval_secs=max(interval // 1000, 1)
+    )
+    return replace(config, rollout=replace(config.rollout, telemetry=telemetry))
+
+
+def evaluate_guardrails(
+    frames: Mapping[str, pd.DataFrame],
+    scenario: Scenario | None,
+    *,
+    only: Collection[str] | None = None,
+) -> list[Verdict]:
+    """Every guardrail's verdict on one run (or those named in ``only``), by §6 number.
+
+    An override no guardrail read is a ``ValueError`` naming ``guardrails.<id>.<name>``."""
+    context = build_guardrail_context(frames, scenario)
+    verdicts = evaluate_registered(frames, context, only)
+    judged = {v.id for v in verdicts if v.passed is not None}  # N/A ones may stop early
+    for gid, name, known in context.get_unread_overrides():
+        if gid in judged:
+            names = ", ".join(known) or "none"
+            raise ValueError(
+                f"guardrails.{gid}.{name}: not a threshold of {gid} (it reads {names})"
+            )
+    return verdicts

@@ -1,0 +1,151 @@
+"""The frame of the chain's 27 deployment guardrails (spec/ops.md §6): a registry of pure
+functions of a run's frames, each returning a ``rppsim.checks.Verdict`` of kind ``guardrail``.
+
+A guardrail has a stable id ``gNN-slug`` (NN its §6 number), a title and a severity. Its
+thresholds are the chain's defaults, overridable per scenario (``[guardrails.<id>]``,
+``GuardrailContext.threshold``). A guardrail a simulated run cannot decide (it needs a live
+deployment, or a part of the run the scenario does not have) returns ``passed = None`` with a
+message saying why — never a pass.
+
+Every guardrail reads only the frames and a ``GuardrailContext`` (the checkers' context, the
+node profile as plain JSON data, the overrides), so the same functions judge a run folder
+(``rppsim check``) and, later, live telemetry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from rppsim.checks.context import CheckContext
+from rppsim.checks.verdict import Verdict
+
+Frames = Mapping[str, pd.DataFrame]
+Check = Callable[[Frames, "GuardrailContext"], Verdict]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailContext:
+    """What guardrails judge against besides the frames."""
+
+    checks: CheckContext
+    """Nodes, byzantine nodes, validators, block time, round timeout, duration of the run."""
+    config: Mapping[str, Any]
+    """The node profile of the run as plain JSON data (``NodeConfig.as_dict()``)."""
+    overrides: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """``[guardrails.<id>]`` of the scenario: threshold name → value."""
+    read: set[tuple[str, str]] = field(default_factory=set, compare=False)
+    """(guardrail id, threshold name) of every threshold a guardrail asked for."""
+
+    def threshold(self, guardrail_id: str, name: str, default: float) -> float:
+        """The scenario's override of a threshold, else the chain's default."""
+        self.read.add((guardrail_id, name))
+        return self.overrides.get(guardrail_id, {}).get(name, default)
+
+    def get_unread_overrides(self) -> list[tuple[str, str, list[str]]]:
+        """Overrides no guardrail read (a misspelt name): (id, name, the names it reads)."""
+        return [
+            (gid, name, sorted(n for g, n in self.read if g == gid))
+            for gid, values in sorted(self.overrides.items())
+            for name in sorted(values)
+            if (gid, name) not in self.read
+        ]
+
+    def get_config(self, *path: str) -> Any:
+        """A value of the node profile by key path, e.g. ``("rollout", "release_channel")``."""
+        value: Any = self.config
+        for key in path:
+            value = value[key]
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Guardrail:
+    """One registered guardrail."""
+
+    id: str
+    number: int
+    title: str
+    severity: str
+    check: Check
+
+
+GUARDRAILS: dict[str, Guardrail] = {}
+"""Every guardrail by id; filled by the modules of ``rppsim.guardrails`` when imported."""
+
+
+def register(
+    number: int, slug: str, title: str, severity: str = "critical"
+) -> Callable[[Check], Check]:
+    """Register ``check`` as guardrail ``g{number:02d}-{slug}``."""
+    guardrail_id = f"g{number:02d}-{slug}"
+
+    def decorate(check: Check) -> Check:
+        if guardrail_id in GUARDRAILS or any(g.number == number for g in GUARDRAILS.values()):
+            raise ValueError(f"guardrail {number} registered twice")
+        GUARDRAILS[guardrail_id] = Guardrail(guardrail_id, number, title, severity, check)
+        return check
+
+    return decorate
+
+
+def get_guardrail(number: int) -> Guardrail:
+    """The registered guardrail of a §6 number."""
+    return next(g for g in GUARDRAILS.values() if g.number == number)
+
+
+def make_verdict(
+    number: int,
+    passed: bool | None,
+    figure: int | float | None,
+    threshold: int | float | None,
+    message: str,
+    node: int | None = None,
+    time_ms: int | None = None,
+) -> Verdict:
+    """The verdict of guardrail ``number`` (its id, title and severity from the registry)."""
+    guardrail = get_guardrail(number)
+    return Verdict(
+        guardrail.id,
+        "guardrail",
+        guardrail.title,
+        passed,
+        guardrail.severity,
+        figure,
+        threshold,
+        node,
+        time_ms,
+        message,
+    )
+
+
+def not_applicable(number: int, why: str) -> Verdict:
+    """Guardrail ``number`` cannot be decided by this run: ``passed = None`` and why."""
+    return make_verdict(number, None, None, None, why)
+
+
+def is_sample_due(ctx: GuardrailContext) -> bool:
+    """Whether telemetry is on and the run lasts past its first sample (one interval after
+    start): only then must a running node have emitted a snapshot."""
+    telemetry = ctx.get_config("rollout", "telemetry")
+    interval_ms = max(int(telemetry.get("sample_interval_secs") or 0), 1) * 1000
+    return bool(telemetry.get("enabled")) and ctx.checks.duration_ms > interval_ms
+
+
+def compute_profile_json(config: object) -> str:
+    """The node profile as canonical JSON (recorded in ``run_info`` as ``profile``)."""
+    as_dict = getattr(config, "as_dict", None)
+    data = as_dict() if callable(as_dict) else config
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def evaluate_registered(
+    frames: Frames, context: GuardrailContext, only: Collection[str] | None = None
+) -> list[Verdict]:
+    """Every registered guardrail's verdict (or those named in ``only``), by §6 number."""
+    chosen = sorted(GUARDRAILS.values(), key=lambda g: g.number)
+    return [g.check(frames, context) for g in chosen if only is None or g.id in only]

@@ -1,0 +1,178 @@
+"""Rollout guardrails (spec/ops.md §6 rows 1–4, 22–24; §1, §4): config validity, channel
+advertisement and promotion order, feature gates, genesis parity, storage migration, soak."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from rppsim.checks.verdict import Verdict
+from rppsim.errors import UserError
+from rppsim.guardrails.base import (
+    Frames,
+    GuardrailContext,
+    is_sample_due,
+    make_verdict,
+    not_applicable,
+    register,
+)
+from rppsim.node.config import FEATURE_GATE_NAMES, ReleaseChannel, compute_stage_gates, parse_config
+
+CHANNELS = tuple(c.value for c in ReleaseChannel)
+"""development → testnet → canary → mainnet (spec/ops.md §1.3, §6 row 3)."""
+
+
+def get_config_error(config: Mapping[str, Any]) -> str | None:
+    """The first error ``rppsim validate`` reports for a profile given as JSON data (strict
+    mode; the resolved genesis stands in for ``genesis_path``), or None when it is valid."""
+    data = dict(config)
+    if "genesis" in data:
+        data.pop("genesis_path", None)
+    try:
+        parse_config(data, "profile", strict=True)
+    except UserError as error:
+        return str(error).splitlines()[0]
+    return None
+
+
+@register(1, "config-valid", "Config valid")
+def check_config_valid(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 1 / §1.1: every config rule in the chain's order; the first error wins (exit
+    code class 2)."""
+    error = get_config_error(ctx.config)
+    if error is not None:
+        return make_verdict(1, False, 1, 0, f"exit code 2: {error}")
+    return make_verdict(1, True, 0, 0, "the profile passes every rule (strict mode)")
+
+
+@register(2, "channel-advertised", "Channel advertised and correct")
+def check_channel_advertised(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 2: every honest node's snapshots report the profile's release channel, one of
+    the 4; an honest node with no snapshot advertised nothing."""
+    target = str(ctx.get_config("rollout", "release_channel"))
+    snapshots = frames["snapshots"].sort_values(["now_ms", "node"], kind="stable")
+    if target not in CHANNELS:
+        return make_verdict(2, False, 1, 0, f"profile channel {target!r} is not one of {CHANNELS}")
+    channel = snapshots["release_channel"].astype("string").fillna("<null>")
+    wrong = snapshots[channel != target]
+    if not wrong.empty:
+        row = wrong.iloc[0]
+        message = f"{wrong['node'].nunique()} node(s) advertise another channel, first node "
+        message += f"{int(row['node'])}: {channel[row.name]!r} ≠ {target!r}"
+        return make_verdict(2, False, len(wrong), 0, message, int(row["node"]), int(row["now_ms"]))
+    silent = sorted(set(ctx.checks.honest) - {int(n) for n in snapshots["node"]})
+    if silent and not is_sample_due(ctx):
+        return not_applicable(
+            2,
+            "no telemetry sample was due in this run (telemetry off or a run"
+            " shorter than one sample interval)",
+        )
+    if silent:
+        message = f"{len(silent)} honest node(s) never advertised a channel, first node {silent[0]}"
+        return make_verdict(2, False, len(silent), 0, message, silent[0])
+    nodes = snapshots["node"].nunique()
+    message = f"{nodes} nodes advertise {target!r} in all {len(snapshots)} snapshots"
+    return make_verdict(2, True, 0, 0, message)
+
+
+def get_channel_changes(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """Rows where a node's advertised channel differs from its previous snapshot's."""
+    ordered = snapshots.dropna(subset=["release_channel"]).sort_values(
+        ["node", "now_ms"], kind="stable"
+    )
+    previous = ordered.groupby("node")["release_channel"].shift()
+    changed = ordered.assign(previous=previous)
+    return changed[previous.notna() & (previous != changed["release_channel"])]
+
+
+def is_promotion_step(previous: str, target: str) -> bool:
+    """One stage forward (no skipping), or any step back (a rollback)."""
+    if previous not in CHANNELS or target not in CHANNELS:
+        return False
+    step = CHANNELS.index(target) - CHANNELS.index(previous)
+    return step <= 1
+
+
+@register(3, "promotion-order", "Channel promotion order")
+def check_promotion_order(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 3: a promotion goes to the next stage only; a rollback may go back."""
+    changes = get_channel_changes(frames["snapshots"])
+    if changes.empty:
+        return not_applicable(3, "the run has no stages (no node changes channel)")
+    bad = changes[
+        [
+            not is_promotion_step(p, t)
+            for p, t in zip(changes["previous"], changes["release_channel"], strict=True)
+        ]
+    ].sort_values(["now_ms", "node"], kind="stable")
+    if not bad.empty:
+        row = bad.iloc[0]
+        message = f"node {int(row['node'])} moved {row['previous']} → {row['release_channel']}"
+        return make_verdict(3, False, len(bad), 0, message, int(row["node"]), int(row["now_ms"]))
+    return make_verdict(3, True, 0, 0, f"{len(changes)} channel change(s), each one stage")
+
+
+@register(4, "gates-match-stage", "Feature gates match the stage profile")
+def check_gates_match_stage(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 4 / §1.3: the profile's 7 gates equal its stage's bundle, and every node's
+    snapshot gates equal the profile's (hence fleet-wide equality)."""
+    channel = str(ctx.get_config("rollout", "release_channel"))
+    profile = {g: bool(v) for g, v in ctx.get_config("rollout", "feature_gates").items()}
+    if channel in CHANNELS:
+        bundle = compute_stage_gates(channel)
+        differ = [g for g in FEATURE_GATE_NAMES if profile.get(g) != bundle[g]]
+        if differ:
+            message = f"profile gates differ from the {channel} bundle: {', '.join(differ)}"
+            return make_verdict(4, False, len(differ), 0, message)
+    snapshots = frames["snapshots"].sort_values(["now_ms", "node"], kind="stable")
+    mismatch = pd.Series(False, index=snapshots.index)
+    for gate in FEATURE_GATE_NAMES:
+        mismatch |= (
+            snapshots[f"gate_{gate}"].astype("boolean").fillna(not profile[gate]) != profile[gate]
+        )
+    if mismatch.any():
+        row = snapshots[mismatch].iloc[0]
+        gates = [
+            g
+            for g in FEATURE_GATE_NAMES
+            if row[f"gate_{g}"] is pd.NA or bool(row[f"gate_{g}"]) != profile[g]
+        ]
+        message = f"{snapshots[mismatch]['node'].nunique()} node(s) run other gates, first node "
+        message += f"{int(row['node'])}: {', '.join(gates)}"
+        return make_verdict(
+            4, False, int(mismatch.sum()), 0, message, int(row["node"]), int(row["now_ms"])
+        )
+    on = [g for g in FEATURE_GATE_NAMES if profile[g]]
+    message = f"all snapshots run the {channel} gates ({', '.join(on)})"
+    return make_verdict(4, True, 0, 0, message)
+
+
+@register(22, "genesis-parity", "Genesis parity")
+def check_genesis_parity(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 22: one genesis hash on every node, when a frame carries it per node."""
+    for name, frame in sorted(frames.items()):
+        if "genesis_hash" in frame.columns and "node" in frame.columns:
+            hashes = frame.dropna(subset=["genesis_hash"])
+            count = int(hashes["genesis_hash"].nunique())
+            if count > 1:
+                first = hashes.iloc[0]["genesis_hash"]
+                row = hashes[hashes["genesis_hash"] != first].iloc[0]
+                message = f"{count} genesis hashes in {name}, node {int(row['node'])} differs"
+                return make_verdict(22, False, count, 1, message, int(row["node"]))
+            return make_verdict(22, True, count, 1, f"one genesis hash in {name}")
+    why = "all nodes of a simulated run share one genesis by construction; no frame carries "
+    return not_applicable(22, why + "per-node genesis hashes")
+
+
+@register(23, "storage-migration", "Storage migration")
+def check_storage_migration(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 23 needs a storage schema version per node."""
+    return not_applicable(23, "the simulator has no storage schema (no Firewood database)")
+
+
+@register(24, "soak-windows", "Soak windows before promotion")
+def check_soak_windows(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 24 measures soak time per promotion stage."""
+    return not_applicable(24, "no stages in the run (soak windows need promotion stages)")

@@ -1,0 +1,312 @@
+"""Telemetry guardrails 5–8 (spec/ops.md §6): telemetry enabled, snapshot cadence, no stalled
+``last_observed_height``, payload emittable — judged from the ``snapshots`` frame (one row per
+node per telemetry tick, spec/ops.md §2.5–§2.6) and the node profile.
+
+Snapshot values are nullable: ``pd.NA`` is read as missing, never as a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from rppsim.checks.verdict import Verdict
+from rppsim.guardrails.base import (
+    Frames,
+    GuardrailContext,
+    is_sample_due,
+    make_verdict,
+    not_applicable,
+    register,
+)
+from rppsim.guardrails.consensus import compute_tip, get_tip_at
+
+__all__ = [
+    "Offender",
+    "Stall",
+    "check_snapshot_cadence",
+    "check_telemetry_enabled",
+    "check_telemetry_not_stalled",
+    "check_telemetry_payload_emittable",
+    "compute_emit_errors",
+    "compute_stall",
+    "get_error_class",
+    "is_endpoint_valid",
+]
+
+NO_SNAPSHOTS = "telemetry off: no snapshots"
+
+
+@dataclass(frozen=True, slots=True)
+class Offender:
+    """A node breaking a guardrail: when (None: from the start of the run) and why."""
+
+    node: int
+    time_ms: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """A node's longest run of equal ``last_observed_height`` while the chain tip advanced."""
+
+    node: int
+    samples: int
+    start_ms: int
+    end_ms: int
+    height: int | None
+    tip_from: int
+    tip_to: int
+
+
+def _get_value(value: object) -> object | None:
+    """A frame cell, or None when it is missing (``pd.NA`` / NaN)."""
+    return None if value is None or value is pd.NA or pd.isna(value) else value  # type: ignore[arg-type]
+
+
+def _get_node_snapshots(snapshots: pd.DataFrame, node: int) -> pd.DataFrame:
+    rows = snapshots[snapshots["node"] == node]
+    return rows.sort_values("now_ms", kind="stable").reset_index(drop=True)
+
+
+def _get_first(offenders: list[Offender]) -> Offender:
+    """The earliest offender (one failing from the start first), then by node."""
+    return min(offenders, key=lambda o: (o.time_ms is not None, o.time_ms or 0, o.node))
+
+
+def is_endpoint_valid(endpoint: str) -> bool:
+    """Whether a telemetry endpoint is an http(s) URI with a host (spec/ops.md §1.x URI rules)."""
+    parsed = urlparse(endpoint)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _get_profile_offence(telemetry: Mapping[str, object]) -> str | None:
+    """Why the profile's ``rollout.telemetry`` breaks §6 row 5 for validators, or None."""
+    if not telemetry.get("enabled"):
+        return "the profile has rollout.telemetry.enabled = false"
+    interval = telemetry.get("sample_interval_secs")
+    if not isinstance(interval, int) or interval < 1:
+        return f"the profile has rollout.telemetry.sample_interval_secs = {interval!r} (< 1)"
+    for key in ("endpoint", "http_endpoint"):
+        endpoint = telemetry.get(key)
+        if endpoint and not is_endpoint_valid(str(endpoint)):
+            return f"the profile has an invalid rollout.telemetry.{key} {endpoint!r}"
+    return None
+
+
+def _get_node_offence(rows: pd.DataFrame, node: int) -> Offender | None:
+    """The first snapshot of ``node`` saying telemetry disabled or an interval < 1, or None."""
+    if rows.empty:
+        return Offender(node, None, "emitted no snapshot although the profile enables telemetry")
+    for now_ms, enabled, interval in zip(
+        rows["now_ms"], rows["telemetry_enabled"], rows["sample_interval_secs"], strict=True
+    ):
+        if _get_value(enabled) is None or not bool(enabled):
+            return Offender(node, int(now_ms), f"telemetry_enabled = {_get_value(enabled)}")
+        value = _get_value(interval)
+        if value is None or int(value) < 1:  # type: ignore[call-overload]
+            return Offender(node, int(now_ms), f"sample_interval_secs = {value} (< 1)")
+    return None
+
+
+@register(5, "telemetry-enabled", "telemetry enabled where required", "critical")
+def check_telemetry_enabled(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 5: every validator reports telemetry enabled with sample_interval ≥ 1 in each of
+    its snapshots, and the profile enables it (valid endpoint if set). The run has only
+    validator and full roles: hybrid and prod presets are not modelled."""
+    validators = sorted(ctx.checks.validators)
+    if not validators:
+        return not_applicable(5, "the run has no validator")
+    limit = ctx.threshold("g05-telemetry-enabled", "max_offenders", 0)
+    profile = _get_profile_offence(ctx.get_config("rollout", "telemetry"))
+    if profile is not None:
+        message = f"{profile}: all {len(validators)} validators must emit telemetry (§6 row 5)"
+        return make_verdict(5, False, len(validators), limit, message, validators[0])
+    snapshots = frames["snapshots"]
+    if snapshots.empty and not is_sample_due(ctx):
+        return not_applicable(
+            5, "no telemetry sample was due: the run is shorter than one interval"
+        )
+    found = [_get_node_offence(_get_node_snapshots(snapshots, n), n) for n in validators]
+    offenders = [o for o in found if o is not None]
+    if len(offenders) > limit:
+        first = _get_first(offenders)
+        at = "" if first.time_ms is None else f" at {first.time_ms} ms"
+        message = (
+            f"{len(offenders)} of {len(validators)} validators without telemetry; first:"
+            f" node {first.node}{at}: {first.reason}"
+        )
+        return make_verdict(5, False, len(offenders), limit, message, first.node, first.time_ms)
+    message = (
+        f"all {len(validators)} validators report telemetry enabled with sample_interval ≥ 1"
+        f" in all their snapshots"
+    )
+    return make_verdict(5, True, len(offenders), limit, message)
+
+
+def _get_interval_ms(rows: pd.DataFrame, ctx: GuardrailContext) -> int:
+    """max(interval, 1) s: the node's reported sample_interval_secs, else the profile's."""
+    reported = [int(v) for v in rows["sample_interval_secs"] if _get_value(v) is not None]
+    seconds = (
+        reported[-1]
+        if reported
+        else int(ctx.get_config("rollout", "telemetry")["sample_interval_secs"])
+    )
+    return max(seconds, 1) * 1000
+
+
+def _get_cadence_offender(
+    rows: pd.DataFrame, node: int, interval_ms: int, tolerance: float, limit: float
+) -> tuple[int, Offender | None]:
+    """(missed ticks, first offence) of one node's successful emits: a gap off a multiple of
+    the interval by more than ``tolerance`` of it, or the gap where missed ticks pass
+    ``limit``; a node with no successful emit misses every tick."""
+    ok = rows[rows["emit_ok"].astype(bool)]
+    times = [int(t) for t in ok["now_ms"]]
+    if not times:
+        reason = f"no successful emit in {len(rows)} ticks"
+        return len(rows), Offender(node, int(rows["now_ms"].iloc[0]), reason)
+    missed = 0
+    offender = None
+    for before, after in pairwise(times):
+        gap = after - before
+        ticks = max(round(gap / interval_ms), 1)
+        missed += ticks - 1
+        off_grid = abs(gap - ticks * interval_ms) > tolerance * interval_ms
+        if offender is None and (off_grid or missed > limit):
+            reason = f"successful emits {gap} ms apart (interval {interval_ms} ms)"
+            offender = Offender(node, after, reason)
+    return missed, offender
+
+
+@register(6, "snapshot-cadence", "telemetry snapshot cadence", "warning")
+def check_snapshot_cadence(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 6 (§2.6 loop): a node's consecutive successful emits are max(interval, 1) s
+    apart (± ``tolerance`` of the interval); figure = the most ticks one node missed,
+    threshold ``max_missed_ticks`` (default 0)."""
+    snapshots = frames["snapshots"]
+    if snapshots.empty:
+        return not_applicable(6, NO_SNAPSHOTS)
+    limit = ctx.threshold("g06-snapshot-cadence", "max_missed_ticks", 0)
+    tolerance = ctx.threshold("g06-snapshot-cadence", "tolerance", 0.25)
+    missed: dict[int, int] = {}
+    offenders = []
+    for node in sorted(int(n) for n in snapshots["node"].unique()):
+        rows = _get_node_snapshots(snapshots, node)
+        interval_ms = _get_interval_ms(rows, ctx)
+        missed[node], offender = _get_cadence_offender(rows, node, interval_ms, tolerance, limit)
+        if offender is not None:
+            offenders.append(offender)
+    worst = max(missed.values())
+    total = sum(missed.values())
+    if offenders:
+        first = _get_first(offenders)
+        message = (
+            f"{total} missed ticks over {len(missed)} nodes (worst {worst}); first: node"
+            f" {first.node} at {first.time_ms} ms: {first.reason}"
+        )
+        return make_verdict(6, False, worst, limit, message, first.node, first.time_ms)
+    message = f"successful emits of {len(missed)} nodes on cadence; {total} missed ticks"
+    return make_verdict(6, True, worst, limit, message)
+
+
+def compute_stall(rows: pd.DataFrame, node: int, tip: pd.Series) -> Stall | None:
+    """The node's longest run of successive snapshots whose ``last_observed_height`` did not
+    increase (missing counts as unchanged) while the tip advanced between them; the run
+    restarts when the observed height increases. None without any such sample."""
+    best: Stall | None = None
+    current: Stall | None = None
+    times = [int(t) for t in rows["now_ms"]]
+    heights = [_get_value(h) for h in rows["last_observed_height"]]
+    for k in range(1, len(times)):
+        before, after = heights[k - 1], heights[k]
+        if after is not None and (before is None or int(after) > int(before)):  # type: ignore[call-overload]
+            current = None
+            continue
+        tip_from, tip_to = get_tip_at(tip, times[k - 1]), get_tip_at(tip, times[k])
+        if tip_to <= tip_from:
+            continue
+        observed = None if after is None else int(after)  # type: ignore[call-overload]
+        if current is None:
+            current = Stall(node, 1, times[k], times[k], observed, tip_from, tip_to)
+        else:
+            current = Stall(
+                node, current.samples + 1, current.start_ms, times[k], observed,
+                current.tip_from, tip_to,
+            )  # fmt: skip
+        if best is None or current.samples > best.samples:
+            best = current
+    return best
+
+
+@register(7, "telemetry-not-stalled", "telemetry not stalled at a prior height", "critical")
+def check_telemetry_not_stalled(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 7 (playbook guardrail 3): per node, ``last_observed_height`` increases between
+    successive snapshots whenever the chain tip advanced; fails when a node's longest such
+    run of equal heights reaches ``stall_samples`` (default 2). The tip is the fleet's
+    highest honest finalized height, so a chain stall is not blamed on telemetry."""
+    snapshots = frames["snapshots"]
+    if snapshots.empty:
+        return not_applicable(7, NO_SNAPSHOTS)
+    limit = int(ctx.threshold("g07-telemetry-not-stalled", "stall_samples", 2))
+    tip = compute_tip(frames, ctx)
+    nodes = sorted(int(n) for n in snapshots["node"].unique())
+    found = [compute_stall(_get_node_snapshots(snapshots, n), n, tip) for n in nodes]
+    stalls = [s for s in found if s is not None]
+    worst = max((s.samples for s in stalls), default=0)
+    failing = [s for s in stalls if s.samples >= limit]
+    if failing:
+        first = min(failing, key=lambda s: (s.start_ms, s.node))
+        message = (
+            f"node {first.node}: last_observed_height stuck at {first.height} for"
+            f" {first.samples} samples ({first.start_ms}–{first.end_ms} ms) while the chain"
+            f" tip advanced {first.tip_from} → {first.tip_to}; {len(failing)} node(s) stalled"
+        )
+        return make_verdict(7, False, worst, limit, message, first.node, first.start_ms)
+    message = (
+        f"longest run of unchanged last_observed_height while the tip advanced: {worst}"
+        f" sample(s) over {len(nodes)} nodes"
+    )
+    return make_verdict(7, True, worst, limit, message)
+
+
+def get_error_class(emit_error: str) -> str:
+    """The class of an ``emit_error`` "<class>: <detail>" (encode, transport, status)."""
+    return emit_error.split(":", 1)[0].strip() or "unknown"
+
+
+def compute_emit_errors(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """Snapshots whose emit failed (``emit_ok`` False or an ``emit_error``), by time, with
+    their error ``class``."""
+    texts = [_get_value(e) for e in snapshots["emit_error"]]
+    flagged = [not ok or bool(t) for ok, t in zip(snapshots["emit_ok"], texts, strict=True)]
+    failed = snapshots[flagged]
+    failed = failed.sort_values(["now_ms", "node"], kind="stable").reset_index(drop=True)
+    texts = [str(_get_value(e) or "unknown: no error text") for e in failed["emit_error"]]
+    return failed.assign(error_class=[get_error_class(t) for t in texts], error_text=texts)
+
+
+@register(8, "payload-emittable", "telemetry payload emittable", "critical")
+def check_telemetry_payload_emittable(frames: Frames, ctx: GuardrailContext) -> Verdict:
+    """§6 row 8 (§2.6): emit errors (encode, transport, non-2xx status) == 0, counted per
+    class; names the first failing node and time."""
+    snapshots = frames["snapshots"]
+    if snapshots.empty:
+        return not_applicable(8, NO_SNAPSHOTS)
+    limit = ctx.threshold("g08-payload-emittable", "max_emit_errors", 0)
+    errors = compute_emit_errors(snapshots)
+    counts = errors["error_class"].value_counts().sort_index()
+    by_class = ", ".join(f"{c}: {int(n)}" for c, n in counts.items()) or "none"
+    if len(errors) > limit:
+        first = errors.iloc[0]
+        node, at_ms = int(first["node"]), int(first["now_ms"])
+        message = (
+            f"{len(errors)} emit errors of {len(snapshots)} emits ({by_class}); first: node"
+            f" {node} at {at_ms} ms: {first['error_text']}"
+        )
+        return make_verdict(8, False, len(errors), limit, message, node, at_ms)
+    return make_verdict(8, True, len(errors), limit, f"{len(snapshots)} emits, errors: {by_class}")
