@@ -66,6 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rppsim.checks import compute_verdict_table
     from rppsim.scenario import load_scenario
     from rppsim.sim.run import execute_run
+    from rppsim.telemetry.health import compute_health_lines
 
     scenario = load_scenario(Path(args.scenario))
     seed = scenario.run.seed if args.seed is None else args.seed
@@ -96,8 +97,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     heights = summary["final_heights"].values()  # type: ignore[union-attr]
     print(f"seed {seed}  digest {summary['digest']}")
     print(f"final height {max(heights, default=0)}  run folder {result.out_dir}")
+    block_time_ms = int(result.frames_info()["block_time_ms"])
+    for line in compute_health_lines(result.frames, duration, block_time_ms):
+        print(f"  {line}")
     print(compute_verdict_table(result.verdicts), end="")
-    return _report_expectation(result.unexpected, scenario.expect.fail)
+    code = _report_expectation(result.unexpected, scenario.expect.fail)
+    print(f"report: rppsim report {result.out_dir}")
+    return code
 
 
 def _report_expectation(unexpected: Sequence[str], expected_fail: Sequence[str]) -> int:
@@ -195,6 +201,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(module.main(args.bench_args) or 0)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write ``report.md`` (with its PNG figures) and a self-contained ``report.html`` for a run
+    folder; print the two paths."""
+    from rppsim.report import write_report
+
+    markdown, html = write_report(Path(args.run_dir), Path(args.out) if args.out else None)
+    print(markdown)
+    print(html)
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line (no usage dump) and exits 2."""
 
@@ -257,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=available())
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of the benchmark")
     bench.set_defaults(func=cmd_bench)
+
+    report = sub.add_parser("report", help="write report.md and report.html for a run folder")
+    report.add_argument("run_dir", help="a run folder written by rppsim run")
+    report.add_argument("--out", help="output folder (default: the run folder)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -98,3 +98,22 @@ def test_bad_overrides_are_one_line_and_exit_2(capsys, tmp_path, table, key) -> 
     path.write_text(HEALTHY + "\n" + table, encoding="utf-8")
     code, _, stderr = _main(capsys, "run", str(path), "--out", str(tmp_path / "o"), "--quiet")
     assert code == 2 and key in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_a_permanent_crash_of_3_of_7_validators_fails_g18(capsys, tmp_path) -> None:
+    """The issue's case: the height stays put after three of seven validators crash for good;
+    the run exits 1 naming g18-liveness (before, it exited 0)."""
+    text = HEALTHY.replace("count = 10\nvalidators = 5", "count = 16\nvalidators = 7")
+    text = text.replace("duration_ms = 30_000", "duration_ms = 60_000")
+    for node in (0, 1, 2):
+        text += f'\n[[fault]]\nkind = "crash"\nnode = {node}\nat_ms = 4_000\n'
+    path = tmp_path / "crash.toml"
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    code, stdout, _ = _main(capsys, "run", str(path), "--out", str(out), "--quiet")
+    assert code == 1
+    verdicts = {v["id"]: v for v in json.loads((out / "verdicts.json").read_text("utf-8"))}
+    assert verdicts["g18-liveness"]["passed"] is False
+    assert "stall" in verdicts["g18-liveness"]["message"]
+    assert verdicts["safety"]["passed"] is True
+    assert "NOT AS EXPECTED  g18-liveness" in stdout
