@@ -94,6 +94,7 @@ from rppsim.node.signing import Keypair, generate_keypair
 from rppsim.node.status import NodeView
 from rppsim.node.sync import Sync
 from rppsim.node.timetoke import compute_uptime_cadence_secs
+from rppsim.node.verifier import MeteredVerifier, compute_node_cache_capacity
 
 GENESIS_TIME_S = 1_767_225_600
 """Ledger time of height 0 (2026-01-01T00:00:00Z); node time ``now`` counts ms from it."""
@@ -169,6 +170,9 @@ class Node(RoundMachine, BlockBuilder, Sync):
         self.rules = rules or Rules()
         self._committed = self.rules.electorate == "committed"
         self.proofs: ProofService = proofs or ModelProofService()
+        capacity = compute_node_cache_capacity(config.proof_cache, self.proofs.system)
+        self.verifier = MeteredVerifier(self.proofs, capacity)
+        """This node's verifications: counters and proof cache (``rppsim.node.verifier``)."""
         self.genesis_time_s = genesis_time_s
         reputation = config.reputation
         params = LedgerParams(
@@ -235,6 +239,7 @@ class Node(RoundMachine, BlockBuilder, Sync):
             ledger=self.ledger,
             mempool=self.mempool,
             proofs=self.proofs,
+            verifier=self.verifier,
             consensus=self.consensus,
             telemetry=self.telemetry,
             vrf_metrics=self.vrf_metrics,
@@ -357,7 +362,7 @@ class Node(RoundMachine, BlockBuilder, Sync):
             return self._reject("uptime", "publish tier too low")
         problem = compute_uptime_problem(
             proof,
-            self.proofs,
+            self.verifier,
             self.config.max_proof_size_bytes,
             self._cap_hours(),
         )

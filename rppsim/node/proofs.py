@@ -113,7 +113,11 @@ class VerifyOutcome:
 
 
 class ProofService(Protocol):
-    """What the node needs from a prover and its verifier registry."""
+    """What the node needs from a prover and its verifier registry.
+
+    Optionally ``verify_cost_ms(statement, size) -> int``: a deterministic estimate of one
+    verification's time, which the node adds to ``verifier_metrics`` (0 when absent).
+    """
 
     system: str
     """The proof system label written into every ProofSlot this service makes."""
@@ -141,6 +145,10 @@ def compute_size_gate_error(size_bytes: int, max_proof_size_bytes: int) -> str |
     max_kib = -(-max_proof_size_bytes // 1024)
     got_kib = -(-size_bytes // 1024)
     return f"proof too large: limit {max_kib} KiB, got {got_kib} KiB"
+
+
+MODEL_VERIFY_BYTES_PER_MS = 16_384
+"""The model's verify-time model: 1 ms per started 16 KiB of proof bytes."""
 
 
 class ModelProofService:
@@ -172,6 +180,10 @@ class ModelProofService:
         if data[:32] != _model_digest(statement) or not _is_zero_padding(data[32:]):
             return VerifyOutcome(False, "invalid proof")
         return VerifyOutcome(True)
+
+    def verify_cost_ms(self, statement: Statement, size: int) -> int:
+        """Modelled verify time: 1 ms per started ``MODEL_VERIFY_BYTES_PER_MS`` bytes."""
+        return -(-max(size, 0) // MODEL_VERIFY_BYTES_PER_MS)
 
 
 @lru_cache(maxsize=1 << 14)

@@ -392,7 +392,7 @@ class RoundMachine:
             self.ledger,
             block,
             self._context(),
-            self.proofs,
+            self.verifier,
             self.previous_set,
             self.previous_epoch,
             round_set=self._voting_set_of(block),

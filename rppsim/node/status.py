@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rppsim.node.proofs import ProofService
     from rppsim.node.rounds import ConsensusMetrics, HeightState
     from rppsim.node.rules import Rules
+    from rppsim.node.verifier import MeteredVerifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class NodeView:
     ledger: Ledger
     mempool: Mempool
     proofs: ProofService
+    verifier: MeteredVerifier | None
+    """The node's verifier counters and proof cache (None: not reported)."""
     consensus: ConsensusMetrics
     telemetry: Any
     vrf_metrics: VrfSelectionMetrics | None
@@ -263,7 +266,8 @@ def compute_telemetry_snapshot(view: NodeView) -> dict[str, Any]:
 
 
 def compute_verifier_metrics(view: NodeView) -> dict[str, Any]:
-    """``verifier_metrics`` from the proof service, if it keeps counters."""
-    counters = getattr(view.proofs, "per_backend", None)
-    per_backend = counters() if callable(counters) else {}
-    return {"per_backend": per_backend}
+    """``verifier_metrics``: the node's ``per_backend`` counters (the chain's three backends
+    pre-seeded), ``per_circuit`` (backend → circuit, not a chain field) and ``cache``."""
+    if view.verifier is None:
+        return {"per_backend": {}}
+    return view.verifier.to_json_dict()

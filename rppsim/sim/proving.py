@@ -58,6 +58,15 @@ def get_proof_cost() -> Callable[[str, int, bool], int]:
     return cost
 
 
+_PROOF_COST = get_proof_cost()
+
+
+def compute_verify_cost_ms(statement: Statement) -> int:
+    """Modelled verify time of a statement's proof: the cost model at the statement's rows
+    (the time the simulator charges), in whole ms."""
+    return round(_PROOF_COST(statement.circuit, _statement_rows(statement), False) / 1000)
+
+
 def get_proof_size() -> Callable[[str, int], int]:
     """(circuit, rows) → predicted proof bytes for ``model`` runs."""
     try:
@@ -95,6 +104,10 @@ class SizedModelProofService(ModelProofService):
         outcome = super().verify(statement, system, data)
         self.verified += outcome.ok
         return outcome
+
+    def verify_cost_ms(self, statement: Statement, size: int) -> int:
+        """The cost model's verify time of a real proof of ``statement``."""
+        return compute_verify_cost_ms(statement)
 
 
 def compute_verdict_key(system: str, statement: Statement, data: bytes) -> bytes:

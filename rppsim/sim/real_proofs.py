@@ -37,7 +37,7 @@ from rppsim.node.proofs import (
 from rppsim.prover import Proof, ProofFormatError, ProofSystemKind, WitnessError, prove
 from rppsim.prover.airs import consensus, transaction, uptime
 from rppsim.prover.verifier import Reason, verify_reason
-from rppsim.sim.proving import PROFILE, compute_verdict_key
+from rppsim.sim.proving import PROFILE, compute_verdict_key, compute_verify_cost_ms
 
 TIME_BASE_S = 1_700_000_000
 """Origin of circuit times (2023-11-14T22:13:20Z): seconds since it stay below p until 2087."""
@@ -184,6 +184,10 @@ class RealProofService:
             if len(self._verdicts) > VERDICT_CACHE:
                 self._verdicts.popitem(last=False)
         return verdict
+
+    def verify_cost_ms(self, statement: Statement, size: int) -> int:
+        """The cost model's verify time of ``statement``'s proof (never measured)."""
+        return compute_verify_cost_ms(statement)
 
     def _verify(self, statement: Statement, data: bytes) -> VerifyOutcome:
         self.verified += 1

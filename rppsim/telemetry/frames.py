@@ -158,7 +158,8 @@ def _snapshot_fields() -> tuple[tuple[str, str, str], ...]:
 SNAPSHOT_FIELDS = _snapshot_fields()
 """Snapshot columns flattened from the payload ``compute_telemetry_snapshot`` builds (the
 ValidatorTelemetryView shape, spec/ops.md §2.5, §2.6). ``tier`` is read as an int or "TlN";
-a path the node does not report (today every ``verifier_*`` and ``cache_*``) is null."""
+a path the node does not report is null. The node reports ``model`` proofs under ``stwo`` and
+``numba-stark`` under ``rpp-stark`` (``rppsim.node.verifier``)."""
 _SNAPSHOT_PLAN: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
     (path, tuple(path.split(".")), column) for column, _, path in SNAPSHOT_FIELDS
 )
@@ -177,6 +178,8 @@ SNAPSHOT_UNMAPPED: tuple[tuple[str, str], ...] = (
     ("mempool", "the same counts as node.pending_*"),
     ("timetoke_params", "configuration, constant over a run"),
     ("pruning", "the simulator runs no pruning job"),
+    ("verifier_metrics.per_circuit", "rppsim's per-(backend, circuit) split of per_backend"),
+    ("verifier_metrics.cache.entries", "payload only: CACHE_FIELDS has no entries column yet"),
     ("vrf_threshold", "the same values as node.vrf_metrics"),
     ("rejections", "the rejections frame (the kernel adds counts lost in crashes)"),
 )
