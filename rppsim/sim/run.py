@@ -111,12 +111,17 @@ def execute_run(
     frames = sim.recorder.frames()
     effective = replace(scenario, run=replace(scenario.run, duration_ms=sim.duration_ms))
     try:
+        judging = time.perf_counter()
         verdicts = tuple(evaluate_verdicts(frames, effective))
+        judging = time.perf_counter() - judging
     except ValueError as error:  # an override no guardrail reads
         key, _, why = str(error).partition(": ")
         raise UserError(scenario.source, key, "a threshold the guardrail reads", why) from None
     judged = [v.to_json_dict() for v in verdicts]
-    wall = {"wall_time_s": round(time.perf_counter() - started, 3)}
+    wall = {
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "verdicts_s": round(judging, 3),
+    }
     summary = compute_summary(
         frames, seed=sim.seed, scenario_digest=scenario.digest(), wall=wall, verdicts=judged
     )
