@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rppsim.scenario import load_scenario
     from rppsim.sim.run import execute_run
     from rppsim.telemetry.health import compute_health_lines
+    from rppsim.telemetry.runfolder import get_run_info
 
     scenario = load_scenario(Path(args.scenario))
     seed = scenario.run.seed if args.seed is None else args.seed
@@ -97,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     heights = summary["final_heights"].values()  # type: ignore[union-attr]
     print(f"seed {seed}  digest {summary['digest']}")
     print(f"final height {max(heights, default=0)}  run folder {result.out_dir}")
-    block_time_ms = int(result.frames_info()["block_time_ms"])
+    block_time_ms = int(get_run_info(result.frames)["block_time_ms"])
     for line in compute_health_lines(result.frames, duration, block_time_ms):
         print(f"  {line}")
     print(compute_verdict_table(result.verdicts), end="")
@@ -121,7 +122,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     scenario's ``[expect]`` says."""
     from rppsim.checks import compute_unexpected, compute_verdict_table, write_verdicts
     from rppsim.checks.junit import JUNIT_FILE, write_junit
-    from rppsim.telemetry.runfolder import VERDICTS_FILE, read_run_folder
+    from rppsim.telemetry.runfolder import VERDICTS_FILE, get_run_info, read_run_folder
     from rppsim.verdicts import VERDICT_IDS, evaluate_verdicts
 
     unknown = [name for name in args.only or () if name not in VERDICT_IDS]
@@ -132,8 +133,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UserError(args.run_dir, "", "a run folder (from rppsim run)", "no such folder")
     frames, _ = read_run_folder(folder)
-    info = frames["run_info"]
-    name = dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
+    name = get_run_info(frames)
     try:
         verdicts = evaluate_verdicts(frames, None, only=args.only)
     except ValueError as error:

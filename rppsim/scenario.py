@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rppsim.errors import UserError, describe
+from rppsim.node.config import NodeConfig, load_config
 from rppsim.node.rules import Rules, parse_rules
 from rppsim.rng import SeedTree
 from rppsim.sim.faults import (
@@ -1080,6 +1081,21 @@ def build_sim_network(scenario: Scenario, tree: SeedTree) -> Network:
     topology = build_topology(net.topology, scenario.nodes.count, tree)
     links = build_link_model(topology, net.link, tree, net.regions, net.classes)
     return Network(topology, links, net.gossip, tree, dict(net.mesh))
+
+
+def build_node_config(scenario: Scenario) -> NodeConfig:
+    """The scenario's node profile with ``[telemetry] sample_interval_ms`` applied (which also
+    turns telemetry on; the node counts whole seconds, at least 1)."""
+    config, _ = load_config(scenario.nodes.profile_path)
+    interval = scenario.telemetry.sample_interval_ms
+    if interval is None:
+        return config
+    telemetry = dataclasses.replace(
+        config.rollout.telemetry, enabled=True, sample_interval_secs=max(interval // 1000, 1)
+    )
+    return dataclasses.replace(
+        config, rollout=dataclasses.replace(config.rollout, telemetry=telemetry)
+    )
 
 
 def build_fault_schedule(scenario: Scenario, topology: Topology, tree: SeedTree) -> FaultSchedule:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from rppsim.node.config import load_config
 from rppsim.scenario import Scenario, TrafficConfig
+from rppsim.telemetry.runfolder import get_run_info
 
 __all__ = ["CheckContext", "build_check_context", "get_honest_finalized", "is_work_offered"]
 
@@ -72,8 +73,7 @@ def compute_run_facts(scenario: Scenario) -> dict[str, str]:
 
 
 def _get_run_facts(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
-    info = frames["run_info"]
-    facts = dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
+    facts = get_run_info(frames)
     missing = [k for k in (*RUN_INFO_KEYS, "duration_ms") if k not in facts]
     if missing:
         raise ValueError(f"run_info lacks {', '.join(missing)} (a run folder of an older rppsim)")

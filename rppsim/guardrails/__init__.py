@@ -23,7 +23,8 @@ from rppsim.guardrails.base import (
     compute_profile_json,
     evaluate_registered,
 )
-from rppsim.scenario import Scenario
+from rppsim.scenario import Scenario, build_node_config
+from rppsim.telemetry.runfolder import get_run_info
 
 __all__ = [
     "GUARDRAILS",
@@ -55,33 +56,15 @@ def build_guardrail_context(
     """The guardrails' context: the facts the run recorded in ``run_info`` (the config it ran
     with), or, for frames without them, the scenario's profile with its telemetry setting."""
     checks = build_check_context(frames, scenario)
-    info = frames["run_info"]
-    facts = dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
+    facts = get_run_info(frames)
     if "profile" not in facts and scenario is not None:
-        facts = compute_guardrail_facts(compute_scenario_config(scenario), scenario)
+        facts = compute_guardrail_facts(build_node_config(scenario), scenario)
     missing = [k for k in ("profile", "guardrail_overrides") if k not in facts]
     if missing:
         raise ValueError(f"run_info lacks {', '.join(missing)} (a run of an older rppsim)")
     return GuardrailContext(
         checks, json.loads(facts["profile"]), json.loads(facts["guardrail_overrides"])
     )
-
-
-def compute_scenario_config(scenario: Scenario) -> object:
-    """The scenario's node profile with its ``[telemetry] sample_interval_ms`` applied (the
-    kernel's ``build_run_config`` without the run's genesis)."""
-    from dataclasses import replace
-
-    from rppsim.node.config import load_config
-
-    config, _ = load_config(scenario.nodes.profile_path)
-    interval = scenario.telemetry.sample_interval_ms
-    if interval is None:
-        return config
-    telemetry = replace(
-        config.rollout.telemetry, enabled=True, sample_interval_secs=max(interval // 1000, 1)
-    )
-    return replace(config, rollout=replace(config.rollout, telemetry=telemetry))
 
 
 def evaluate_guardrails(

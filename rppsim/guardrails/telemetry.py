@@ -78,12 +78,6 @@ def get_snapshots_by_node(snapshots: pd.DataFrame) -> dict[int, pd.DataFrame]:
     }
 
 
-def _get_node_snapshots(
-    by_node: dict[int, pd.DataFrame], node: int, empty: pd.DataFrame
-) -> pd.DataFrame:
-    return by_node.get(node, empty)
-
-
 def _get_first(offenders: list[Offender]) -> Offender:
     """The earliest offender (one failing from the start first), then by node."""
     return min(offenders, key=lambda o: (o.time_ms is not None, o.time_ms or 0, o.node))
@@ -143,7 +137,7 @@ def check_telemetry_enabled(frames: Frames, ctx: GuardrailContext) -> Verdict:
             5, "no telemetry sample was due: the run is shorter than one interval"
         )
     by_node, empty = get_snapshots_by_node(snapshots), snapshots.iloc[:0]
-    found = [_get_node_offence(_get_node_snapshots(by_node, n, empty), n) for n in validators]
+    found = [_get_node_offence(by_node.get(n, empty), n) for n in validators]
     offenders = [o for o in found if o is not None]
     if len(offenders) > limit:
         first = _get_first(offenders)

@@ -18,8 +18,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rppsim.errors import UserError
-from rppsim.report.figures import FIGURES, get_run_info
-from rppsim.telemetry.runfolder import VERDICTS_FILE, read_run_folder
+from rppsim.report.figures import FIGURES
+from rppsim.telemetry.runfolder import VERDICTS_FILE, get_run_info, read_run_folder
 
 MARKDOWN_FILE = "report.md"
 HTML_FILE = "report.html"

@@ -18,6 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from rppsim.telemetry.runfolder import get_run_info
+
 Frames = Mapping[str, pd.DataFrame]
 MANY_NODES = 6
 """Above this many nodes, node lines are grey and min / median / max are drawn bold."""
@@ -36,12 +38,6 @@ FAULT_COLORS = (
     "tab:gray",
 )
 SEVERITY_COLORS = {"critical": "tab:red", "warning": "tab:orange", "info": "tab:blue"}
-
-
-def get_run_info(frames: Frames) -> dict[str, str]:
-    """``run_info`` as a key → text mapping."""
-    info = frames["run_info"]
-    return dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
 
 
 def get_duration_s(frames: Frames) -> float | None:

@@ -29,7 +29,7 @@ import simpy
 from simpy.events import NORMAL
 
 from rppsim.node.blocks import build_identity_request
-from rppsim.node.config import NodeConfig, load_config
+from rppsim.node.config import NodeConfig
 from rppsim.node.effects import EmitResult, EmitTelemetry, Persist, Publish, Send, SetTimer, Timer
 from rppsim.node.genesis import build_genesis
 from rppsim.node.messages import (
@@ -53,6 +53,7 @@ from rppsim.scenario import (
     TrafficConfig,
     TrafficPhase,
     build_fault_schedule,
+    build_node_config,
     build_sim_network,
     compute_byzantine_nodes,
 )
@@ -229,17 +230,9 @@ def compute_true_ms(skews: tuple[ClockSkew, ...], deadline_ms: int, now_ms: int)
 def build_run_config(
     scenario: Scenario, keys: list[NodeKeys], wallets: list[Keypair]
 ) -> NodeConfig:
-    """The profile's config with the run's genesis and ``telemetry.sample_interval_ms``
-    (which also turns telemetry on; the node counts whole seconds, at least 1)."""
-    base, _ = load_config(scenario.nodes.profile_path)
-    config = replace(base, genesis=build_genesis(keys[: scenario.nodes.validators], wallets))
-    interval = scenario.telemetry.sample_interval_ms
-    if interval is not None:
-        telemetry = replace(
-            config.rollout.telemetry, enabled=True, sample_interval_secs=max(interval // 1000, 1)
-        )
-        config = replace(config, rollout=replace(config.rollout, telemetry=telemetry))
-    return config
+    """The scenario's node config (``build_node_config``) with the run's genesis."""
+    genesis = build_genesis(keys[: scenario.nodes.validators], wallets)
+    return replace(build_node_config(scenario), genesis=genesis)
 
 
 def _corrupt(slot: ProofSlot) -> ProofSlot:

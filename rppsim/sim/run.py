@@ -39,11 +39,6 @@ class RunResult:
     unexpected: tuple[str, ...] = ()
     """Why the verdicts are not as the scenario's ``[expect]`` says (empty: as expected)."""
 
-    def frames_info(self) -> dict[str, str]:
-        """The ``run_info`` frame as a dict."""
-        info = self.frames["run_info"]
-        return dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
-
 
 def build_proof_service(mode: str) -> ProofService:
     """The proof service of a prover mode (``real`` or ``model``)."""

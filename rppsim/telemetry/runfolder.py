@@ -153,9 +153,10 @@ def read_run_folder(
 # Summary.
 
 
-def _get_run_info(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+def get_run_info(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """The ``run_info`` frame as a key → text mapping."""
     info = frames["run_info"]
-    return dict(zip(info["key"].tolist(), info["value"].tolist(), strict=True))
+    return dict(zip(info["key"].astype(str), info["value"].astype(str), strict=True))
 
 
 def compute_final_heights(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
@@ -181,7 +182,7 @@ def compute_counts(frames: Mapping[str, pd.DataFrame]) -> dict[str, object]:
     """Totals of a run: messages (the recorder's seen counters, so also when sampled), blocks
     (rows of ``blocks``: distinct (height, hash), so fork siblings count), heights (distinct
     heights), votes, failed telemetry emits, rejections by reason (end-of-run counts)."""
-    info = _get_run_info(frames)
+    info = get_run_info(frames)
     messages = frames["messages"]
     dropped_rows = int(messages["dropped"].sum())
     delivered = info.get("recorder.messages_delivered_seen", str(len(messages) - dropped_rows))
@@ -210,7 +211,7 @@ def compute_summary(
     ``duration_ms``; None when not recorded), final heights, counts, row count per frame,
     verdict counts (when judged; ``passed`` True / False / None), and the wall-clock figures
     under ``wall`` (outside every digest)."""
-    info = _get_run_info(frames)
+    info = get_run_info(frames)
     duration = info.get("duration_ms")
     summary: dict[str, object] = {
         "format": SUMMARY_FORMAT,
