@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rppsim.errors import EXIT_USER_ERROR, UserError
 
@@ -117,36 +117,88 @@ def _report_expectation(unexpected: Sequence[str], expected_fail: Sequence[str])
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Judge a run folder again without re-running it: write ``verdicts.json`` and
-    ``junit.xml`` into it, print the verdict table; exit 1 when the verdicts are not as the
-    scenario's ``[expect]`` says."""
+    """Judge a run folder again without re-running it, or a telemetry JSONL file of a live
+    deployment: write ``verdicts.json`` and ``junit.xml`` (into the folder, next to the file,
+    or into ``--out``), print the verdict table; exit 1 when the verdicts are not as the
+    scenario's ``[expect]`` says (for live telemetry: when one failed)."""
     from rppsim.checks import compute_unexpected, compute_verdict_table, write_verdicts
     from rppsim.checks.junit import JUNIT_FILE, write_junit
-    from rppsim.telemetry.runfolder import VERDICTS_FILE, get_run_info, read_run_folder
+    from rppsim.telemetry.runfolder import VERDICTS_FILE, get_run_info
     from rppsim.verdicts import VERDICT_IDS, evaluate_verdicts
 
     unknown = [name for name in args.only or () if name not in VERDICT_IDS]
     if unknown:
         expected = "verdict ids such as safety or g18-liveness"
         raise UserError("rppsim check", "--only", expected, ", ".join(unknown))
-    folder = Path(args.run_dir)
-    if not folder.is_dir():
-        raise UserError(args.run_dir, "", "a run folder (from rppsim run)", "no such folder")
-    frames, _ = read_run_folder(folder)
-    name = get_run_info(frames)
+    source = Path(args.path)
+    if source.is_dir():
+        frames, where, out, name = _read_check_folder(source, args.profile)
+    elif source.is_file():
+        frames, where, out, name = _read_check_telemetry(source, args.profile)
+    else:
+        expected = "a run folder (from rppsim run) or a telemetry JSONL file"
+        raise UserError(args.path, "", expected, "nothing at that path")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
     try:
         verdicts = evaluate_verdicts(frames, None, only=args.only)
     except ValueError as error:
-        where = str(folder / "run_info.parquet")
         raise UserError(where, "run_info", "the run facts", str(error)) from None
-    write_verdicts(folder / VERDICTS_FILE, verdicts)
-    write_junit(folder / JUNIT_FILE, verdicts, name.get("scenario", folder.name))
+    write_verdicts(out / VERDICTS_FILE, verdicts)
+    write_junit(out / JUNIT_FILE, verdicts, name)
     print(compute_verdict_table(verdicts), end="")
-    print(f"wrote {folder / VERDICTS_FILE} and {folder / JUNIT_FILE}")
-    expected = [v for v in name.get("expect_fail", "").split(",") if v]
+    info = get_run_info(frames)
+    if source.is_file():
+        print(f"judged by the profile {info['profile_path']}")
+    print(f"wrote {out / VERDICTS_FILE} and {out / JUNIT_FILE}")
+    expected = [v for v in info.get("expect_fail", "").split(",") if v]
     if args.only is not None:
         expected = [v for v in expected if v in args.only]
     return _report_expectation(compute_unexpected(verdicts, expected), expected)
+
+
+def _read_check_folder(folder: Path, profile: str | None) -> tuple[dict[str, Any], str, Path, str]:
+    """A run folder's frames (with ``--profile`` as its profile), where its facts live, the
+    output folder and the junit suite name."""
+    from rppsim.telemetry.jsonl import compute_profile_facts, replace_run_info
+    from rppsim.telemetry.runfolder import get_run_info, read_run_folder
+
+    frames, _ = read_run_folder(folder)
+    if profile is not None:
+        frames = replace_run_info(frames, compute_profile_facts(Path(profile)))
+    name = get_run_info(frames).get("scenario", folder.name)
+    return frames, str(folder / "run_info.parquet"), folder, name
+
+
+def _read_check_telemetry(path: Path, profile: str | None) -> tuple[dict[str, Any], str, Path, str]:
+    """A telemetry JSONL file's frames with the facts to judge them by (``--profile``, else the
+    shipped profile of the advertised channel), the file, the output folder (the file's) and
+    the junit suite name (its stem); a bad line is a one-line ``UserError``."""
+    from rppsim.telemetry.jsonl import (
+        TelemetryFileError,
+        compute_live_facts,
+        read_telemetry_jsonl,
+        replace_run_info,
+    )
+
+    try:
+        frames = read_telemetry_jsonl(path)
+    except TelemetryFileError as error:
+        raise _get_telemetry_user_error(error) from None
+    facts = compute_live_facts(frames, None if profile is None else Path(profile))
+    return replace_run_info(frames, facts), str(path), path.parent, path.stem
+
+
+def _get_telemetry_user_error(error: Any) -> UserError:
+    """A bad telemetry file (``TelemetryFileError``) as the CLI's one-line error:
+    ``FILE:LINE: [key: ]expected ..., found ...``."""
+    where = error.path if error.line is None else f"{error.path}:{error.line}"
+    key, sep, rest = error.problem.partition(": expected ")
+    if not sep:
+        key, rest = "", error.problem.removeprefix("expected ")
+    expected, sep, found = rest.partition(", found ")
+    return UserError(where, key, expected, found if sep else None)
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
@@ -243,9 +295,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
-    check = sub.add_parser("check", help="judge a run folder again (verdicts.json, junit.xml)")
-    check.add_argument("run_dir", help="a run folder written by rppsim run")
+    check = sub.add_parser(
+        "check", help="judge a run folder or live telemetry (verdicts.json, junit.xml)"
+    )
+    check.add_argument(
+        "path",
+        metavar="PATH",
+        help="a run folder written by rppsim run, or a telemetry JSONL file (one snapshot per"
+        " line: collector lines or the node's telemetry log lines)",
+    )
     check.add_argument("--only", nargs="+", metavar="ID", help="only these verdict ids")
+    check.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="judge against this node profile (default: the run's; for telemetry, the shipped"
+        " profile of the channel the snapshots advertise)",
+    )
+    check.add_argument(
+        "--out", metavar="DIR", help="write verdicts.json and junit.xml here instead"
+    )
     check.set_defaults(func=cmd_check)
 
     explore = sub.add_parser("explore", help="search seeded fault schedules for violations")

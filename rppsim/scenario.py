@@ -6,8 +6,8 @@ paths are dotted; arrays of tables are indexed from 0 (``fault[2].groups``). Unl
 (which checks odd degrees and fault windows late or never, spec/simnet.md §1.7), every check
 happens here. The schema is documented in ``scenarios/README.md``.
 
-Paths (``nodes.profile``, ``network.edges``) are tried relative to the scenario file first,
-then relative to the current directory.
+Paths (``nodes.profile``, ``nodes.group[i].profile``, ``network.edges``, ``genesis.file``) are
+tried relative to the scenario file first, then relative to the current directory.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rppsim.errors import UserError, describe
-from rppsim.node.config import NodeConfig, load_config
+from rppsim.node.config import OVERRIDE_PATHS, NodeConfig, is_override_path, load_config
+from rppsim.node.genesis import DEFAULT_CHAIN_ID, U64_MAX, U128_MAX, VALIDATOR_BALANCE
 from rppsim.node.rules import Rules, parse_rules
 from rppsim.rng import SeedTree
 from rppsim.sim.faults import (
@@ -46,6 +47,16 @@ from rppsim.sim.faults import (
     compute_pause_windows,
     get_fault_kind,
 )
+from rppsim.sim.genesis import (
+    STAKE_SHAPES,
+    AccountClass,
+    AccountValue,
+    Draw,
+    GenesisSpec,
+    build_run_genesis,
+    compute_file_validators,
+    load_genesis_file,
+)
 from rppsim.sim.gossip import DEFAULT_MESH, GOSSIP_MODES, MeshParams, Network
 from rppsim.sim.links import (
     ClassLatency,
@@ -61,7 +72,25 @@ if TYPE_CHECKING:
     from rppsim.sim.explore import ExploreBounds
 
 PROVERS = ("real", "model")
-BYZANTINE_KINDS = ("double-sign", "withhold-votes", "invalid-proof", "spam", "equivocate")
+BYZANTINE_KINDS = (
+    "double-sign",
+    "withhold-votes",
+    "invalid-proof",
+    "spam",
+    "equivocate",
+    "invalid-block",
+    "vrf-lie",
+    "censor",
+    "replay",
+)
+BYZANTINE_MODES: dict[str, tuple[str, ...]] = {
+    "invalid-block": ("state-root", "transaction", "certificate"),
+    "invalid-proof": ("tamper", "oversized"),
+    "vrf-lie": ("inflate-tier", "inflate-hours", "forged-proof", "grind"),
+}
+"""The ``mode`` values of the kinds that have one; the first is the default."""
+TRAFFIC_WALLETS = 32
+"""The run's traffic wallets (``censor`` names senders by wallet index)."""
 TRAFFIC_MODELS = ("poisson", "on-off")
 PUBLISHER_BIAS = ("uniform", "zipf")
 SEED_MAX = 2**64 - 1
@@ -80,13 +109,28 @@ class RunConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeGroup:
+    """One ``[[nodes.group]]``: nodes (listed, or ``count`` drawn from the seed) that run their
+    own profile."""
+
+    profile: str
+    profile_path: Path
+    nodes: tuple[int, ...] | None = None
+    count: int | None = None
+    name: str = ""
+    """A label (default: the profile file's stem)."""
+
+
+@dataclass(frozen=True, slots=True)
 class NodesConfig:
-    """``[nodes]``: how many nodes, how many seeded genesis validators, which profile."""
+    """``[nodes]``: how many nodes, how many seeded genesis validators, which profile (the
+    nodes of a ``[[nodes.group]]`` run the group's)."""
 
     count: int
     validators: int
     profile: str
     profile_path: Path
+    groups: tuple[NodeGroup, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +186,26 @@ class TelemetryConfig:
 
 @dataclass(frozen=True, slots=True)
 class ByzantineSpec:
-    """One ``[[byzantine]]`` behaviour: kind, nodes (or a seeded fraction), window."""
+    """One ``[[byzantine]]`` behaviour: kind, nodes (or a seeded fraction), window, and the
+    parameters of its kind (``rppsim.sim.byzantine``)."""
 
     kind: str
     nodes: tuple[int, ...] | None
     fraction: float | None
     at_ms: int
     until_ms: int | None
-    factor: int = 2
+    mode: str = ""
+    """``invalid-block``, ``invalid-proof``, ``vrf-lie``: the variant (``BYZANTINE_MODES``)."""
+    rate_per_s: float = 0.0
+    """``spam``: distinct transactions per second per node."""
+    invalid_fraction: float = 0.0
+    """``spam``: the share of them sent with a bad signature."""
+    senders: tuple[int, ...] | None = None
+    """``censor``: the traffic wallets (by index) whose transactions are dropped."""
+    sender_fraction: float | None = None
+    """``censor``: or a seeded fraction of the wallets."""
+    delay_ms: int = 0
+    """``replay``: how long after sending a message it is sent again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +235,23 @@ class Scenario:
     expect: ExpectConfig = ExpectConfig()
     guardrails: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
     """``[guardrails.<id>]`` threshold overrides: (guardrail id, ((name, value), ...))."""
+    genesis: GenesisSpec | None = None
+    """``[genesis]``: a genesis file or generated accounts (None: the development genesis)."""
+    params: tuple[tuple[str, Any], ...] = ()
+    """``[params]`` node-profile overrides: (key path, value), by path (``rules.*`` ones are
+    in ``rules``)."""
 
     def canonical(self) -> dict[str, Any]:
-        """The scenario as plain JSON data (no source, no resolved paths)."""
-        return {k: v for k, v in compute_canonical(self).items() if k != "source"}
+        """The scenario as plain JSON data (no source, no resolved paths). Tables a scenario
+        leaves out that older rppsim did not know (``genesis``, ``params``, node groups) are
+        left out, so the digests of scenarios without them stay as they were."""
+        data = {k: v for k, v in compute_canonical(self).items() if k != "source"}
+        for key in ("genesis", "params"):
+            if not data[key]:
+                del data[key]
+        if not data["nodes"]["groups"]:
+            del data["nodes"]["groups"]
+        return data
 
     def digest(self) -> str:
         """Hex BLAKE2s of the canonical JSON (sorted keys, floats as Python's shortest repr)."""
@@ -426,18 +495,58 @@ def parse_run(root: Table) -> RunConfig:
     return run
 
 
-def parse_nodes(root: Table, scenario_dir: Path) -> NodesConfig:
-    """``[nodes]``; the profile must be an existing file."""
-    t = _required_table(root, "nodes")
-    count = t.integer("count", lo=1)
-    validators = t.integer("validators", lo=1, hi=count)
+def _parse_profile(t: Table, scenario_dir: Path) -> tuple[str, Path]:
+    """``profile``: an existing file."""
     profile = t.string("profile")
     path = resolve_path(profile, scenario_dir)
     if path is None:
         expected = "a node profile file (relative to the scenario file or the current directory)"
         t.fail("profile", expected, describe(profile))
+    return profile, path
+
+
+def parse_nodes(root: Table, scenario_dir: Path) -> NodesConfig:
+    """``[nodes]`` and its ``[[nodes.group]]``; every profile must be an existing file."""
+    t = _required_table(root, "nodes")
+    count = t.integer("count", lo=1)
+    validators = t.integer("validators", lo=1, hi=count)
+    profile, path = _parse_profile(t, scenario_dir)
+    groups = tuple(_parse_node_group(g, count, scenario_dir) for g in t.tables("group"))
+    _check_node_groups(t, groups, count)
     t.finish()
-    return NodesConfig(count, validators, profile, path)
+    return NodesConfig(count, validators, profile, path, groups)
+
+
+def _parse_node_group(t: Table, n: int, scenario_dir: Path) -> NodeGroup:
+    """One ``[[nodes.group]]``: ``profile`` and exactly one of ``nodes`` and ``count``."""
+    given = [k for k in ("nodes", "count") if t.has(k)]
+    if len(given) != 1:
+        t.fail("nodes", "exactly one of nodes and count", _keys(given))
+    profile, path = _parse_profile(t, scenario_dir)
+    group = NodeGroup(
+        profile=profile,
+        profile_path=path,
+        nodes=_parse_node_set(t, n, default=None),
+        count=t.integer("count", None, lo=1, hi=n),
+        name=t.string("name", path.stem),
+    )
+    t.finish()
+    return group
+
+
+def _check_node_groups(t: Table, groups: tuple[NodeGroup, ...], n: int) -> None:
+    """Groups are disjoint: listed nodes once, and the counts fit in the nodes left."""
+    owner: dict[int, int] = {}
+    for i, group in enumerate(groups):
+        for v in group.nodes or ():
+            if v in owner:
+                found = f"node {v} in groups {owner[v]} and {i}"
+                t.fail(f"group[{i}].nodes", "groups without a common node", found)
+            owner[v] = i
+    drawn = sum(g.count or 0 for g in groups)
+    if drawn > n - len(owner):
+        expected = f"group counts of at most {n - len(owner)} in total (the nodes no group lists)"
+        t.fail("group", expected, str(drawn))
 
 
 def _parse_degree(t: Table, kind: str, n: int) -> int | None:
@@ -708,25 +817,64 @@ def _parse_node_set(t: Table, n: int, name: str = "nodes", default: Any = _MISSI
     return nodes
 
 
+_BYZANTINE_KEYS = {
+    "spam": ("rate_per_s", "invalid_fraction"),
+    "censor": ("senders", "sender_fraction"),
+    "replay": ("delay_ms",),
+}
+"""The parameter keys only one kind takes."""
+
+
+def _parse_fraction(t: Table, name: str) -> float | None:
+    """An optional number in (0, 1]."""
+    fraction = t.number(name, None, 0.0, 1.0)
+    if fraction is not None and fraction <= 0:
+        t.fail(name, "a number in (0, 1]", describe(fraction))
+    return fraction
+
+
+def _parse_senders(t: Table) -> tuple[tuple[int, ...] | None, float | None]:
+    """``censor``: ``senders`` (wallet indices) or ``sender_fraction`` (default 0.25)."""
+    if t.has("senders") and t.has("sender_fraction"):
+        t.fail("senders", "at most one of senders and sender_fraction", "both")
+    senders = t.int_list("senders", None, 0, TRAFFIC_WALLETS - 1)
+    if senders is not None and (not senders or len(set(senders)) != len(senders)):
+        expected = f"a non-empty list of distinct wallet indices in [0, {TRAFFIC_WALLETS - 1}]"
+        t.fail("senders", expected, str(list(senders)))
+    fraction = _parse_fraction(t, "sender_fraction")
+    if senders is None and fraction is None:
+        fraction = 0.25
+    return senders, fraction
+
+
 def parse_byzantine(t: Table, n: int, duration_ms: int) -> ByzantineSpec:
-    """One ``[[byzantine]]``: schema only (the behaviours live in the kernel)."""
+    """One ``[[byzantine]]``: schema only (the behaviours live in ``rppsim.sim.byzantine``)."""
     kind = t.choice("kind", BYZANTINE_KINDS)
     given = [k for k in ("nodes", "fraction") if t.has(k)]
     if len(given) != 1:
         t.fail("nodes", "exactly one of nodes and fraction", _keys(given))
-    fraction = t.number("fraction", None, 0.0, 1.0)
-    if fraction is not None and fraction <= 0:
-        t.fail("fraction", "a number in (0, 1]", describe(fraction))
-    if kind != "spam":
-        t.forbid("factor", 'unless kind = "spam"')
+    fraction = _parse_fraction(t, "fraction")
+    for other, keys in _BYZANTINE_KEYS.items():
+        if other != kind:
+            for key in keys:
+                t.forbid(key, f'unless kind = "{other}"')
+    modes = BYZANTINE_MODES.get(kind)
+    if modes is None:
+        t.forbid("mode", "for this kind (only " + ", ".join(BYZANTINE_MODES) + " have one)")
     at, until = _check_window(t, duration_ms, 0)
+    senders, sender_fraction = _parse_senders(t) if kind == "censor" else (None, None)
     spec = ByzantineSpec(
         kind=kind,
         nodes=_parse_node_set(t, n, default=None),
         fraction=fraction,
         at_ms=at,
         until_ms=until,
-        factor=t.integer("factor", 2, lo=2),
+        mode="" if modes is None else t.choice("mode", modes, modes[0]),
+        rate_per_s=_positive(t, "rate_per_s", 20.0) if kind == "spam" else 0.0,
+        invalid_fraction=t.number("invalid_fraction", 0.25, 0.0, 1.0) if kind == "spam" else 0.0,
+        senders=senders,
+        sender_fraction=sender_fraction,
+        delay_ms=t.integer("delay_ms", 10_000, lo=1) if kind == "replay" else 0,
     )
     t.finish()
     return spec
@@ -963,6 +1111,233 @@ def parse_faults(root: Table, context: _FaultContext) -> tuple[FaultSpec, ...]:
 
 
 # --------------------------------------------------------------------------------------------
+# [params], [genesis]
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key path, value) of every leaf: ``a.b = 1`` and ``"a.b" = 1`` read alike."""
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else key
+        out += _flatten(value, path) if isinstance(value, dict) else [(path, value)]
+    return out
+
+
+RULE_PATHS = tuple(f"rules.{f.name}" for f in dataclasses.fields(Rules))
+
+
+def parse_params(t: Table | None) -> tuple[tuple[tuple[str, Any], ...], dict[str, Any]]:
+    """``[params]``: the node-profile overrides (``OVERRIDE_PATHS`` → value, sorted by path)
+    and the ``rules.<knob>`` values; an unknown path fails here, the values where they are
+    applied (``load_profile``, ``parse_rules_with_params``)."""
+    if t is None:
+        return (), {}
+    overrides: list[tuple[str, Any]] = []
+    rules: dict[str, Any] = {}
+    for path, value in _flatten(t.data):
+        if path in RULE_PATHS:
+            rules[path.removeprefix("rules.")] = value
+        elif is_override_path(path):
+            overrides.append((path, value))
+        else:
+            close = difflib.get_close_matches(path, OVERRIDE_PATHS + RULE_PATHS, n=1)
+            expected = (
+                "a key path of the node profile (such as target_validator_count) or rules.<knob>"
+            )
+            if close:
+                expected = f"{expected}; did you mean {close[0]}?"
+            t.fail(f'"{path}"', expected, "unknown key path")
+    t.known.update(t.data)
+    return tuple(sorted(overrides, key=lambda item: item[0])), rules
+
+
+def _blame_params(
+    error: UserError, params: tuple[tuple[str, Any], ...], source: str
+) -> UserError | None:
+    """``error`` as ``params."<path>"`` when it is about a value an override set (or about
+    that value's table), else None."""
+    for path, _ in params:
+        key = error.key
+        if key == path or key.startswith(path + ".") or path.startswith(key + "."):
+            return UserError(source, f'params."{path}"', error.expected, error.found)
+    return None
+
+
+def load_profile(path: Path, params: tuple[tuple[str, Any], ...], source: str) -> NodeConfig:
+    """A node profile with ``[params]`` applied and checked by the config's own rules; an
+    error an override causes names ``params."<path>"`` in ``source``."""
+    try:
+        config, _ = load_config(path, overrides=dict(params))
+    except UserError as error:
+        blamed = _blame_params(error, params, source)
+        if blamed is None:
+            raise
+        raise blamed from None
+    return config
+
+
+def parse_rules_with_params(t: Table | None, params: Mapping[str, Any], source: str) -> Rules:
+    """``[rules]`` plus the ``rules.<knob>`` values of ``[params]`` (a knob set in both is an
+    error naming the ``[params]`` one)."""
+    data = {} if t is None else dict(t.data)
+    for knob in params:
+        if knob in data:
+            expected = "a knob set once: in [rules] or in [params]"
+            raise UserError(source, f'params."rules.{knob}"', expected, "both")
+    try:
+        return parse_rules({**data, **params}, source)
+    except UserError as error:
+        if error.key.removeprefix("rules.") in params:
+            raise UserError(source, f'params."{error.key}"', error.expected, error.found) from None
+        raise
+
+
+def _parse_account_value(t: Table, name: str, n: int, lo: int, hi: int) -> AccountValue | None:
+    """A class's per-account value: one integer, a list of ``n``, or a draw table
+    ``{values, weights}`` / ``{range = [lo, hi]}``; None when absent."""
+    what = _describe_range("integers", lo, hi)
+    if not t.has(name):
+        return None
+    value = t.data[name]
+    if isinstance(value, list):
+        if len(value) != n:
+            t.fail(name, f"a list of {n} {what} (one per account)", f"{len(value)} items")
+        return tuple(
+            _check_int(t, f"{name}[{i}]", v, lo=lo, hi=hi, what=what) for i, v in enumerate(value)
+        )
+    if isinstance(value, dict):
+        return _parse_draw(_required_table(t, name), lo, hi)
+    if isinstance(value, bool) or not isinstance(value, int):
+        expected = f"an integer, a list of {n} (one per account) or a draw {{values}} / {{range}}"
+        t.fail(name, expected, describe(value))
+    return _check_int(t, name, value, lo=lo, hi=hi, what=_describe_range("an integer", lo, hi))
+
+
+def _parse_draw(t: Table, lo: int, hi: int) -> Draw:
+    """``{values = [...], weights = [...]}`` or ``{range = [a, b]}``, drawn per account."""
+    given = [k for k in ("values", "range") if t.has(k)]
+    if len(given) != 1:
+        t.fail("values", "exactly one of values (with optional weights) and range", _keys(given))
+    if given == ["range"]:
+        t.forbid("weights", "with range")
+        pair = t.int_list("range", lo=lo, hi=hi)
+        if len(pair) != 2 or pair[0] > pair[1]:
+            t.fail(
+                "range", f"a pair [a, b] of integers in [{lo}, {hi}] with a ≤ b", str(list(pair))
+            )
+        t.finish()
+        return Draw(range=(pair[0], pair[1]))
+    values = t.int_list("values", lo=lo, hi=hi)
+    if not values:
+        t.fail("values", "a non-empty list", "[]")
+    weights = t.raw("weights", [1.0] * len(values))
+    expected = f"a list of {len(values)} numbers ≥ 0 (one per value) with a positive sum"
+    if (
+        not isinstance(weights, list)
+        or len(weights) != len(values)
+        or not all(isinstance(w, int | float) and not isinstance(w, bool) for w in weights)
+        or not all(math.isfinite(w) and w >= 0 for w in weights)
+        or sum(weights) <= 0
+    ):
+        t.fail("weights", expected, describe(weights))
+    t.finish()
+    return Draw(values=values, weights=tuple(float(w) for w in weights))
+
+
+def _parse_account_class(t: Table | None, n: int, lowest_tier: int) -> AccountClass:
+    """``[genesis.validators]`` / ``[genesis.others]``: ``tier`` and ``timetoke_hours``."""
+    if t is None:
+        return AccountClass()
+    spec = AccountClass(
+        tier=_parse_account_value(t, "tier", n, lowest_tier, 5),
+        timetoke_hours=_parse_account_value(t, "timetoke_hours", n, 0, U64_MAX),
+    )
+    t.finish()
+    return spec
+
+
+def _parse_stake(t: Table, n: int) -> str | tuple[int, ...]:
+    """``stake``: a shape, or one integer per account (then no shape parameters)."""
+    value = t.raw("stake", "equal")
+    if isinstance(value, list):
+        what = f"a list of {n} integers in [0, 2^128 − 1] (one per account)"
+        if len(value) != n:
+            t.fail("stake", what, f"{len(value)} items")
+        for key in ("stake_total", "zipf_s", "pareto_alpha"):
+            t.forbid(key, "with an explicit stake list")
+        return tuple(
+            _check_int(t, f"stake[{i}]", v, lo=0, hi=U128_MAX, what=what)
+            for i, v in enumerate(value)
+        )
+    if value not in STAKE_SHAPES:
+        expected = "one of " + ", ".join(f'"{c}"' for c in STAKE_SHAPES)
+        t.fail("stake", f"{expected} or a list of {n} integers ≥ 0", describe(value))
+    for key, shape in (("zipf_s", "zipf"), ("pareto_alpha", "pareto")):
+        if value != shape:
+            t.forbid(key, f'unless stake = "{shape}"')
+    return value
+
+
+def _parse_genesis_file(
+    t: Table, nodes: NodesConfig, configs: list[NodeConfig], scenario_dir: Path
+) -> GenesisSpec:
+    """``[genesis] file``: the chain's genesis format; its validators are the validator nodes."""
+    for key in ("accounts", "stake", "stake_total", "zipf_s", "pareto_alpha", "balance"):
+        t.forbid(key, "with file (the file lists the accounts)")
+    for key in ("chain_id", "validators", "others"):
+        t.forbid(key, "with file (the file lists the accounts)")
+    raw = t.string("file")
+    path = resolve_path(raw, scenario_dir)
+    if path is None:
+        expected = "a genesis file (relative to the scenario file or the current directory)"
+        t.fail("file", expected, describe(raw))
+    spec = GenesisSpec(file=raw, file_path=path, wallets=t.boolean("wallets", True))
+    t.finish()
+    genesis = load_genesis_file(spec, configs[0], t.source)
+    count = len(compute_file_validators(genesis))
+    if count != nodes.validators:
+        expected = f"{count} (the validator accounts of genesis file {raw})"
+        raise UserError(t.source, "nodes.validators", expected, str(nodes.validators))
+    text = json.dumps(compute_canonical(genesis), sort_keys=True, separators=(",", ":"))
+    return dataclasses.replace(spec, file_digest=hashlib.blake2s(text.encode()).hexdigest())
+
+
+def parse_genesis(
+    t: Table | None, nodes: NodesConfig, configs: list[NodeConfig], seed: int, scenario_dir: Path
+) -> GenesisSpec | None:
+    """``[genesis]``: a file, or generated accounts; ``configs`` are the run's profiles (the
+    ``[nodes]`` one first). The genesis is built once with the scenario's seed and checked under
+    every profile, so a draw no profile accepts fails here (a ``--seed`` run checks again)."""
+    if t is None:
+        return None
+    if t.has("file"):
+        spec = _parse_genesis_file(t, nodes, configs, scenario_dir)
+    else:
+        accounts = t.integer("accounts", None, lo=nodes.validators)
+        n = nodes.validators if accounts is None else accounts
+        stake = _parse_stake(t, n)
+        chain_id = t.string("chain_id", DEFAULT_CHAIN_ID)
+        if not chain_id.strip():
+            t.fail("chain_id", "a non-empty chain id", describe(chain_id))
+        spec = GenesisSpec(
+            chain_id=chain_id,
+            accounts=accounts,
+            stake=stake,
+            stake_total=t.integer("stake_total", None, lo=1, hi=U128_MAX),
+            zipf_s=_positive(t, "zipf_s", 1.0),
+            pareto_alpha=_positive(t, "pareto_alpha", 1.16),
+            balance=t.integer("balance", VALIDATOR_BALANCE, lo=0, hi=U128_MAX),
+            validators=_parse_account_class(t.table("validators"), nodes.validators, 3),
+            others=_parse_account_class(t.table("others"), n - nodes.validators, 0),
+            wallets=t.boolean("wallets", True),
+        )
+        t.finish()
+    placeholders = [f"{i:064x}" for i in range(1, nodes.validators + 1)]
+    build_run_genesis(spec, placeholders, (), configs, SeedTree(seed), t.source)
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
 # The whole file
 
 
@@ -979,21 +1354,25 @@ ROOT_KEYS = (
     "explore",
     "expect",
     "guardrails",
+    "genesis",
+    "params",
 )
 
 
 def parse_guardrails(t: Table | None) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
     """``[guardrails.<id>]``: tables of numeric threshold overrides, one per guardrail id
-    (``rppsim.guardrails.GUARDRAIL_IDS``); the names a guardrail reads are checked when it
-    runs (``rppsim.sim.run``)."""
+    (``rppsim.guardrails.GUARDRAIL_IDS``) or promotion id (``PROMOTION_IDS``); the names a
+    verdict reads are checked when it runs (``rppsim.sim.run``)."""
     from rppsim.guardrails import GUARDRAIL_IDS
+    from rppsim.guardrails.promotion import PROMOTION_IDS
 
     if t is None:
         return ()
     out = []
     for guardrail_id in sorted(t.data):
-        if guardrail_id not in GUARDRAIL_IDS:
-            t.fail(guardrail_id, "a guardrail id such as g18-liveness", repr(guardrail_id))
+        if guardrail_id not in GUARDRAIL_IDS + PROMOTION_IDS:
+            expected = "a guardrail or promotion id such as g18-liveness or promote-canary"
+            t.fail(guardrail_id, expected, repr(guardrail_id))
         table = t.table(guardrail_id)
         assert table is not None
         values = []
@@ -1031,9 +1410,14 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
     root.known.update(ROOT_KEYS)
     root.finish()
     run = parse_run(root)
+    params, params_rules = parse_params(root.table("params"))
     nodes = parse_nodes(root, source_path.parent)
-    rules_table = root.table("rules")
-    rules = Rules() if rules_table is None else parse_rules(dict(rules_table.data), root.source)
+    rules = parse_rules_with_params(root.table("rules"), params_rules, root.source)
+    genesis = None
+    if params or nodes.groups or root.has("genesis"):  # else the profile is read when it runs
+        profiles = [nodes.profile_path, *(g.profile_path for g in nodes.groups)]
+        configs = [load_profile(path, params, root.source) for path in profiles]
+        genesis = parse_genesis(root.table("genesis"), nodes, configs, run.seed, source_path.parent)
     network = parse_network(root, nodes.count, source_path.parent)
     context = _FaultContext(nodes.count, run.duration_ms, network.regions)
     return Scenario(
@@ -1052,6 +1436,8 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
         explore=parse_explore(root.table("explore")),
         expect=parse_expect(root.table("expect")),
         guardrails=parse_guardrails(root.table("guardrails")),
+        genesis=genesis,
+        params=params,
     )
 
 
@@ -1083,10 +1469,12 @@ def build_sim_network(scenario: Scenario, tree: SeedTree) -> Network:
     return Network(topology, links, net.gossip, tree, dict(net.mesh))
 
 
-def build_node_config(scenario: Scenario) -> NodeConfig:
-    """The scenario's node profile with ``[telemetry] sample_interval_ms`` applied (which also
-    turns telemetry on; the node counts whole seconds, at least 1)."""
-    config, _ = load_config(scenario.nodes.profile_path)
+def build_node_config(scenario: Scenario, profile_path: Path | None = None) -> NodeConfig:
+    """The scenario's node profile (or a group's, ``profile_path``) with ``[params]`` and
+    ``[telemetry] sample_interval_ms`` applied (which also turns telemetry on; the node counts
+    whole seconds, at least 1). The genesis is the profile's: the kernel sets the run's."""
+    path = scenario.nodes.profile_path if profile_path is None else profile_path
+    config = load_profile(path, scenario.params, scenario.source)
     interval = scenario.telemetry.sample_interval_ms
     if interval is None:
         return config
@@ -1101,6 +1489,23 @@ def build_node_config(scenario: Scenario) -> NodeConfig:
 def build_fault_schedule(scenario: Scenario, topology: Topology, tree: SeedTree) -> FaultSchedule:
     """The run's expanded ``FaultSchedule`` (churn drawn from ``("fault", "churn", i)``)."""
     return FaultSchedule(scenario.faults, topology, scenario.run.duration_ms, tree, scenario.source)
+
+
+def compute_group_nodes(nodes: NodesConfig, tree: SeedTree) -> tuple[tuple[int, ...], ...]:
+    """Each ``[[nodes.group]]``'s nodes, sorted: its list, or ``count`` nodes drawn from
+    ``("nodes", "group", index)`` among those no group lists and no earlier group drew."""
+    taken = {v for group in nodes.groups for v in group.nodes or ()}
+    out = []
+    for index, group in enumerate(nodes.groups):
+        if group.nodes is not None:
+            out.append(tuple(sorted(group.nodes)))
+            continue
+        free = [v for v in range(nodes.count) if v not in taken]
+        picked = tree.generator("nodes", "group", index).permutation(len(free))[: group.count]
+        chosen = tuple(sorted(free[int(k)] for k in picked))
+        taken.update(chosen)
+        out.append(chosen)
+    return tuple(out)
 
 
 def compute_byzantine_nodes(

@@ -1,6 +1,7 @@
-"""All verdicts of a run in one place: the protocol checkers (``rppsim.checks``), then the
-chain's deployment guardrails (``rppsim.guardrails``); alert rules and the promotion gate join
-here when they land. ``rppsim run``, ``rppsim check`` and a scenario's ``[expect]`` use it."""
+"""All verdicts of a run in one place: the protocol checkers (``rppsim.checks``), the chain's
+deployment guardrails (``rppsim.guardrails``), its alert rules replayed over the run
+(``rppsim.guardrails.alerting``) and the promotion gate (``rppsim.guardrails.promotion``).
+``rppsim run``, ``rppsim check`` and a scenario's ``[expect]`` use it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ from collections.abc import Collection, Mapping
 import pandas as pd
 
 from rppsim.checks import CHECKERS, Verdict, evaluate_checkers
-from rppsim.guardrails import GUARDRAIL_IDS, evaluate_guardrails
+from rppsim.guardrails import GUARDRAIL_IDS, build_guardrail_context, evaluate_guardrails
+from rppsim.guardrails.alerting import ALERT_IDS, AlertEvaluation, evaluate_alert_rules
+from rppsim.guardrails.promotion import PROMOTION_IDS, evaluate_promotions
 from rppsim.scenario import Scenario
 
-VERDICT_IDS = (*CHECKERS, *GUARDRAIL_IDS)
+VERDICT_IDS = (*CHECKERS, *GUARDRAIL_IDS, *ALERT_IDS, *PROMOTION_IDS)
 """Every verdict id, in report order."""
+
+
+def compute_alerts(
+    frames: Mapping[str, pd.DataFrame], scenario: Scenario | None
+) -> AlertEvaluation:
+    """The alert rules over the run (what fills its ``alerts`` frame)."""
+    return evaluate_alert_rules(frames, build_guardrail_context(frames, scenario))
 
 
 def evaluate_verdicts(
@@ -21,17 +31,35 @@ def evaluate_verdicts(
     scenario: Scenario | None,
     *,
     only: Collection[str] | None = None,
+    alerts: AlertEvaluation | None = None,
 ) -> list[Verdict]:
-    """Checkers then guardrails (or those named in ``only``); without a scenario, the facts
-    the run folder recorded in ``run_info`` stand in for it."""
+    """Checkers, guardrails, alerts, promotions (or those named in ``only``); without a
+    scenario, the facts the run folder recorded in ``run_info`` stand in for it. The alert
+    rules are evaluated here unless ``alerts`` (the same run's evaluation) is given; their
+    firings replace the ``alerts`` frame the guardrails and the gate read."""
     unknown = sorted(set(only or ()) - set(VERDICT_IDS))
     if unknown:
         raise ValueError(f"unknown verdict ids {unknown}")
-    checkers = None if only is None else [i for i in only if i in CHECKERS]
-    guardrails = None if only is None else [i for i in only if i not in CHECKERS]
+    wanted = set(VERDICT_IDS if only is None else only)
+    checkers = [i for i in CHECKERS if i in wanted]
+    guardrails = [i for i in GUARDRAIL_IDS if i in wanted]
+    context = build_guardrail_context(frames, scenario)
+    if alerts is None:
+        alerts = evaluate_alert_rules(frames, context)
+    frames = {**frames, "alerts": alerts.get_frame()}
     verdicts = []
-    if checkers is None or checkers:
+    if checkers:
         verdicts += evaluate_checkers(frames, scenario, only=checkers)
-    if guardrails is None or guardrails:
-        verdicts += evaluate_guardrails(frames, scenario, only=guardrails)
+    if guardrails:
+        verdicts += evaluate_guardrails(frames, scenario, only=guardrails, context=context)
+    verdicts += [v for v in alerts.get_verdicts() if v.id in wanted]
+    if wanted & set(PROMOTION_IDS):
+        verdicts += [v for v in evaluate_promotions(frames, context) if v.id in wanted]
+        judged = {v.id for v in verdicts if v.kind == "promotion" and v.passed is not None}
+        for gid, name, known in context.get_unread_overrides():
+            if gid in judged:
+                names = ", ".join(known) or "none"
+                raise ValueError(
+                    f"guardrails.{gid}.{name}: not a threshold of {gid} (reads {names})"
+                )
     return verdicts

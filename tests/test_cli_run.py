@@ -65,10 +65,13 @@ def test_a_run_prints_the_verdict_table_and_writes_verdicts(capsys, tiny, tmp_pa
     assert [v["id"] for v in verdicts if v["kind"] == "checker"] == [
         "safety", "agreement", "liveness", "accountability",
     ]  # fmt: skip
-    assert {v["kind"] for v in verdicts} == {"checker", "guardrail"} and len(verdicts) == 31
+    kinds = [v["kind"] for v in verdicts]
+    assert {k: kinds.count(k) for k in set(kinds)} == {
+        "checker": 4, "guardrail": 27, "alert": 40, "promotion": 4,
+    }  # fmt: skip
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     counts = summary["verdicts"]
-    assert counts["failed"] == 0 and counts["passed"] + counts["not_applicable"] == 31
+    assert counts["failed"] == 0 and counts["passed"] + counts["not_applicable"] == 75
 
 
 def test_a_failed_verdict_exits_1_and_is_listed_first(capsys, tiny, tmp_path, monkeypatch) -> None:
@@ -77,7 +80,7 @@ def test_a_failed_verdict_exits_1_and_is_listed_first(capsys, tiny, tmp_path, mo
         "height 3: node 2 finalized another block",
     )  # fmt: skip
     fine = Verdict("liveness", "checker", "finalizes", True, "critical", 10, 33_000)
-    monkeypatch.setattr(rppsim.sim.run, "evaluate_verdicts", lambda frames, sc: [fine, broken])
+    monkeypatch.setattr(rppsim.sim.run, "evaluate_verdicts", lambda frames, sc, **_: [fine, broken])
     code, stdout, _ = _run(capsys, str(tiny), "--out", str(tmp_path / "out"))
     assert code == 1
     table = stdout[stdout.index("status  id") :].splitlines()

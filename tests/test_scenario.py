@@ -496,10 +496,43 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "(0, 1]",
     ),
     (
-        "byzantine-factor",
-        _set("byzantine", [{"kind": "double-sign", "nodes": [1], "factor": 3}]),
-        "byzantine[0].factor",
-        "spam",
+        "byzantine-rate",
+        _set("byzantine", [{"kind": "double-sign", "nodes": [1], "rate_per_s": 3.0}]),
+        "byzantine[0].rate_per_s",
+        'unless kind = "spam"',
+    ),
+    (
+        "byzantine-mode-kind",
+        _set("byzantine", [{"kind": "censor", "nodes": [1], "mode": "tamper"}]),
+        "byzantine[0].mode",
+        "invalid-block",
+    ),
+    (
+        "byzantine-mode",
+        _set("byzantine", [{"kind": "invalid-block", "nodes": [1], "mode": "tamper"}]),
+        "byzantine[0].mode",
+        '"state-root", "transaction", "certificate"',
+    ),
+    (
+        "byzantine-senders",
+        _set("byzantine", [{"kind": "censor", "nodes": [1], "senders": [3, 3]}]),
+        "byzantine[0].senders",
+        "distinct wallet indices in [0, 31]",
+    ),
+    (
+        "byzantine-senders-and-fraction",
+        _set(
+            "byzantine",
+            [{"kind": "censor", "nodes": [1], "senders": [3], "sender_fraction": 0.5}],
+        ),
+        "byzantine[0].senders",
+        "at most one of senders and sender_fraction",
+    ),
+    (
+        "byzantine-delay",
+        _set("byzantine", [{"kind": "replay", "nodes": [1], "delay_ms": 0}]),
+        "byzantine[0].delay_ms",
+        "≥ 1",
     ),
     (
         "byzantine-node",
@@ -543,6 +576,20 @@ def test_degrade_link_that_is_not_an_edge_fails_at_schedule_build():
     with pytest.raises(UserError) as info:
         build_fault_schedule(s, network.topology, tree)
     assert info.value.key == "fault[0].links[0]"
+
+
+def test_byzantine_parameters_have_kind_defaults():
+    """Each kind's parameters default as documented; other kinds carry none."""
+    data = smoke_data()
+    data["byzantine"] = [
+        {"kind": kind, "nodes": [1]}
+        for kind in ("invalid-block", "invalid-proof", "vrf-lie", "spam", "censor", "replay")
+    ]
+    block, proof, lie, spam, censor, replay = parse_scenario(data, SMOKE).byzantine
+    assert (block.mode, proof.mode, lie.mode) == ("state-root", "tamper", "inflate-tier")
+    assert (spam.rate_per_s, spam.invalid_fraction, spam.mode) == (20.0, 0.25, "")
+    assert (censor.senders, censor.sender_fraction) == (None, 0.25)
+    assert (replay.delay_ms, replay.rate_per_s, replay.senders) == (10_000, 0.0, None)
 
 
 def test_byzantine_nodes_from_list_or_seeded_fraction():

@@ -28,6 +28,7 @@ from rppsim.checks.verdict import Verdict
 __all__ = [
     "DEADLINE_HEIGHTS",
     "ID",
+    "NEEDS",
     "TITLE",
     "Equivocation",
     "check_accountability",
@@ -37,7 +38,11 @@ __all__ = [
 
 ID = "accountability"
 TITLE = "every equivocation is slashed within 10 heights"
+NEEDS = ("votes", "evidence", "block_finalized")
+"""The frames ``check_accountability`` reads (``rppsim.checks.needs``)."""
 DEADLINE_HEIGHTS = 10
+DOUBLE_SIGN_PREFIX = "double_sign"
+"""The ``evidence.kind`` of slashing evidence (``double_sign_prevote``, ``…_precommit``)."""
 _KEY = ["height", "round", "kind", "voter"]
 
 
@@ -78,10 +83,12 @@ def compute_equivocations(votes: pd.DataFrame) -> list[Equivocation]:
 
 
 def get_slashes(frames: Mapping[str, pd.DataFrame], context: CheckContext) -> pd.DataFrame:
-    """``evidence`` rows whose block an honest node finalized."""
+    """Double-sign ``evidence`` rows whose block an honest node finalized (the frame also
+    holds the participation detectors' findings, which slash nothing)."""
     finalized = get_honest_finalized(frames, context)
     carried = set(zip(finalized["height"].tolist(), finalized["hash"].tolist(), strict=True))
     evidence = frames["evidence"]
+    evidence = evidence[evidence["kind"].astype(str).str.startswith(DOUBLE_SIGN_PREFIX)]
     keys = zip(evidence["height"].tolist(), evidence["block_hash"].tolist(), strict=True)
     return evidence.loc[np.array([key in carried for key in keys], dtype=bool)]
 

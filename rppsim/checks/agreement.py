@@ -22,10 +22,12 @@ from rppsim.checks.context import (
 )
 from rppsim.checks.verdict import Verdict
 
-__all__ = ["ID", "TITLE", "check_agreement", "compute_disagreements"]
+__all__ = ["ID", "NEEDS", "TITLE", "check_agreement", "compute_disagreements"]
 
 ID = "agreement"
 TITLE = "equal state roots at each finalized height"
+NEEDS = ("block_finalized", "blocks")
+"""The frames ``check_agreement`` reads (``rppsim.checks.needs``)."""
 
 
 def get_finalized_roots(finalized: pd.DataFrame, blocks: pd.DataFrame) -> pd.DataFrame:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from rppsim.node.config import load_config
-from rppsim.scenario import Scenario, TrafficConfig
-from rppsim.telemetry.runfolder import get_run_info
+from rppsim.scenario import Scenario, TrafficConfig, build_node_config
+from rppsim.telemetry.jsonl import get_judging_facts
 
 __all__ = ["CheckContext", "build_check_context", "get_honest_finalized", "is_work_offered"]
 
@@ -34,6 +33,11 @@ class CheckContext:
     has_work: bool
     """Transactions or identities are submitted at some point of the run."""
     duration_ms: int
+    unknown: frozenset[str] = frozenset()
+    """Facts the source does not carry (live telemetry: ``byzantine``, ``has_work``,
+    ``allow_empty_blocks``, ``round_timeout_ms``); their fields hold defaults (no byzantine
+    node, no work, the rules' defaults), and the verdicts that read them need frames such a
+    source lacks."""
 
     @property
     def honest(self) -> tuple[int, ...]:
@@ -63,7 +67,7 @@ RUN_INFO_KEYS = ("block_time_ms", "round_timeout_ms", "allow_empty_blocks", "has
 def compute_run_facts(scenario: Scenario) -> dict[str, str]:
     """The scenario facts the checkers need, as ``run_info`` strings, so that a run folder
     can be judged again without its scenario (``rppsim check``)."""
-    profile, _ = load_config(scenario.nodes.profile_path)
+    profile = build_node_config(scenario)  # with [params]: they may set block_time_ms
     return {
         "block_time_ms": str(profile.block_time_ms),
         "round_timeout_ms": str(scenario.rules.round_timeout_ms),
@@ -73,7 +77,7 @@ def compute_run_facts(scenario: Scenario) -> dict[str, str]:
 
 
 def _get_run_facts(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
-    facts = get_run_info(frames)
+    facts = get_judging_facts(frames)
     missing = [k for k in (*RUN_INFO_KEYS, "duration_ms") if k not in facts]
     if missing:
         raise ValueError(f"run_info lacks {', '.join(missing)} (a run folder of an older rppsim)")
@@ -84,7 +88,8 @@ def build_check_context(
     frames: Mapping[str, pd.DataFrame], scenario: Scenario | None
 ) -> CheckContext:
     """The context of a run of ``scenario`` (its ``run.duration_ms`` the effective one), or,
-    without a scenario, of the facts its run folder recorded in ``run_info``."""
+    without a scenario, of the facts its run folder recorded in ``run_info`` (for live
+    telemetry, ``rppsim.telemetry.jsonl.get_judging_facts``: the profile's block time)."""
     nodes = frames["nodes"]
     indices = [int(n) for n in nodes["node"]]
     byzantine = [int(n) for n in nodes.loc[nodes["byzantine"].astype(bool), "node"]]
@@ -107,6 +112,7 @@ def build_check_context(
         allow_empty_blocks=facts["allow_empty_blocks"] == "true",
         has_work=facts["has_work"] == "true",
         duration_ms=duration_ms,
+        unknown=frozenset(u for u in facts.get("unknown_facts", "").split(",") if u),
     )
 
 

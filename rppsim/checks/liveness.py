@@ -31,6 +31,7 @@ from rppsim.checks.verdict import Verdict
 __all__ = [
     "FAULT_ENDS",
     "ID",
+    "NEEDS",
     "TITLE",
     "PowerShare",
     "check_liveness",
@@ -44,6 +45,8 @@ __all__ = [
 
 ID = "liveness"
 TITLE = "every running honest node finalizes a new height after the last fault"
+NEEDS = ("block_finalized", "faults", "electorates")
+"""The frames ``check_liveness`` reads (``rppsim.checks.needs``)."""
 FAULT_ENDS = {
     "crash": "restart",
     "churn_down": "churn_up",
@@ -141,7 +144,7 @@ def compute_honest_share(
     honest = sum(
         int(power)
         for member, power in zip(rows["member"], rows["power"], strict=True)
-        if member >= 0 and context.is_honest(int(member)) and int(member) not in crashed
+        if not pd.isna(member) and context.is_honest(int(member)) and int(member) not in crashed
     )
     total = int(rows["total_power"].iloc[0])
     return PowerShare(height, honest, total, f"electorate of height {int(rows['height'].iloc[0])}")

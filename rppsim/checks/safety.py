@@ -20,10 +20,12 @@ from rppsim.checks.context import (
 )
 from rppsim.checks.verdict import Verdict
 
-__all__ = ["ID", "TITLE", "check_safety", "compute_forks"]
+__all__ = ["ID", "NEEDS", "TITLE", "check_safety", "compute_forks"]
 
 ID = "safety"
 TITLE = "no two honest nodes finalize different blocks at one height"
+NEEDS = ("block_finalized",)
+"""The frames ``check_safety`` reads (``rppsim.checks.needs``)."""
 
 
 def compute_forks(finalized: pd.DataFrame) -> list[Conflict]:

@@ -83,8 +83,11 @@ def _format_number(value: int | float | None) -> str:
 
 
 def compute_verdict_table(verdicts: Sequence[Verdict]) -> str:
-    """A plain-text table: failures first, then not applicable, then passes (stable)."""
-    ordered = sorted(verdicts, key=lambda v: _ORDER[v.passed])
+    """A plain-text table: failures first, then not applicable, then passes (stable). Alert
+    rules that passed (never fired) share one row; ``verdicts.json`` lists each."""
+    quiet = [v for v in verdicts if v.kind == "alert" and v.passed is True]
+    shown = [v for v in verdicts if not (v.kind == "alert" and v.passed is True)]
+    ordered = sorted(shown, key=lambda v: _ORDER[v.passed])
     header = ("status", "id", "figure", "threshold", "node", "time_ms", "message")
     rows = [header] + [
         (
@@ -98,6 +101,9 @@ def compute_verdict_table(verdicts: Sequence[Verdict]) -> str:
         )
         for v in ordered
     ]
+    if quiet:
+        message = f"{len(quiet)} alert rules passed (each one in verdicts.json)"
+        rows.append(("PASS", "alert rules", "-", "-", "-", "-", message))
     widths = [max(len(row[k]) for row in rows) for k in range(len(header) - 1)]
     lines = [
         "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]])

@@ -10,7 +10,8 @@ one run from its frames and either its scenario or the facts its run folder reco
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +25,7 @@ from rppsim.guardrails.base import (
     evaluate_registered,
 )
 from rppsim.scenario import Scenario, build_node_config
-from rppsim.telemetry.runfolder import get_run_info
+from rppsim.telemetry.jsonl import get_judging_facts
 
 __all__ = [
     "GUARDRAILS",
@@ -40,30 +41,51 @@ GUARDRAIL_IDS = tuple(g.id for g in sorted(GUARDRAILS.values(), key=lambda g: g.
 """Every guardrail id, by §6 number."""
 
 
-def compute_guardrail_facts(config: object, scenario: Scenario) -> dict[str, str]:
+def compute_guardrail_facts(
+    config: object, scenario: Scenario, groups: Sequence[tuple[str, Sequence[int], object]] = ()
+) -> dict[str, str]:
     """What ``run_info`` records for the guardrails: the node config the run used (the
-    profile with the run's genesis and telemetry) and the scenario's overrides."""
+    profile with the run's genesis and telemetry), the scenario's overrides and, when nodes
+    run other profiles (``[[nodes.group]]``: name, nodes, config), ``profile_groups``."""
     overrides = {k: dict(v) for k, v in scenario.guardrails}
-    return {
+    facts = {
         "profile": compute_profile_json(config),
         "guardrail_overrides": json.dumps(overrides, sort_keys=True, separators=(",", ":")),
     }
+    if groups:
+        entries = [
+            {"name": name, "nodes": sorted(nodes), "profile": json.loads(compute_profile_json(c))}
+            for name, nodes, c in groups
+        ]
+        facts["profile_groups"] = json.dumps(entries, sort_keys=True, separators=(",", ":"))
+    return facts
+
+
+def compute_node_configs(facts: Mapping[str, str]) -> dict[int, Any]:
+    """Node → profile (JSON data) of the nodes of ``run_info`` ``profile_groups``."""
+    groups = json.loads(facts.get("profile_groups", "[]"))
+    return {int(node): group["profile"] for group in groups for node in group["nodes"]}
 
 
 def build_guardrail_context(
     frames: Mapping[str, pd.DataFrame], scenario: Scenario | None
 ) -> GuardrailContext:
     """The guardrails' context: the facts the run recorded in ``run_info`` (the config it ran
-    with), or, for frames without them, the scenario's profile with its telemetry setting."""
+    with), or, for frames without them, the scenario's profile with its telemetry setting;
+    live telemetry without a profile is judged by the shipped profile of the channel its
+    snapshots advertise, with no overrides (``rppsim.telemetry.jsonl.compute_live_facts``)."""
     checks = build_check_context(frames, scenario)
-    facts = get_run_info(frames)
+    facts = get_judging_facts(frames)
     if "profile" not in facts and scenario is not None:
         facts = compute_guardrail_facts(build_node_config(scenario), scenario)
     missing = [k for k in ("profile", "guardrail_overrides") if k not in facts]
     if missing:
         raise ValueError(f"run_info lacks {', '.join(missing)} (a run of an older rppsim)")
     return GuardrailContext(
-        checks, json.loads(facts["profile"]), json.loads(facts["guardrail_overrides"])
+        checks,
+        json.loads(facts["profile"]),
+        json.loads(facts["guardrail_overrides"]),
+        node_configs=compute_node_configs(facts),
     )
 
 
@@ -72,11 +94,13 @@ def evaluate_guardrails(
     scenario: Scenario | None,
     *,
     only: Collection[str] | None = None,
+    context: GuardrailContext | None = None,
 ) -> list[Verdict]:
-    """Every guardrail's verdict on one run (or those named in ``only``), by §6 number.
+    """Every guardrail's verdict on one run (or those named in ``only``), by §6 number, in
+    ``context`` (built from the frames and scenario when not given).
 
     An override no guardrail read is a ``ValueError`` naming ``guardrails.<id>.<name>``."""
-    context = build_guardrail_context(frames, scenario)
+    context = context or build_guardrail_context(frames, scenario)
     verdicts = evaluate_registered(frames, context, only)
     judged = {v.id for v in verdicts if v.passed is not None}  # N/A ones may stop early
     for gid, name, known in context.get_unread_overrides():

@@ -9,7 +9,8 @@ message saying why — never a pass.
 
 Every guardrail reads only the frames and a ``GuardrailContext`` (the checkers' context, the
 node profile as plain JSON data, the overrides), so the same functions judge a run folder
-(``rppsim check``) and, later, live telemetry.
+and live telemetry (``rppsim check RUN_DIR | TELEMETRY.jsonl``). Each declares the frames it
+reads (``register(..., needs=...)``): where the source lacks one it is not applicable.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from rppsim.checks.context import CheckContext
+from rppsim.checks.needs import evaluate_needing
 from rppsim.checks.verdict import Verdict
 
 Frames = Mapping[str, pd.DataFrame]
@@ -40,6 +43,9 @@ class GuardrailContext:
     """``[guardrails.<id>]`` of the scenario: threshold name → value."""
     read: set[tuple[str, str]] = field(default_factory=set, compare=False)
     """(guardrail id, threshold name) of every threshold a guardrail asked for."""
+    node_configs: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    """The profiles of the nodes that run another one (``[[nodes.group]]``, recorded as
+    ``run_info`` ``profile_groups``); every other node runs ``config``."""
 
     def threshold(self, guardrail_id: str, name: str, default: float) -> float:
         """The scenario's override of a threshold, else the chain's default."""
@@ -57,10 +63,22 @@ class GuardrailContext:
 
     def get_config(self, *path: str) -> Any:
         """A value of the node profile by key path, e.g. ``("rollout", "release_channel")``."""
-        value: Any = self.config
+        return self.get_node_config(None, *path)
+
+    def get_node_config(self, node: int | None, *path: str) -> Any:
+        """A value of the profile node ``node`` runs (its group's, else the run's)."""
+        value: Any = self.node_configs.get(node, self.config) if node is not None else self.config
         for key in path:
             value = value[key]
         return value
+
+    def get_profiles(self) -> list[Mapping[str, Any]]:
+        """Every distinct profile of the run, the run's first."""
+        profiles = [self.config]
+        for config in self.node_configs.values():
+            if all(config != seen for seen in profiles):
+                profiles.append(config)
+        return profiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +90,8 @@ class Guardrail:
     title: str
     severity: str
     check: Check
+    needs: tuple[str, ...] = ()
+    """The frames ``check`` reads; a source without them makes it not applicable."""
 
 
 GUARDRAILS: dict[str, Guardrail] = {}
@@ -79,15 +99,22 @@ GUARDRAILS: dict[str, Guardrail] = {}
 
 
 def register(
-    number: int, slug: str, title: str, severity: str = "critical"
+    number: int,
+    slug: str,
+    title: str,
+    severity: str = "critical",
+    *,
+    needs: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
-    """Register ``check`` as guardrail ``g{number:02d}-{slug}``."""
+    """Register ``check`` as guardrail ``g{number:02d}-{slug}``, reading the frames ``needs``
+    (``rppsim.checks.needs``: live telemetry, for one, has no blocks)."""
     guardrail_id = f"g{number:02d}-{slug}"
 
     def decorate(check: Check) -> Check:
         if guardrail_id in GUARDRAILS or any(g.number == number for g in GUARDRAILS.values()):
             raise ValueError(f"guardrail {number} registered twice")
-        GUARDRAILS[guardrail_id] = Guardrail(guardrail_id, number, title, severity, check)
+        entry = Guardrail(guardrail_id, number, title, severity, check, tuple(needs))
+        GUARDRAILS[guardrail_id] = entry
         return check
 
     return decorate
@@ -146,6 +173,11 @@ def compute_profile_json(config: object) -> str:
 def evaluate_registered(
     frames: Frames, context: GuardrailContext, only: Collection[str] | None = None
 ) -> list[Verdict]:
-    """Every registered guardrail's verdict (or those named in ``only``), by §6 number."""
+    """Every registered guardrail's verdict (or those named in ``only``), by §6 number; one
+    whose frames the source lacks (its ``needs``) is not applicable, saying which."""
     chosen = sorted(GUARDRAILS.values(), key=lambda g: g.number)
-    return [g.check(frames, context) for g in chosen if only is None or g.id in only]
+    return [
+        evaluate_needing(g.needs, g.check, frames, context, partial(not_applicable, g.number))
+        for g in chosen
+        if only is None or g.id in only
+    ]

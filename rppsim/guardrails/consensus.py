@@ -14,6 +14,7 @@ import pandas as pd
 
 from rppsim.checks.verdict import Verdict
 from rppsim.guardrails.base import Frames, GuardrailContext, make_verdict, not_applicable, register
+from rppsim.telemetry.frames import get_optional_int
 
 __all__ = [
     "Window",
@@ -37,7 +38,7 @@ class Break:
     """A block breaking the recursive-commitment chain, and how."""
 
     height: int
-    proposer: int
+    proposer: int | None
     time_ms: int
     reason: str
 
@@ -77,7 +78,7 @@ def compute_commitment_breaks(blocks: pd.DataFrame) -> list[Break]:
         if height == lowest:
             continue
         parent = by_hash.get(str(row.previous_hash))
-        where = (height, int(row.proposer), int(row.proposed_ms))
+        where = (height, get_optional_int(row.proposer), int(row.proposed_ms))
         if parent is None or int(parent.height) != height - 1:
             breaks.append(Break(*where, f"height {height} has no parent at height {height - 1}"))
         elif row.recursive_previous_commitment != parent.recursive_commitment:
@@ -89,7 +90,9 @@ def compute_commitment_breaks(blocks: pd.DataFrame) -> list[Break]:
     return breaks
 
 
-@register(14, "recursive-commitment", "recursive commitment advances", "critical")
+@register(
+    14, "recursive-commitment", "recursive commitment advances", "critical", needs=("blocks",)
+)
 def check_recursive_commitment(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 14: for every h above the first, prev_commitment(h) == commitment(h − 1) and
     commitment(h) ≠ commitment(h − 1), heights contiguous. The playbook's smoke tx "raises the
@@ -115,7 +118,7 @@ def check_recursive_commitment(frames: Frames, ctx: GuardrailContext) -> Verdict
     return make_verdict(14, True, len(breaks), limit, message)
 
 
-@register(17, "consensus-availability", "consensus availability", "critical")
+@register(17, "consensus-availability", "consensus availability", "critical", needs=("blocks",))
 def check_consensus_availability(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 17 (dashboard 4): every block above height 1 carries a consensus proof (the
     first block has none, by design); blocks with 0 uptime proofs and the uptime-proof trend
@@ -147,7 +150,7 @@ def check_consensus_availability(frames: Frames, ctx: GuardrailContext) -> Verdi
             f"{len(missing)} block(s) above height 1 without a consensus proof, first height"
             f" {int(row['height'])}; {trend}"
         )
-        node, at_ms = int(row["proposer"]), int(row["proposed_ms"])
+        node, at_ms = get_optional_int(row["proposer"]), int(row["proposed_ms"])
         return make_verdict(17, False, len(missing), limit, message, node, at_ms)
     message = f"all {len(later)} blocks above height 1 carry a consensus proof; {trend}"
     return make_verdict(17, True, len(missing), limit, message)
@@ -155,7 +158,14 @@ def check_consensus_availability(frames: Frames, ctx: GuardrailContext) -> Verdi
 
 def compute_tip(frames: Frames, ctx: GuardrailContext) -> pd.Series:
     """Chain tip over time: the highest height an honest node finalized by each time
-    (``blocks.proposed_ms`` when nothing is finalized), a non-decreasing series by time."""
+    (``blocks.proposed_ms`` when nothing is finalized), a non-decreasing series by time. A
+    source without ``block_finalized`` (live telemetry) gives the tip as sampled: the highest
+    ``height`` an honest node's snapshot reported by each time."""
+    if "block_finalized" not in frames:
+        snapshots = frames["snapshots"].dropna(subset=["height"])
+        honest = snapshots[~snapshots["node"].isin(sorted(ctx.checks.byzantine))]
+        heights = honest["height"].astype("int64").to_numpy()
+        return pd.Series(heights, index=honest["now_ms"].to_numpy()).sort_index().cummax()
     finalized = frames["block_finalized"]
     honest = finalized[~finalized["node"].isin(sorted(ctx.checks.byzantine))]
     if honest.empty:
@@ -188,7 +198,9 @@ def compute_windows(
     ]  # fmt: skip
 
 
-@register(18, "liveness", "liveness over sliding windows", "critical")
+@register(
+    18, "liveness", "liveness over sliding windows", "critical", needs=("blocks", "block_finalized")
+)
 def check_liveness(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 18, §3.1–§3.2: over sliding 5-min windows, height_delta > 0, production ratio =
     height_delta / (window / block_time_ms) ≥ 0.75 (warning < 0.9) and missed slots ≤ 4
@@ -275,7 +287,13 @@ def compute_height_gaps(frames: Frames, ctx: GuardrailContext) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-@register(19, "finality", "finality lag and finalized height gap", "critical")
+@register(
+    19,
+    "finality",
+    "finality lag and finalized height gap",
+    "critical",
+    needs=("blocks", "block_finalized", "snapshots"),
+)
 def check_finality(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 19, §3.2: finality_lag_slots ≤ 24 (warning > 12) and finalized_height_gap ≤ 8
     (warning > 4) for every honest node. figure = worst lag in slots, threshold

@@ -4,13 +4,14 @@ ProofSystemKind parity and the size gate — from ``proofs``, ``blocks``, ``snap
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from rppsim.checks.verdict import Verdict
 from rppsim.guardrails.base import Frames, GuardrailContext, make_verdict, not_applicable, register
 from rppsim.guardrails.workload import compute_rejection_count, get_last_snapshots
 from rppsim.node.proofs import ModelProofService
-from rppsim.telemetry.frames import CACHE_FIELDS, VERIFIER_BACKENDS
+from rppsim.telemetry.frames import CACHE_FIELDS, VERIFIER_BACKENDS, get_optional_int
 
 SERVED_SYSTEMS = {"model": ModelProofService.system, "real": "numba-stark"}
 """The proof system the verifier registry serves for each prover mode (``run_info.prover``):
@@ -18,17 +19,57 @@ the model service's label, and ``ProofSystemKind.NUMBA_STARK`` (rppsim/prover/ki
 UNSUPPORTED = "unsupported proof system"
 P90_ALL_BYTES = 1.5e6
 """ProofSizeRegression: p90 of all proof bytes (spec/ops.md §6 row 13, §3.1)."""
+MAX_CACHE_UTILISATION = 1.0
+"""The chain's proof-cache guardrail: utilisation = entries ÷ capacity must be ≤ 1."""
 
 
-@register(9, "proof-cache", "Proof pipeline health / cache utilisation", "warning")
+@register(
+    9, "proof-cache", "Proof pipeline health / cache utilisation", "warning", needs=("snapshots",)
+)
 def check_proof_cache(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 9 needs cache entries ÷ capacity, hit/miss/eviction rates and queue depths."""
-    columns = [f"cache_{f}" for f in CACHE_FIELDS]
-    reported = bool(frames["snapshots"][columns].notna().any().any())
-    if reported:
-        why = "cache_* columns are reported but utilisation needs the entry count, which the "
-        return not_applicable(9, why + "snapshot does not carry")
-    return not_applicable(9, "the node reports no proof-cache counters (cache_* columns null)")
+    """The proof pipeline's cache: utilisation = entries ÷ capacity ≤ 1 (``max_utilisation``)
+    in every node sample that reports both; the first offending sample (by time, then node)
+    names the node and time, the figure is the worst utilisation (None when the worst is
+    entries on a capacity of 0). Hit, miss and eviction counts and queue depths are in the
+    snapshots but not judged: the chain sets no bound on them that a run can decide."""
+    gid = "g09-proof-cache"
+    limit = ctx.threshold(gid, "max_utilisation", MAX_CACHE_UTILISATION)
+    snapshots = frames["snapshots"]
+    if not snapshots[[f"cache_{f}" for f in CACHE_FIELDS]].notna().any().any():
+        return not_applicable(9, "the node reports no proof-cache counters (cache_* columns null)")
+    samples = compute_cache_utilisation(snapshots)
+    if samples.empty:
+        why = "cache_* columns are reported, but no sample has both cache_entries and capacity"
+        return not_applicable(9, why)
+    utilisation = samples["utilisation"]
+    worst = float(utilisation.max())
+    figure = worst if np.isfinite(worst) else None
+    over = samples[utilisation > limit]
+    if not over.empty:
+        first = over.iloc[0]
+        node, at_ms = int(first["node"]), int(first["now_ms"])
+        entries, capacity = int(first["cache_entries"]), int(first["cache_capacity"])
+        message = (
+            f"{len(over)} of {len(samples)} samples over cache utilisation {limit:g}; first: node"
+            f" {node} at {at_ms} ms holds {entries} entries for a capacity of {capacity}"
+        )
+        return make_verdict(9, False, figure, limit, message, node, at_ms)
+    nodes = samples["node"].nunique()
+    message = f"cache utilisation at most {worst:.2f} over {len(samples)} samples of {nodes} nodes"
+    return make_verdict(9, True, figure, limit, message)
+
+
+def compute_cache_utilisation(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """The snapshots reporting both ``cache_entries`` and ``cache_capacity``, by (now_ms,
+    node), with ``utilisation`` = entries ÷ capacity (infinite for entries on a capacity of
+    0, and 0 for none)."""
+    rows = snapshots.dropna(subset=["cache_entries", "cache_capacity"])
+    rows = rows.sort_values(["now_ms", "node"], kind="stable").reset_index(drop=True)
+    entries = rows["cache_entries"].to_numpy(dtype=np.float64)
+    capacity = rows["cache_capacity"].to_numpy(dtype=np.float64)
+    utilisation = np.where(entries > 0, np.inf, 0.0)
+    np.divide(entries, capacity, out=utilisation, where=capacity > 0)
+    return rows.assign(utilisation=utilisation)
 
 
 def get_verifier_totals(snapshots: pd.DataFrame, backend: str) -> dict[str, int] | None:
@@ -45,7 +86,7 @@ def get_verifier_totals(snapshots: pd.DataFrame, backend: str) -> dict[str, int]
     return {c.removeprefix(f"verifier_{label}_"): int(v) for c, v in last.items()}
 
 
-@register(11, "verifier-sla", "Verifier health / SLA")
+@register(11, "verifier-sla", "Verifier health / SLA", needs=("snapshots",))
 def check_verifier_sla(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 11 per backend: mean latency = total_ms/(acc+rej) ≤ 8000 ms, error rate =
     rej/(acc+rej) ≤ 0.02, bypassed = 0 on mainnet. Per-circuit fail ratios: not computed."""
@@ -92,7 +133,9 @@ def get_run_prover(frames: Frames) -> str | None:
     return str(values.iloc[0]) if not values.empty else None
 
 
-@register(12, "proof-system-parity", "ProofSystemKind parity")
+@register(
+    12, "proof-system-parity", "ProofSystemKind parity", needs=("proofs", "blocks", "rejections")
+)
 def check_proof_system_parity(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 12 / §4.3 item 1: every block bundle is single-system, the prover's system is
     the one the verifier registry serves, no "unsupported proof system" rejections."""
@@ -101,7 +144,7 @@ def check_proof_system_parity(frames: Frames, ctx: GuardrailContext) -> Verdict:
     if mixed:
         row = blocks[blocks["height"] == mixed[0]]
         node, at = (
-            (int(row["proposer"].iloc[0]), int(row["proposed_ms"].iloc[0]))
+            (get_optional_int(row["proposer"].iloc[0]), int(row["proposed_ms"].iloc[0]))
             if not row.empty
             else (None, None)
         )
@@ -124,7 +167,7 @@ def check_proof_system_parity(frames: Frames, ctx: GuardrailContext) -> Verdict:
     return make_verdict(12, True, 0, 0, message)
 
 
-@register(13, "size-gate", "Proof size gate")
+@register(13, "size-gate", "Proof size gate", needs=("proofs", "blocks", "rejections"))
 def check_size_gate(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 13 / §5: max serialised proof bytes per circuit ≤ ``max_proof_size_bytes``,
     p90 of all proof bytes ≤ 1.5e6, no size-gate rejections. Rejections are not split by
@@ -142,7 +185,7 @@ def check_size_gate(frames: Frames, ctx: GuardrailContext) -> Verdict:
         first = over.iloc[0]
         height = int(first["height"])
         block = frames["blocks"][frames["blocks"]["height"] == height]
-        node = int(block["proposer"].iloc[0]) if not block.empty else None
+        node = get_optional_int(block["proposer"].iloc[0]) if not block.empty else None
         at = int(block["proposed_ms"].iloc[0]) if not block.empty else None
         circuits = ", ".join(f"{c} {int(b)}" for c, b in per_circuit[per_circuit > limit].items())
         message = f"{len(over)} proof(s) over {int(limit)} bytes (max per circuit: {circuits}); "

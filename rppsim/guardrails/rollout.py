@@ -40,27 +40,44 @@ def get_config_error(config: Mapping[str, Any]) -> str | None:
 @register(1, "config-valid", "Config valid")
 def check_config_valid(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 1 / §1.1: every config rule in the chain's order; the first error wins (exit
-    code class 2)."""
-    error = get_config_error(ctx.config)
-    if error is not None:
-        return make_verdict(1, False, 1, 0, f"exit code 2: {error}")
+    code class 2). Every profile of the run is checked, the run's first."""
+    profiles = ctx.get_profiles()
+    for profile in profiles:
+        error = get_config_error(profile)
+        if error is not None:
+            return make_verdict(1, False, 1, 0, f"exit code 2: {error}")
+    if len(profiles) > 1:
+        return make_verdict(1, True, 0, 0, f"all {len(profiles)} profiles pass every rule")
     return make_verdict(1, True, 0, 0, "the profile passes every rule (strict mode)")
 
 
-@register(2, "channel-advertised", "Channel advertised and correct")
+def _get_node_values(snapshots: pd.DataFrame, ctx: GuardrailContext, *path: str) -> pd.Series:
+    """Per snapshot row, the value at ``path`` of the profile its node runs."""
+    return pd.Series(
+        [ctx.get_node_config(int(n), *path) for n in snapshots["node"]],
+        index=snapshots.index,
+        dtype=object,
+    )
+
+
+@register(2, "channel-advertised", "Channel advertised and correct", needs=("snapshots",))
 def check_channel_advertised(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 2: every honest node's snapshots report the profile's release channel, one of
-    the 4; an honest node with no snapshot advertised nothing."""
+    """§6 row 2: every honest node's snapshots report the release channel of the profile it
+    runs (a ``[[nodes.group]]``'s, else the run's), one of the 4; an honest node with no
+    snapshot advertised nothing."""
     target = str(ctx.get_config("rollout", "release_channel"))
     snapshots = frames["snapshots"].sort_values(["now_ms", "node"], kind="stable")
-    if target not in CHANNELS:
-        return make_verdict(2, False, 1, 0, f"profile channel {target!r} is not one of {CHANNELS}")
+    for profile in ctx.get_profiles():
+        own = str(profile["rollout"]["release_channel"])
+        if own not in CHANNELS:
+            return make_verdict(2, False, 1, 0, f"profile channel {own!r} is not one of {CHANNELS}")
+    expected = _get_node_values(snapshots, ctx, "rollout", "release_channel").astype("string")
     channel = snapshots["release_channel"].astype("string").fillna("<null>")
-    wrong = snapshots[channel != target]
+    wrong = snapshots[channel != expected]
     if not wrong.empty:
         row = wrong.iloc[0]
         message = f"{wrong['node'].nunique()} node(s) advertise another channel, first node "
-        message += f"{int(row['node'])}: {channel[row.name]!r} ≠ {target!r}"
+        message += f"{int(row['node'])}: {channel[row.name]!r} ≠ {expected[row.name]!r}"
         return make_verdict(2, False, len(wrong), 0, message, int(row["node"]), int(row["now_ms"]))
     silent = sorted(set(ctx.checks.honest) - {int(n) for n in snapshots["node"]})
     if silent and not is_sample_due(ctx):
@@ -73,7 +90,10 @@ def check_channel_advertised(frames: Frames, ctx: GuardrailContext) -> Verdict:
         message = f"{len(silent)} honest node(s) never advertised a channel, first node {silent[0]}"
         return make_verdict(2, False, len(silent), 0, message, silent[0])
     nodes = snapshots["node"].nunique()
-    message = f"{nodes} nodes advertise {target!r} in all {len(snapshots)} snapshots"
+    advertised = ", ".join(repr(c) for c in sorted(set(expected)) or [target])
+    message = f"{nodes} nodes advertise {advertised} in all {len(snapshots)} snapshots"
+    if ctx.node_configs:
+        message += " (each its own profile's)"
     return make_verdict(2, True, 0, 0, message)
 
 
@@ -95,7 +115,7 @@ def is_promotion_step(previous: str, target: str) -> bool:
     return step <= 1
 
 
-@register(3, "promotion-order", "Channel promotion order")
+@register(3, "promotion-order", "Channel promotion order", needs=("snapshots",))
 def check_promotion_order(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 3: a promotion goes to the next stage only; a rollback may go back."""
     changes = get_channel_changes(frames["snapshots"])
@@ -114,30 +134,34 @@ def check_promotion_order(frames: Frames, ctx: GuardrailContext) -> Verdict:
     return make_verdict(3, True, 0, 0, f"{len(changes)} channel change(s), each one stage")
 
 
-@register(4, "gates-match-stage", "Feature gates match the stage profile")
+@register(4, "gates-match-stage", "Feature gates match the stage profile", needs=("snapshots",))
 def check_gates_match_stage(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 4 / §1.3: the profile's 7 gates equal its stage's bundle, and every node's
-    snapshot gates equal the profile's (hence fleet-wide equality)."""
+    """§6 row 4 / §1.3: each profile's 7 gates equal its stage's bundle, and every node's
+    snapshot gates equal those of the profile it runs (hence equality within each group)."""
     channel = str(ctx.get_config("rollout", "release_channel"))
     profile = {g: bool(v) for g, v in ctx.get_config("rollout", "feature_gates").items()}
-    if channel in CHANNELS:
-        bundle = compute_stage_gates(channel)
-        differ = [g for g in FEATURE_GATE_NAMES if profile.get(g) != bundle[g]]
-        if differ:
-            message = f"profile gates differ from the {channel} bundle: {', '.join(differ)}"
-            return make_verdict(4, False, len(differ), 0, message)
+    for config in ctx.get_profiles():
+        stage = str(config["rollout"]["release_channel"])
+        gates = {g: bool(v) for g, v in config["rollout"]["feature_gates"].items()}
+        if stage in CHANNELS:
+            bundle = compute_stage_gates(stage)
+            differ = [g for g in FEATURE_GATE_NAMES if gates.get(g) != bundle[g]]
+            if differ:
+                message = f"profile gates differ from the {stage} bundle: {', '.join(differ)}"
+                return make_verdict(4, False, len(differ), 0, message)
     snapshots = frames["snapshots"].sort_values(["now_ms", "node"], kind="stable")
+    own = _get_node_values(snapshots, ctx, "rollout", "feature_gates")
     mismatch = pd.Series(False, index=snapshots.index)
     for gate in FEATURE_GATE_NAMES:
-        mismatch |= (
-            snapshots[f"gate_{gate}"].astype("boolean").fillna(not profile[gate]) != profile[gate]
-        )
+        expected = own.map(lambda gates, gate=gate: bool(gates[gate])).astype("boolean")
+        column = snapshots[f"gate_{gate}"].astype("boolean")
+        mismatch |= (column != expected).fillna(True).astype(bool)
     if mismatch.any():
         row = snapshots[mismatch].iloc[0]
         gates = [
             g
             for g in FEATURE_GATE_NAMES
-            if row[f"gate_{g}"] is pd.NA or bool(row[f"gate_{g}"]) != profile[g]
+            if row[f"gate_{g}"] is pd.NA or bool(row[f"gate_{g}"]) != bool(own[row.name][g])
         ]
         message = f"{snapshots[mismatch]['node'].nunique()} node(s) run other gates, first node "
         message += f"{int(row['node'])}: {', '.join(gates)}"
@@ -146,6 +170,8 @@ def check_gates_match_stage(frames: Frames, ctx: GuardrailContext) -> Verdict:
         )
     on = [g for g in FEATURE_GATE_NAMES if profile[g]]
     message = f"all snapshots run the {channel} gates ({', '.join(on)})"
+    if ctx.node_configs:
+        message = "all snapshots run the gates of their node's profile"
     return make_verdict(4, True, 0, 0, message)
 
 
@@ -174,5 +200,18 @@ def check_storage_migration(frames: Frames, ctx: GuardrailContext) -> Verdict:
 
 @register(24, "soak-windows", "Soak windows before promotion")
 def check_soak_windows(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 24 measures soak time per promotion stage."""
-    return not_applicable(24, "no stages in the run (soak windows need promotion stages)")
+    """§6 row 24: the soak of the run's own stage before promotion, as the promotion gate
+    (``rppsim.guardrails.promotion``) decides it for the transition leaving its channel."""
+    from rppsim.guardrails.promotion import PROMOTIONS, evaluate_promotion
+
+    channel = str(ctx.get_config("rollout", "release_channel"))
+    promotion = next((p for p in PROMOTIONS if p.source == channel), None)
+    if promotion is None:
+        return not_applicable(24, f"channel {channel!r} has no promotion stage")
+    gate = evaluate_promotion(promotion, frames, ctx)
+    message = f"{gate.id}: {gate.message}"
+    if gate.passed is None:
+        return not_applicable(24, message)
+    return make_verdict(
+        24, gate.passed, gate.figure, gate.threshold, message, gate.node, gate.time_ms
+    )

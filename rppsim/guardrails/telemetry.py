@@ -32,6 +32,7 @@ __all__ = [
     "check_telemetry_enabled",
     "check_telemetry_not_stalled",
     "check_telemetry_payload_emittable",
+    "compute_counted_emit_failures",
     "compute_emit_errors",
     "compute_stall",
     "get_error_class",
@@ -118,7 +119,9 @@ def _get_node_offence(rows: pd.DataFrame, node: int) -> Offender | None:
     return None
 
 
-@register(5, "telemetry-enabled", "telemetry enabled where required", "critical")
+@register(
+    5, "telemetry-enabled", "telemetry enabled where required", "critical", needs=("snapshots",)
+)
 def check_telemetry_enabled(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 5: every validator reports telemetry enabled with sample_interval ≥ 1 in each of
     its snapshots, and the profile enables it (valid endpoint if set). The run has only
@@ -189,7 +192,7 @@ def _get_cadence_offender(
     return missed, offender
 
 
-@register(6, "snapshot-cadence", "telemetry snapshot cadence", "warning")
+@register(6, "snapshot-cadence", "telemetry snapshot cadence", "warning", needs=("snapshots",))
 def check_snapshot_cadence(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 6 (§2.6 loop): a node's consecutive successful emits are max(interval, 1) s
     apart (± ``tolerance`` of the interval); figure = the most ticks one node missed,
@@ -250,7 +253,13 @@ def compute_stall(rows: pd.DataFrame, node: int, tip: pd.Series) -> Stall | None
     return best
 
 
-@register(7, "telemetry-not-stalled", "telemetry not stalled at a prior height", "critical")
+@register(
+    7,
+    "telemetry-not-stalled",
+    "telemetry not stalled at a prior height",
+    "critical",
+    needs=("snapshots",),
+)
 def check_telemetry_not_stalled(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 7 (playbook guardrail 3): per node, ``last_observed_height`` increases between
     successive snapshots whenever the chain tip advanced; fails when a node's longest such
@@ -297,15 +306,63 @@ def compute_emit_errors(snapshots: pd.DataFrame) -> pd.DataFrame:
     return failed.assign(error_class=[get_error_class(t) for t in texts], error_text=texts)
 
 
-@register(8, "payload-emittable", "telemetry payload emittable", "critical")
+EMIT_FAILURE_CLASSES = ("encode", "transport", "status")
+"""The classes of ``rollout.rppsim_telemetry_emits.failed`` (``emits_failed_<class>``)."""
+
+
+def compute_counted_emit_failures(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """The emit failures the nodes counted themselves: each rise of a node's cumulative
+    ``emits_failed_<class>`` between its successive snapshots (the first snapshot's value
+    counts whole; a fall is a restart, so the new value counts whole), as rows (now_ms, node,
+    error_class, count) by time, node and class."""
+    ordered = snapshots.sort_values(["node", "now_ms"], kind="stable")
+    parts = []
+    for error_class in EMIT_FAILURE_CLASSES:
+        column = f"emits_failed_{error_class}"
+        rows = ordered[ordered[column].notna()]
+        count = rows[column].astype("int64")
+        previous = count.groupby(rows["node"]).shift(fill_value=0)
+        rise = count.where(count < previous, count - previous)
+        rises = rows.loc[rise > 0, ["now_ms", "node"]].assign(
+            error_class=error_class, count=rise[rise > 0].astype("int64")
+        )
+        parts.append(rises)
+    counted = pd.concat(parts, ignore_index=True).astype({"now_ms": "int64", "node": "int64"})
+    order = ["now_ms", "node", "error_class"]
+    return counted.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def _judge_counted_failures(counted: pd.DataFrame, samples: int, limit: float) -> Verdict:
+    """Guardrail 8 from the nodes' own failure counters (``compute_counted_emit_failures``)."""
+    total = int(counted["count"].sum())
+    totals = counted.groupby("error_class")["count"].sum().sort_index()
+    by_class = ", ".join(f"{c}: {int(n)}" for c, n in totals.items())
+    summary = f"{total} emit errors counted by the nodes ({by_class}), {samples} emits received"
+    if total > limit:
+        first = counted.iloc[0]
+        node, at_ms = int(first["node"]), int(first["now_ms"])
+        message = (
+            f"{summary}; first: node {node} reported {int(first['count'])}"
+            f" {first['error_class']} failure(s) by {at_ms} ms"
+        )
+        return make_verdict(8, False, total, limit, message, node, at_ms)
+    return make_verdict(8, True, total, limit, summary)
+
+
+@register(8, "payload-emittable", "telemetry payload emittable", "critical", needs=("snapshots",))
 def check_telemetry_payload_emittable(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 8 (§2.6): emit errors (encode, transport, non-2xx status) == 0, counted per
-    class; names the first failing node and time."""
+    class; names the first failing node and time. The errors are the failed emits of the
+    ``snapshots`` frame, or, when the nodes' own counters report more (live telemetry: a
+    collector receives only the emits that succeed), those counters."""
     snapshots = frames["snapshots"]
     if snapshots.empty:
         return not_applicable(8, NO_SNAPSHOTS)
     limit = ctx.threshold("g08-payload-emittable", "max_emit_errors", 0)
     errors = compute_emit_errors(snapshots)
+    counted = compute_counted_emit_failures(snapshots)
+    if int(counted["count"].sum()) > len(errors):
+        return _judge_counted_failures(counted, len(snapshots), limit)
     counts = errors["error_class"].value_counts().sort_index()
     by_class = ", ".join(f"{c}: {int(n)}" for c, n in counts.items()) or "none"
     if len(errors) > limit:

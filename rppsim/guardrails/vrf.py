@@ -27,7 +27,7 @@ def compute_fallback_ratios(rounds: pd.DataFrame) -> pd.Series:
     return rounds["fallback_selected"].fillna(False).astype(bool).groupby(rounds["node"]).mean()
 
 
-@register(10, "vrf-health", "VRF health per round")
+@register(10, "vrf-health", "VRF health per round", needs=("vrf_rounds", "vrf_rejections"))
 def check_vrf_health(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 10: per round participation ≥ min_participation_rate (0.66) and rejection
     rate ≤ max_rejection_rate (0.25); per node the fraction of fallback rounds ≤

@@ -12,6 +12,7 @@ import pandas as pd
 from rppsim.checks.verdict import Verdict
 from rppsim.guardrails.base import Frames, GuardrailContext, make_verdict, register
 from rppsim.node.mempool import REASON_TRANSACTION_DUPLICATE, REASON_TRANSACTION_FULL
+from rppsim.telemetry.frames import get_optional_int
 
 TX_REJECTIONS = (f"transaction: {REASON_TRANSACTION_FULL}", REASON_TRANSACTION_DUPLICATE)
 """Rejection reasons (``kind: reason``) a smoke transaction must not meet (spec/ops.md §1.5)."""
@@ -55,7 +56,12 @@ def get_unfinalized_blocks(blocks: pd.DataFrame, finalized: pd.DataFrame) -> pd.
     return with_tx[[not s for s in seen]].sort_values("height", kind="stable")
 
 
-@register(15, "smoke-tx", "Smoke: transactions included, finalized, mempool drained")
+@register(
+    15,
+    "smoke-tx",
+    "Smoke: transactions included, finalized, mempool drained",
+    needs=("blocks", "block_finalized", "snapshots", "rejections"),
+)
 def check_smoke_tx(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 15: blocks carry the offered transactions and are finalized; the last snapshot
     of every node holds at most one block's worth of transactions (the next block drains
@@ -72,7 +78,7 @@ def check_smoke_tx(frames: Frames, ctx: GuardrailContext) -> Verdict:
         first = missing.iloc[0]
         message = f"{len(missing)} block(s) with transactions never finalized, first height "
         message += f"{int(first['height'])}"
-        node, at = int(first["proposer"]), int(first["proposed_ms"])
+        node, at = get_optional_int(first["proposer"]), int(first["proposed_ms"])
         return make_verdict(15, False, len(missing), 0, message, node, at)
     limit = ctx.threshold(gid, "max_pending_at_end", ctx.get_config("max_block_transactions"))
     last = get_last_snapshots(frames["snapshots"])
@@ -94,7 +100,7 @@ def check_smoke_tx(frames: Frames, ctx: GuardrailContext) -> Verdict:
     return make_verdict(15, True, figure, limit, message)
 
 
-@register(16, "identity-genesis", "Smoke: identity genesis")
+@register(16, "identity-genesis", "Smoke: identity genesis", needs=("blocks", "snapshots"))
 def check_identity_genesis(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 16: at most ``max_block_identity_registrations`` (32) identities per block and,
     if identity requests were queued, at least one included. The new identity's tier is not
@@ -108,7 +114,7 @@ def check_identity_genesis(frames: Frames, ctx: GuardrailContext) -> Verdict:
         first = over.iloc[0]
         message = f"block {int(first['height'])} includes {int(first['identity_count'])} "
         message += f"identities > {limit:g}"
-        node, at = int(first["proposer"]), int(first["proposed_ms"])
+        node, at = get_optional_int(first["proposer"]), int(first["proposed_ms"])
         return make_verdict(16, False, worst, limit, message, node, at)
     offered = bool((frames["snapshots"]["pending_identities"].fillna(0) > 0).any())
     included = int(blocks["identity_count"].sum())
@@ -162,7 +168,7 @@ def compute_queue_breaches(snapshots: pd.DataFrame, ctx: GuardrailContext) -> li
     return found
 
 
-@register(20, "queues", "Queues and backlog within limits", "warning")
+@register(20, "queues", "Queues and backlog within limits", "warning", needs=("snapshots",))
 def check_queues(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 20 from the snapshots' ``pending_*`` columns (pruning pacing: no pruning job)."""
     snapshots = frames["snapshots"]
@@ -182,7 +188,13 @@ def check_queues(frames: Frames, ctx: GuardrailContext) -> Verdict:
     return make_verdict(20, True, round(mean, 3), limit, message)
 
 
-@register(21, "timetoke-slo", "Timetoke accrual and uptime inclusion", "warning")
+@register(
+    21,
+    "timetoke-slo",
+    "Timetoke accrual and uptime inclusion",
+    "warning",
+    needs=("ledger", "snapshots", "blocks"),
+)
 def check_timetoke_slo(frames: Frames, ctx: GuardrailContext) -> Verdict:
     """§6 row 21, the decidable part: no account credited above ``accrual_cap_hours`` (720)
     and queued uptime proofs reach blocks. Replay success, p95/p99 latencies and

@@ -33,6 +33,7 @@ from rppsim.node.messages import (
     is_valid_block_body,
     is_valid_double_sign_evidence,
     is_valid_identity_signature,
+    is_valid_transaction_signature,
     is_valid_vote_signature,
     sign_identity_request,
 )
@@ -499,12 +500,20 @@ def process_block_transactions(
 
 
 def process_block(
-    ledger: Ledger, block: Block, round_set: RoundSet, genesis_time_s: int, cap_hours: int
+    ledger: Ledger,
+    block: Block,
+    round_set: RoundSet,
+    genesis_time_s: int,
+    cap_hours: int,
+    previous_set: ValidatorSet | None = None,
 ) -> tuple[tuple[TransferRow, ...], int] | str:
     """Apply a block's evidence, transfers, identities, uptime credits, rewards and epoch.
 
     Order: slashing first (an offender is not paid), then transfers, identities and uptime
-    credits, then the consensus reward (5 + fees, spec §5) to the block's validator set.
+    credits, then the participation detectors over the carried certificate and
+    ``previous_set``, the validator set of the previous block (``process_participation``),
+    then the consensus reward (5 + fees, spec §5) to the block's validator set, except the
+    slashed and the detected.
     """
     now_s = compute_block_time_s(genesis_time_s, block.header.timestamp_ms)
     for evidence in block.evidence:
@@ -532,11 +541,48 @@ def process_block(
         )
         if isinstance(result, Rejection) and result is not Rejection.WINDOW_NOT_EXTENDED:
             return f"uptime proof rejected: {result.value}"
+    withheld = process_participation(ledger, block, previous_set)
     slashed = {e.address for e in block.evidence}
     paid = [p for p in round_set.profiles if p.address not in slashed]
-    ledger.process_consensus_rewards(paid, block.header.proposer, applied[1], now_s)
+    ledger.process_consensus_rewards(paid, block.header.proposer, applied[1], now_s, withheld)
     ledger.process_epoch_change(block.header.height)
     return applied
+
+
+def compute_voters(certificate: ConsensusCertificate) -> tuple[frozenset[str], frozenset[str]]:
+    """(prevoters, precommitters) a certificate names."""
+    return (
+        frozenset(r.vote.vote.voter for r in certificate.pre_votes),
+        frozenset(r.vote.vote.voter for r in certificate.pre_commits),
+    )
+
+
+def process_participation(
+    ledger: Ledger, block: Block, previous_set: ValidatorSet | None
+) -> frozenset[str]:
+    """The participation detectors over the certificate ``block`` carries: every member of
+    the certified block's validator set that it does not name missed that vote
+    (``rppsim.node.participation``). Returns the validators whose reward is withheld."""
+    certificate = block.last_certificate
+    if certificate is None or previous_set is None:
+        return frozenset()
+    members = [address for address, _ in previous_set.powers]
+    return ledger.process_participation(
+        block.header.height,
+        certificate.height,
+        certificate.round,
+        members,
+        compute_voters(certificate),
+    )
+
+
+def compute_transactions_problem(block: Block) -> str | None:
+    """The first transaction whose signature does not verify (a block must not spend from an
+    account without its key; ``process_block`` trusts the signatures it is given)."""
+    for tx in block.transactions:
+        if not is_valid_transaction_signature(tx):
+            return f"transaction {tx.hash[:16]} rejected: invalid signature"
+    return None
 
 
 def compute_block_problem(
@@ -572,6 +618,9 @@ def compute_block_problem(
         problem = _last_commit_problem(block, ctx, previous_set)
     if problem is not None:
         return problem
+    problem = compute_transactions_problem(block)
+    if problem is not None:
+        return problem
     for uptime in block.uptime_proofs:
         problem = compute_uptime_problem(
             uptime, proofs, ctx.max_proof_size_bytes, ledger.params.timetoke.accrual_cap_hours
@@ -580,7 +629,12 @@ def compute_block_problem(
             return f"uptime proof: {problem}"
     fork = ledger.fork()
     applied = process_block(
-        fork, block, round_set, ctx.genesis_time_s, ledger.params.timetoke.accrual_cap_hours
+        fork,
+        block,
+        round_set,
+        ctx.genesis_time_s,
+        ledger.params.timetoke.accrual_cap_hours,
+        previous_set,
     )
     if isinstance(applied, str):
         return applied

@@ -3,7 +3,8 @@
 ≤ 32 identities, ≤ 512 transactions by fee, all uptime proofs and pending evidence that still
 apply, the VRF submissions of this height's selection (they elect the next height under
 ``electorate = "committed"``, this one under ``"local-pool"``), the certificate of the previous
-block, a transfer-batch proof and a consensus proof of that certificate. No empty blocks unless
+block (with every vote for it the leader holds by then), a transfer-batch proof and a consensus
+proof of that certificate. No empty blocks unless
 ``allow_empty_blocks``. The payload stays queued until a finalized block includes it, so a
 proposal that does not commit loses nothing.
 """
@@ -24,10 +25,12 @@ from rppsim.node.blocks import (
     compute_identity_problem,
     process_block,
 )
+from rppsim.node.consensus import PRECOMMIT, PREVOTE, RoundVotes
 from rppsim.node.ledger import Ledger, Rejection, SlashingReason, Transfer
 from rppsim.node.messages import (
     Block,
     BlockHeader,
+    ConsensusCertificate,
     Evidence,
     IdentityRequest,
     ProofSlot,
@@ -37,11 +40,33 @@ from rppsim.node.messages import (
     compute_list_root,
     compute_proof_digests,
     compute_recursive_commitment,
+    is_valid_vote_signature,
 )
 from rppsim.node.proofs import TransferRow
+from rppsim.node.rounds import compute_certificate
 
 if TYPE_CHECKING:
     from rppsim.node.node import Node
+
+
+def compute_sealed_block(draft: Block, state_root: bytes, proofs: tuple[ProofSlot, ...]) -> Block:
+    """``draft`` with ``proofs``, the state root it leads to, and every header root and the
+    recursive commitment computed over its payload (the last step of block building)."""
+    header = replace(
+        draft.header,
+        state_root=state_root,
+        tx_root=compute_list_root(draft.transactions),
+        uptime_root=compute_list_root(draft.uptime_proofs),
+        identity_root=compute_list_root(draft.identities),
+        vrf_root=compute_list_root(draft.vrf_submissions),
+        evidence_root=compute_list_root(draft.evidence),
+        last_commit_hash=compute_last_commit_hash(draft.last_certificate),
+        recursive_commitment=compute_recursive_commitment(
+            draft.header.recursive_previous_commitment,
+            compute_proof_digests(proofs, draft.uptime_proofs),
+        ),
+    )
+    return replace(draft, header=header, proofs=proofs)
 
 
 class BlockBuilder:
@@ -79,28 +104,46 @@ class BlockBuilder:
             uptime_proofs=tuple(uptime_proofs),
             vrf_submissions=submissions,
             evidence=tuple(evidence),
-            last_certificate=self.chain[-1].certificate if self.chain else None,
+            last_certificate=self._carried_certificate(),
         )
         fork = self.ledger.fork()
-        applied = process_block(fork, draft, round_set, self.genesis_time_s, self._cap_hours())
+        applied = process_block(
+            fork, draft, round_set, self.genesis_time_s, self._cap_hours(), self.previous_set
+        )
         if isinstance(applied, str):
             return self._reject("propose", applied) or None
         proofs = tuple(self._block_proofs(draft, applied[0]))
-        header = replace(
-            draft.header,
-            state_root=fork.get_state_root(),
-            tx_root=compute_list_root(draft.transactions),
-            uptime_root=compute_list_root(draft.uptime_proofs),
-            identity_root=compute_list_root(draft.identities),
-            vrf_root=compute_list_root(draft.vrf_submissions),
-            evidence_root=compute_list_root(draft.evidence),
-            last_commit_hash=compute_last_commit_hash(draft.last_certificate),
-            recursive_commitment=compute_recursive_commitment(
-                self.tip_commitment, compute_proof_digests(proofs, draft.uptime_proofs)
-            ),
-        )
-        block = replace(draft, header=header, proofs=proofs)
+        block = compute_sealed_block(draft, fork.get_state_root(), proofs)
         return block, AppliedBlock(fork, round_set, applied[0], applied[1])
+
+    def _carried_certificate(self: Node) -> ConsensusCertificate | None:
+        """The certificate of the previous block this node's block carries: its commit
+        certificate plus every other vote for that block in the deciding round the node holds
+        now, late ones included, so the participation detectors see every validator whose
+        vote arrived (``rppsim.node.participation``); None at height 1."""
+        if not self.chain:
+            return None
+        certificate = self.chain[-1].certificate
+        held = self.last_votes.get(certificate.round)
+        if held is None or self.previous_set is None:
+            return certificate
+        votes = RoundVotes()
+        block_hash = certificate.block_hash
+        for records, kind in (
+            (certificate.pre_votes, PREVOTE),
+            (certificate.pre_commits, PRECOMMIT),
+        ):
+            extra = [v for v in held.votes_for(kind, block_hash) if is_valid_vote_signature(v)]
+            for signed in [r.vote for r in records] + extra:
+                votes.add(kind, signed.vote.voter, block_hash, signed)
+        return compute_certificate(
+            certificate.height,
+            certificate.round,
+            block_hash,
+            votes,
+            self.previous_set,
+            certificate.observers,
+        )
 
     def _draft_header(self: Node, now: int, round_: int, round_set: RoundSet) -> BlockHeader:
         """The header fields known before the payload is applied; roots are filled in later."""

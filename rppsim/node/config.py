@@ -629,14 +629,68 @@ def _load_document(path: Path, chain: tuple[Path, ...] = ()) -> _Document:
     )
 
 
-def load_config(path: Path | str, strict: bool = True) -> tuple[NodeConfig, list[str]]:
-    """Load a node config or a profile (``extends`` resolved), validated; returns warnings too."""
+def load_config(
+    path: Path | str, strict: bool = True, *, overrides: Mapping[str, Any] | None = None
+) -> tuple[NodeConfig, list[str]]:
+    """Load a node config or a profile (``extends`` resolved), validated; returns warnings too.
+
+    ``overrides`` (``OVERRIDE_PATHS`` → value) replace values of the merged document before it
+    is parsed, so the config's own rules check them like any value of the file.
+    """
     path = Path(path)
     document = _load_document(path)
+    data = apply_overrides(document.data, overrides) if overrides else document.data
     return parse_config(
-        document.data,
+        data,
         str(path),
         strict,
         base_dir=document.genesis_dir or path.parent,
         origins=document.origins,
     )
+
+
+# --- Overrides by key path (a scenario's [params]) -----------------------------------------
+
+_FREE_FORM: Final = "proof_cache.per_backend_retain"
+
+OVERRIDE_PATHS: Final = tuple(
+    sorted(
+        join_key(table, key)
+        for table, keys in SCHEMA.items()
+        for key in keys
+        if join_key(table, key) not in (*SCHEMA, _FREE_FORM, "genesis", "genesis_path")
+    )
+)
+"""Every value a key-path override may set: the leaves of ``SCHEMA`` except genesis (a run's
+genesis is the scenario's), plus ``proof_cache.per_backend_retain.<backend>``."""
+
+
+def is_override_path(path: str) -> bool:
+    """Whether ``path`` names a value ``apply_overrides`` may set."""
+    backend = path.removeprefix(_FREE_FORM + ".")
+    return path in OVERRIDE_PATHS or (backend != path and bool(backend) and "." not in backend)
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a config document with each ``OVERRIDE_PATHS`` value set (tables created).
+
+    ``[reputation.tier_thresholds]`` needs all four keys once present (the chain's rule), so a
+    table the document lacks is first filled with the defaults the node uses without it.
+    """
+    out = dict(data)
+    for path, value in overrides.items():
+        if not is_override_path(path):
+            raise ValueError(f"{path!r} is not an override path")
+        *tables, key = path.split(".")
+        table = out
+        for depth, name in enumerate(tables):
+            child = table.get(name)
+            if child is None and ".".join(tables[: depth + 1]) == "reputation.tier_thresholds":
+                child = dataclasses.asdict(TierThresholds())
+            if child is not None and not isinstance(child, dict):
+                break  # the document's own type error, which the parser reports
+            table[name] = child = dict(child or {})  # copied along the path: data stays intact
+            table = child
+        else:
+            table[key] = value
+    return out

@@ -30,6 +30,13 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from rppsim.node.merkle import EMPTY_ROOT, compute_leaf_hash, compute_merkle_root
+from rppsim.node.participation import (
+    NO_MISSES,
+    Misses,
+    ParticipationEvent,
+    ParticipationParams,
+    compute_misses,
+)
 from rppsim.node.reputation import (
     ReputationProfile,
     ReputationWeights,
@@ -38,6 +45,7 @@ from rppsim.node.reputation import (
     compute_transaction_problem,
     process_consensus_success,
     process_recompute,
+    process_score_penalty,
 )
 from rppsim.node.selection import (
     ObserverProfile,
@@ -165,6 +173,7 @@ _NEW_PROFILE = ReputationProfile()
 _DEFAULT_WEIGHTS = ReputationWeights()
 _DEFAULT_THRESHOLDS = TierThresholds()
 _DEFAULT_TIMETOKE = TimetokeParams()
+_DEFAULT_PARTICIPATION = ParticipationParams()
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +255,8 @@ class LedgerParams:
     treasury_witness: str = "treasury-witness"
     witness_pool_weights: tuple[float, float] = (0.7, 0.3)
     """(treasury, fees) split of witness payouts (malachite default 0.7 / 0.3)."""
+    participation: ParticipationParams = _DEFAULT_PARTICIPATION
+    """Thresholds and score factors of the participation detectors (``participation.py``)."""
 
 
 class RewardProfile(Protocol):
@@ -405,6 +416,7 @@ class Ledger:
     __slots__ = (
         "_accounts",
         "_leaves",
+        "_misses",
         "_participants",
         "_state_root",
         "_used_vrf_tags",
@@ -412,6 +424,7 @@ class Ledger:
         "epoch_nonce",
         "height",
         "params",
+        "participation_log",
         "reward_shortfall",
         "slashing_log",
     )
@@ -428,6 +441,8 @@ class Ledger:
         self.epoch_nonce = compute_epoch_nonce(0, EMPTY_ROOT)
         self.reward_shortfall = 0
         self.slashing_log: list[SlashingEvent] = []
+        self._misses: dict[str, Misses] = {}
+        self.participation_log: list[ParticipationEvent] = []
 
     @classmethod
     def from_genesis(
@@ -474,6 +489,8 @@ class Ledger:
         other.epoch_nonce = self.epoch_nonce
         other.reward_shortfall = self.reward_shortfall
         other.slashing_log = list(self.slashing_log)
+        other._misses = dict(self._misses)
+        other.participation_log = list(self.participation_log)
         return other
 
     # --- reads ---
@@ -615,9 +632,19 @@ class Ledger:
         )
 
     def process_consensus_rewards(
-        self, validators: Sequence[RewardProfile], leader: str, fees: int, now: int
+        self,
+        validators: Sequence[RewardProfile],
+        leader: str,
+        fees: int,
+        now: int,
+        withheld: frozenset[str] = frozenset(),
     ) -> RewardOutcome:
-        """R = base + fees split over the round's validators, plus the leader bonus (§5)."""
+        """R = base + fees split over the round's validators, plus the leader bonus (§5).
+
+        The payouts of ``withheld`` addresses (flagged by the participation detectors) are
+        computed but not paid: no credit, no consensus success (the crate's
+        ``apply_penalty``); the treasury keeps them.
+        """
         if not validators:
             return RewardOutcome()
         reward = self.params.base_block_reward + max(fees, 0)
@@ -629,6 +656,7 @@ class Ledger:
             owed.append((profile.address, amount + (bonus if profile.address == leader else 0)))
         if bonus > 0 and all(address != leader for address, _ in owed):
             owed.append((leader, bonus))
+        owed = [(address, amount) for address, amount in owed if address not in withheld]
         return self._pay(owed, now, self.params.treasury_validator, None)
 
     def process_witness_payouts(self, payouts: Mapping[str, int], now: int) -> RewardOutcome:
@@ -700,6 +728,55 @@ class Ledger:
         )
         self.slashing_log.append(event)
         return event
+
+    # --- participation ---
+
+    def get_misses(self, address: str) -> Misses:
+        """The participation detectors' consecutive misses of ``address``."""
+        return self._misses.get(address, NO_MISSES)
+
+    def process_participation(
+        self,
+        height: int,
+        offense_height: int,
+        round_: int,
+        members: Iterable[str],
+        voted: tuple[frozenset[str], frozenset[str]],
+    ) -> frozenset[str]:
+        """One round of the participation detectors (``participation.py``) over ``members``
+        with ``voted`` = (prevoters, precommitters): count misses, log each detection,
+        multiply the offender's score by the detection's factor; returns the offenders,
+        whose reward of block ``height`` is withheld."""
+        params = self.params.participation
+        prevoters, precommitters = voted
+        withheld: set[str] = set()
+        for address in sorted(members):
+            before = self._misses.get(address, NO_MISSES)
+            misses, found = compute_misses(
+                before, address in prevoters, address in precommitters, params
+            )
+            if misses != before:
+                self._set_misses(address, misses)
+            for kind, count in found:
+                event = ParticipationEvent(height, offense_height, round_, address, kind, count)
+                self.participation_log.append(event)
+                self._penalize(address, params.get_score_factor(kind))
+                withheld.add(address)
+        return frozenset(withheld)
+
+    def _set_misses(self, address: str, misses: Misses) -> None:
+        if misses == NO_MISSES:
+            self._misses.pop(address, None)
+        else:
+            self._misses[address] = misses
+
+    def _penalize(self, address: str, factor: float) -> None:
+        account = self._accounts.get(address)
+        if account is None:
+            return
+        profile = process_score_penalty(account.reputation, factor, self.params.thresholds)
+        if profile != account.reputation:
+            self._put(replace(account, reputation=profile))
 
     # --- uptime and timetoke ---
 

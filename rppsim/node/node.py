@@ -11,15 +11,17 @@ One concept per module; ``Node`` wires them over one state:
 * ``rppsim.node.status``: the status and telemetry payloads, from a ``NodeView``.
 
 Height h: when h − 1 is final, every Tl3+ candidate publishes its VRF submission (input: tip
-hash, ledger epoch, its tier seed) and the node sets the PROPOSE timer ``block_time_ms`` later.
+hash, ledger epoch, its tier seed) and the node sets the PROPOSE timer for the next block slot.
 The leader of round 0 (first in the electorate's leader order, spec §1.5) proposes; the rounds
 run as ``rppsim.node.rounds`` describes.
 
 Gossip admission: a VRF submission needs a key and a valid VRF (``verify_submission``); a vote
 a valid signature (``consensus_enforcement``), a Tl3+ voter and room in the vote queue
 (``mempool_limit``). Two votes of one voter, kind and round for different blocks become
-double-sign evidence, also when the second arrives just after the height was finalized; the
-next block applies it (10 % slash, ZSI revoked, out for good).
+double-sign evidence, also when the second arrives just after the height was finalized or
+comes in a certificate (the commit's, or the one the next block carries); the next block
+applies it (10 % slash, ZSI revoked, out for good). Applying a block also runs the
+participation detectors over the certificate it carries (``rppsim.node.participation``).
 
 Invalid input never raises and never changes state: it is counted by reason in
 ``rejections`` (``metrics()["rejections"]``). An object handed over directly must have the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from functools import lru_cache
 from typing import NamedTuple
@@ -38,6 +38,7 @@ __all__ = [
     "parse_tier",
     "process_consensus_success",
     "process_recompute",
+    "process_score_penalty",
     "validate_weights",
 ]
 
@@ -298,6 +299,26 @@ def _compute_recomputed(
         score,
         tier,
     )
+
+
+def process_score_penalty(
+    profile: ReputationProfile, factor: float, thresholds: TierThresholds
+) -> ReputationProfile:
+    """score × ``factor`` (clamped to [0, 1]), tier re-derived, counters and last_decay kept
+    (the crate's ``record_censorship`` / ``record_inactivity``; ``rppsim.node.participation``).
+
+    The next recompute (a reward, an uptime credit, a transfer) derives the score from the
+    counters again, so the cut lasts until then.
+    """
+    score = min(max(profile.score * factor, 0.0), 1.0)
+    tier = compute_tier(
+        zsi_validated=profile.zsi_validated,
+        hours_online=profile.timetoke.hours_online,
+        consensus_success=profile.consensus_success,
+        score=score,
+        thresholds=thresholds,
+    )
+    return replace(profile, score=score, tier=tier)
 
 
 def compute_minimum_transaction_tier(thresholds: TierThresholds) -> Tier:

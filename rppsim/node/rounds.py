@@ -4,7 +4,8 @@ The runtime path [RT] has no round timer and no locking (spec/consensus.md §2.1
 runs each height as Tendermint does, counted against the height's electorate
 (``rppsim.node.electorate``):
 
-* ``NEW_HEIGHT``: the previous height is final; the PROPOSE timer fires ``block_time_ms`` later.
+* ``NEW_HEIGHT``: the previous height is final; the PROPOSE timer fires at the next block slot
+  (``compute_propose_at``).
 * ``PROPOSE``: round r has started; its leader proposes (its locked block, else a new one).
 * ``PREVOTE``: the node prevoted the round's proposal; on a prevote quorum it locks and
   precommits.
@@ -150,6 +151,50 @@ def is_more_than_third(power: int, validators: ValidatorSet) -> bool:
     return validators.total_power > 0 and 3 * power > validators.total_power
 
 
+def compute_propose_at(now: int, block_time_ms: int) -> int:
+    """The first block slot (a multiple of ``block_time_ms``) at least half a block time after
+    ``now``. The chain's driver ticks ``produce_block`` every ``block_time_ms``
+    (``HUBId/chain:rpp/runtime/node.rs``), so a height starts on the slot grid, not a block time
+    after the last commit (which would miss a slot every few blocks); a tick that comes less
+    than half a block time after the commit is skipped so the new height's VRF submissions can
+    spread before the block that carries them is proposed (an rppsim choice)."""
+    block_time = max(block_time_ms, 1)
+    earliest = now + (block_time + 1) // 2
+    return -(-earliest // block_time) * block_time
+
+
+def compute_certificate(
+    height: int,
+    round_: int,
+    block_hash: str,
+    votes: RoundVotes,
+    validators: ValidatorSet,
+    observers: int,
+) -> ConsensusCertificate:
+    """The certificate of ``block_hash`` from the round's ``votes``: the members' prevotes
+    for it and the precommits of those prevoters, with their powers."""
+    prevotes = [
+        v for v in votes.votes_for(PREVOTE, block_hash) if validators.is_member(v.vote.voter)
+    ]
+    prevoters = {v.vote.voter for v in prevotes}
+    precommits = [v for v in votes.votes_for(PRECOMMIT, block_hash) if v.vote.voter in prevoters]
+    pre_vote_power = sum(validators.power_of(v.vote.voter) for v in prevotes)
+    pre_commit_power = sum(validators.power_of(v.vote.voter) for v in precommits)
+    return ConsensusCertificate(
+        height=height,
+        round=round_,
+        block_hash=block_hash,
+        total_power=validators.total_power,
+        quorum_threshold=validators.quorum,
+        pre_vote_power=pre_vote_power,
+        pre_commit_power=pre_commit_power,
+        commit_power=pre_commit_power,
+        observers=observers,
+        pre_votes=tuple(VoteRecord(v, validators.power_of(v.vote.voter)) for v in prevotes),
+        pre_commits=tuple(VoteRecord(v, validators.power_of(v.vote.voter)) for v in precommits),
+    )
+
+
 class RoundMachine:
     """The round steps of ``Node`` (a mixin: it reads and writes the node's state)."""
 
@@ -169,7 +214,7 @@ class RoundMachine:
         if hs.round > 0:  # resumed after a restart: the round after the last one signed in
             effects += self._enter_round(now, hs.round)
         else:
-            propose_at = now + self.config.block_time_ms
+            propose_at = compute_propose_at(now, self.config.block_time_ms)
             effects.append(SetTimer(Timer(TimerKind.PROPOSE, hs.height, 0), propose_at))
             effects.append(
                 SetTimer(
@@ -370,9 +415,10 @@ class RoundMachine:
         hs.blocks[block.hash] = block
         if hs.proposal_ms is None:
             hs.proposal_ms = now
+        effects = self._carried_conflicts(now, block)
         if proposal.round > hs.round:
-            return self._note_ahead(now, proposal.round, proposal.proposer)
-        effects = self._consider_prevote(now, proposal.round, block.hash)
+            return effects + self._note_ahead(now, proposal.round, proposal.proposer)
+        effects += self._consider_prevote(now, proposal.round, block.hash)
         if self.hs is hs:
             effects += self._check_quorums(now, proposal.round, block.hash)
         return effects
@@ -451,6 +497,7 @@ class RoundMachine:
                 earlier = self._late_conflict(signed)
                 if earlier is not None and is_valid_vote_signature(signed):
                     return self._on_double_sign(now, earlier, signed)
+                self._keep_late_vote(signed)
             return self._reject_vote("vote references an already finalized height")
         problem = self._vote_problem(signed)
         if problem is not None:
@@ -504,6 +551,22 @@ class RoundMachine:
         if earlier is None or earlier.vote.block_hash == vote.block_hash:
             return None
         return earlier  # type: ignore[no-any-return]
+
+    def _keep_late_vote(self: Node, signed: SignedBftVote) -> None:
+        """Keep a valid vote of the height just finalized that arrived after the commit (it
+        still counts as rejected): the certificate the next block carries names every
+        validator whose vote arrived (``rppsim.node.participation``)."""
+        vote = signed.vote
+        previous = self.previous_set
+        if previous is None or not previous.is_member(vote.voter):
+            return
+        if not is_valid_vote_signature(signed):
+            return
+        kind = PREVOTE if vote.kind is VoteKind.PRE_VOTE else PRECOMMIT
+        round_votes = self.last_votes.get(vote.round)
+        if round_votes is None:
+            round_votes = self.last_votes[vote.round] = RoundVotes()
+        round_votes.add(kind, vote.voter, vote.block_hash, signed)
 
     def _on_double_sign(
         self: Node, now: int, earlier: SignedBftVote, later: SignedBftVote
@@ -562,28 +625,7 @@ class RoundMachine:
         self: Node, round_: int, block_hash: str, validators: ValidatorSet, observers: int
     ) -> ConsensusCertificate:
         votes = self.hs.votes[round_]
-        prevotes = [
-            v for v in votes.votes_for(PREVOTE, block_hash) if validators.is_member(v.vote.voter)
-        ]
-        prevoters = {v.vote.voter for v in prevotes}
-        precommits = [
-            v for v in votes.votes_for(PRECOMMIT, block_hash) if v.vote.voter in prevoters
-        ]
-        pre_vote_power = sum(validators.power_of(v.vote.voter) for v in prevotes)
-        pre_commit_power = sum(validators.power_of(v.vote.voter) for v in precommits)
-        return ConsensusCertificate(
-            height=self.hs.height,
-            round=round_,
-            block_hash=block_hash,
-            total_power=validators.total_power,
-            quorum_threshold=validators.quorum,
-            pre_vote_power=pre_vote_power,
-            pre_commit_power=pre_commit_power,
-            commit_power=pre_commit_power,
-            observers=observers,
-            pre_votes=tuple(VoteRecord(v, validators.power_of(v.vote.voter)) for v in prevotes),
-            pre_commits=tuple(VoteRecord(v, validators.power_of(v.vote.voter)) for v in precommits),
-        )
+        return compute_certificate(self.hs.height, round_, block_hash, votes, validators, observers)
 
     def _finalize(self: Node, now: int, round_: int, block_hash: str) -> list[Effect]:
         hs = self.hs
@@ -601,7 +643,7 @@ class RoundMachine:
         block = commit.block
         self.hs.step = RoundStep.COMMIT
         effects: list[Effect] = [Persist("commit", commit)]
-        effects += self._certificate_conflicts(now, commit.certificate)
+        effects += self._certificate_conflicts(now, commit.certificate, self.hs.votes)
         self._advance_chain(commit, applied)
         self.consensus.slashing_events += len(block.evidence)
         self.pending_evidence = {
@@ -615,20 +657,22 @@ class RoundMachine:
         return effects + self._start_height(now)
 
     def _certificate_conflicts(
-        self: Node, now: int, certificate: ConsensusCertificate
+        self: Node, now: int, certificate: ConsensusCertificate, held: dict[int, RoundVotes]
     ) -> list[Effect]:
-        """Double signs a certificate reveals: its votes against the ones this node holds.
+        """Double signs a certificate reveals: its votes against the ones this node holds in
+        ``held`` (the votes of the certificate's height, by round).
 
         A voter that sent different blocks' votes to different peers is seen twice by nobody
         on the wire; the certificate of the block that won carries one of its votes to every
-        node, and a node that holds the other one turns the pair into evidence.
+        node, at the commit (``_commit``) or in the next block (``_carried_conflicts``), and
+        a node that holds the other one turns the pair into evidence.
         """
         effects: list[Effect] = []
         for records, kind in (
             (certificate.pre_votes, PREVOTE),
             (certificate.pre_commits, PRECOMMIT),
         ):
-            votes = self.hs.votes.get(certificate.round)
+            votes = held.get(certificate.round)
             if votes is None:
                 return effects
             for record in records:
@@ -637,6 +681,14 @@ class RoundMachine:
                 if earlier is not None and earlier.vote.block_hash != signed.vote.block_hash:
                     effects += self._on_double_sign(now, earlier, signed)
         return effects
+
+    def _carried_conflicts(self: Node, now: int, block: Block) -> list[Effect]:
+        """Double signs the certificate a block of the current height carries reveals against
+        the votes this node kept of the previous height."""
+        certificate = block.last_certificate
+        if certificate is None or certificate.height != self.hs.height - 1:
+            return []
+        return self._certificate_conflicts(now, certificate, self.last_votes)
 
     def _record_round_latency(self: Node, latency: int) -> None:
         latencies = self.consensus.round_latencies_ms

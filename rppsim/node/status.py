@@ -222,11 +222,19 @@ def _compute_node_fields(view: NodeView) -> dict[str, Any]:
     }
 
 
+NO_ACCOUNT_REPUTATION: dict[str, Any] = {
+    "tier": "Tl0", "score": 0.0, "timetoke_hours": 0, "balance": 0, "stake": "0",
+}  # fmt: skip
+"""The ``reputation`` of a node without an account in its own ledger (a full node): zeros and
+no ``consensus_success``, which an account always reports."""
+
+
 def compute_own_reputation(view: NodeView) -> dict[str, Any]:
-    """The node's own account: tier, score, timetoke hours, balance and stake."""
+    """The node's own account: tier, score, timetoke hours, balance and stake
+    (``NO_ACCOUNT_REPUTATION`` when it has none)."""
     account = view.ledger.get_account(view.address)
     if account is None:
-        return {"tier": "Tl0", "score": 0.0, "timetoke_hours": 0, "balance": 0, "stake": "0"}
+        return dict(NO_ACCOUNT_REPUTATION)
     return {
         "tier": account.tier.name,
         "score": account.reputation.score,

@@ -76,6 +76,7 @@ class Sync:
             round_set,
             self.genesis_time_s,
             self._cap_hours(),
+            self.previous_set,
         )
         if isinstance(result, str):
             raise ValueError(

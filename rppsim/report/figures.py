@@ -294,7 +294,7 @@ def plot_proof_sizes(frames: Frames) -> Figure:
         _note(ax, "no proof recorded")
     for index, (circuit, rows) in enumerate(proofs.groupby("circuit", sort=True)):
         ax.scatter(rows["height"], rows["bytes"], s=24, color=f"C{index}", label=circuit)
-    rejected = proofs[proofs["error"] != ""]
+    rejected = proofs[proofs["error"].notna()]
     if len(rejected):
         ax.scatter(rejected["height"], rejected["bytes"], marker="x", s=60, color="black",
                    label=f"rejected ({len(rejected)})")  # fmt: skip
@@ -423,13 +423,16 @@ def plot_alerts(frames: Frames) -> Figure:
         ax.set_yticks([])
         _note(ax, "no alert fired")
         return fig
-    end_s = get_duration_s(frames) or float(alerts[["start_ms", "end_ms"]].max().max() / 1000)
-    names = sorted({f"{a.name} @ {'fleet' if a.node < 0 else a.node}" for a in alerts.itertuples()})
+    latest_ms = int(pd.concat([alerts["start_ms"], alerts["end_ms"].dropna()]).max())
+    end_s = get_duration_s(frames) or latest_ms / 1000
+    places = ["fleet" if pd.isna(n) else str(n) for n in alerts["node"]]  # null: fleet-wide
+    rows = [f"{name} @ {place}" for name, place in zip(alerts["name"], places, strict=True)]
+    names = sorted(set(rows))
     seen: set[str] = set()
-    for alert in alerts.itertuples(index=False):
-        row = names.index(f"{alert.name} @ {'fleet' if alert.node < 0 else alert.node}")
+    for alert, row_name in zip(alerts.itertuples(index=False), rows, strict=True):
+        row = names.index(row_name)
         start = alert.start_ms / 1000
-        stop = end_s if alert.end_ms < 0 else alert.end_ms / 1000
+        stop = end_s if pd.isna(alert.end_ms) else alert.end_ms / 1000  # null: still firing
         color = SEVERITY_COLORS.get(alert.severity, "tab:gray")
         label = None if alert.severity in seen else alert.severity
         seen.add(alert.severity)

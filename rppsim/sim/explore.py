@@ -44,11 +44,12 @@ import numpy as np
 import tomli_w
 
 from rppsim.errors import UserError
-from rppsim.node.config import load_config
 from rppsim.rng import SeedTree
 from rppsim.scenario import (
     BYZANTINE_KINDS,
+    BYZANTINE_MODES,
     Scenario,
+    build_node_config,
     load_scenario,
     parse_scenario,
     resolve_path,
@@ -249,7 +250,10 @@ def _byzantine(
     for index in sorted(int(k) for k in kinds):
         entry: dict[str, Any] = {"kind": bounds.byzantine_kinds[index], "nodes": nodes}
         if entry["kind"] == "spam":
-            entry["factor"] = _draw(rng, 2, 4)
+            entry["rate_per_s"] = float(_draw(rng, 2, 20))
+        modes = BYZANTINE_MODES.get(entry["kind"])
+        if modes is not None:
+            entry["mode"] = modes[_draw(rng, 0, len(modes) - 1)]
         out.append(entry)
     return out
 
@@ -511,16 +515,20 @@ def _map_in_order(
 
 
 def rewrite_paths(plan: Mapping[str, Any], source_dir: Path, target_dir: Path) -> dict[str, Any]:
-    """The plan with ``nodes.profile`` and ``network.edges`` relative to ``target_dir``."""
+    """The plan with its paths (``nodes.profile``, ``nodes.group[i].profile``, ``network.edges``,
+    ``genesis.file``) relative to ``target_dir``."""
     out = copy.deepcopy(dict(plan))
-    for table, key in (("nodes", "profile"), ("network", "edges")):
-        raw = out.get(table, {}).get(key)
+    places = [(out.get(t, {}), k) for t, k in (("nodes", "profile"), ("network", "edges"))]
+    places += [(out.get("genesis", {}), "file")]
+    places += [(group, "profile") for group in out.get("nodes", {}).get("group", [])]
+    for table, key in places:
+        raw = table.get(key) if isinstance(table, dict) else None
         if not isinstance(raw, str):
             continue
         resolved = resolve_path(raw, source_dir)
         if resolved is not None:
             relative = os.path.relpath(resolved.resolve(), target_dir.resolve())
-            out[table][key] = Path(relative).as_posix()
+            table[key] = Path(relative).as_posix()
     return out
 
 
@@ -564,7 +572,7 @@ def get_explore_bounds(scenario: Scenario) -> ExploreBounds:
     bounds = scenario.explore or DEFAULT_BOUNDS
     if bounds.quiet_tail_ms is not None:
         return bounds
-    profile, _ = load_config(scenario.nodes.profile_path)
+    profile = build_node_config(scenario)
     quiet = compute_quiet_tail_ms(profile.block_time_ms, scenario.rules.round_timeout_ms)
     return replace(bounds, quiet_tail_ms=quiet)
 

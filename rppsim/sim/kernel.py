@@ -18,7 +18,6 @@ persisted commits.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,9 +30,7 @@ from simpy.events import NORMAL
 from rppsim.node.blocks import build_identity_request
 from rppsim.node.config import NodeConfig
 from rppsim.node.effects import EmitResult, EmitTelemetry, Persist, Publish, Send, SetTimer, Timer
-from rppsim.node.genesis import build_genesis
 from rppsim.node.messages import (
-    BftVote,
     Commit,
     ProofSlot,
     SignedBftVote,
@@ -41,28 +38,29 @@ from rppsim.node.messages import (
     UptimeProof,
     VoteKind,
     sign_transaction,
-    sign_vote,
 )
 from rppsim.node.node import Node, NodeKeys, SignState
 from rppsim.node.proofs import ProofService
 from rppsim.node.signing import Keypair, generate_keypair
 from rppsim.rng import SeedTree
 from rppsim.scenario import (
-    ByzantineSpec,
+    TRAFFIC_WALLETS,
     Scenario,
     TrafficConfig,
     TrafficPhase,
     build_fault_schedule,
     build_node_config,
     build_sim_network,
-    compute_byzantine_nodes,
+    compute_group_nodes,
 )
+from rppsim.sim.byzantine import build_attacks, build_entry
 from rppsim.sim.costs import CostModel
 from rppsim.sim.faults import ClockSkew, NodeState, Transition
+from rppsim.sim.genesis import build_run_genesis, compute_file_key_seeds, load_genesis_file
 from rppsim.sim.gossip import DropReason
 from rppsim.telemetry.frames import RunRecorder
 
-WALLETS = 32
+WALLETS = TRAFFIC_WALLETS
 PROGRESS_EVERY_MS = 1000
 COLLECTOR_LATENCY_MS = 5
 """Round trip of an emit to the simulated telemetry collector."""
@@ -126,21 +124,6 @@ class Flight:
     receivers: list[int]
     senders: list[int]
     next: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Byzantine:
-    """A byzantine behaviour active for some nodes over a window."""
-
-    kind: str
-    nodes: frozenset[int]
-    at_ms: int
-    until_ms: int
-    factor: int
-
-    def is_active(self, node: int, t_ms: int) -> bool:
-        """Whether ``node`` misbehaves this way at ``t_ms``."""
-        return node in self.nodes and self.at_ms <= t_ms < self.until_ms
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,19 +210,31 @@ def compute_true_ms(skews: tuple[ClockSkew, ...], deadline_ms: int, now_ms: int)
     return t
 
 
-def build_run_config(
-    scenario: Scenario, keys: list[NodeKeys], wallets: list[Keypair]
-) -> NodeConfig:
-    """The scenario's node config (``build_node_config``) with the run's genesis."""
-    genesis = build_genesis(keys[: scenario.nodes.validators], wallets)
-    return replace(build_node_config(scenario), genesis=genesis)
+def build_node_keys(scenario: Scenario, tree: SeedTree) -> list[NodeKeys]:
+    """Each node's keys: from ``("node", i, "keys")``, except that with a genesis file the
+    validator nodes run its validator accounts (the keys their ``key_seed`` derives)."""
+    n, spec = scenario.nodes.count, scenario.genesis
+    seeds = [tree.seed_bytes("node", i, "keys") for i in range(n)]
+    if spec is not None and spec.file is not None:
+        genesis = load_genesis_file(spec, build_node_config(scenario), scenario.source)
+        for i, seed in enumerate(compute_file_key_seeds(genesis)):
+            seeds[i] = seed
+    return [NodeKeys.from_seed(seed) for seed in seeds]
 
 
-def _corrupt(slot: ProofSlot) -> ProofSlot:
-    data = bytearray(slot.data)
-    if data:
-        data[len(data) // 2] ^= 0x01
-    return ProofSlot(slot.system, slot.circuit, bytes(data))
+def build_run_configs(
+    scenario: Scenario, keys: list[NodeKeys], wallets: list[Keypair], tree: SeedTree
+) -> list[NodeConfig]:
+    """The scenario's node config (``build_node_config``), then each ``[[nodes.group]]``'s,
+    all with the run's genesis (``rppsim.sim.genesis``: built under the scenario's profile,
+    checked under each)."""
+    profiles = [build_node_config(scenario)]
+    profiles += [build_node_config(scenario, g.profile_path) for g in scenario.nodes.groups]
+    validators = [k.address for k in keys[: scenario.nodes.validators]]
+    genesis = build_run_genesis(
+        scenario.genesis, validators, [w.address for w in wallets], profiles, tree, scenario.source
+    )
+    return [replace(profile, genesis=genesis) for profile in profiles]
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,10 +272,19 @@ class Simulation:
         self.costs = CostModel(scenario.costs.enabled, proof_cost)
         self.proofs = proofs
         n = scenario.nodes.count
-        self.keys = [NodeKeys.from_seed(self.tree.seed_bytes("node", i, "keys")) for i in range(n)]
+        self.keys = build_node_keys(scenario, self.tree)
         self.addresses = [keys.address for keys in self.keys]
         self.wallets = [generate_keypair(self.tree.seed_bytes("wallet", j)) for j in range(WALLETS)]
-        self.config = build_run_config(scenario, self.keys, self.wallets)
+        self.groups = compute_group_nodes(scenario.nodes, self.tree)
+        """The nodes of each ``[[nodes.group]]``."""
+        profiles = build_run_configs(scenario, self.keys, self.wallets, self.tree)
+        self.config = profiles[0]
+        """The ``[nodes]`` profile with the run's genesis (every node outside a group)."""
+        self.group_configs = tuple(profiles[1:])
+        self.node_configs = [self.config] * n
+        for nodes, config in zip(self.groups, self.group_configs, strict=True):
+            for i in nodes:
+                self.node_configs[i] = config
         self.index = {address: i for i, address in enumerate(self.addresses)}
         self.skews = self._node_skews(n)
         self.slots = [NodeSlot(self._new_node(i)) for i in range(n)]
@@ -300,13 +304,18 @@ class Simulation:
             self.tree.generator("traffic", "identity"),
         )
         self.traffic_rng = self.tree.generator("traffic", "choice")
-        self.byzantine = tuple(self._byzantine(i, b) for i, b in enumerate(scenario.byzantine))
-        self.byzantine_rng = self.tree.generator("byzantine", "actions")
-        from rppsim.sim.byzantine import build_equivocation  # the equivocate coalition
-
-        self.equivocation = build_equivocation(self.byzantine, scenario.nodes, self.tree)
+        self.byzantine = tuple(
+            build_entry(k, spec, n, self.duration_ms, self.tree)
+            for k, spec in enumerate(scenario.byzantine)
+        )
+        self.attacks = build_attacks(self, self.byzantine)
+        """The run's byzantine behaviours (``rppsim.sim.byzantine``), None without any."""
+        self.equivocation = None if self.attacks is None else self.attacks.equivocation
         self.blocks_seen: set[str] = set()
         self.progress: Callable[[int, int], None] | None = None
+        self.collector: Callable[[int, int, bytes], None] | None = None
+        """Called with (node, at_ms, payload) for every emit the simulated collector accepts:
+        the canonical JSON a live collector would store (``rppsim.telemetry.jsonl``)."""
         self.started = False
         self.finished = False
 
@@ -316,7 +325,7 @@ class Simulation:
         self, i: int, commits: list[Commit] | None = None, sign_state: SignState | None = None
     ) -> Node:
         return Node(
-            self.config,
+            self.node_configs[i],
             self.keys[i],
             rules=self.scenario.rules,
             proofs=self.proofs,
@@ -332,11 +341,6 @@ class Simulation:
                 for node in spec.nodes:
                     skews[node].append(spec)
         return [tuple(s) for s in skews]
-
-    def _byzantine(self, index: int, spec: ByzantineSpec) -> Byzantine:
-        nodes = compute_byzantine_nodes(spec, self.scenario.nodes.count, self.tree, index)
-        until = spec.until_ms if spec.until_ms is not None else self.duration_ms + 1
-        return Byzantine(spec.kind, frozenset(nodes), spec.at_ms, until, spec.factor)
 
     def _region_names(self) -> list[str]:
         regions = self.scenario.network.regions
@@ -376,6 +380,8 @@ class Simulation:
             self._at(self.identity_times[0], self._on_identity, 0)
         if self.progress is not None:
             self._at(0, self._on_progress)
+        if self.attacks is not None:
+            self.attacks.start(self)
 
     def advance(self, until_ms: int) -> None:
         """Process every event before ``until_ms`` (capped at the run's duration)."""
@@ -461,6 +467,9 @@ class Simulation:
 
     def _process(self, i: int, cost_us: int, handler: Handler, *args: Any) -> None:
         """Run one input on node ``i`` as a single processor and emit its effects."""
+        attacks = self.attacks
+        if attacks is not None and attacks.filters and attacks.is_dropped(self, i, handler, args):
+            return
         slot = self.slots[i]
         node = slot.node
         assert node is not None
@@ -503,24 +512,31 @@ class Simulation:
         for effect in effects:
             kind = type(effect)
             if kind is Publish:
-                if self.byzantine:
-                    for message in self._misbehave(i, at_ms, effect.message):
+                if self.attacks is not None:
+                    for message in self.attacks.on_publish(self, i, at_ms, effect.message):
                         self._publish(i, at_ms, effect.topic, message)
                 else:
                     self._publish(i, at_ms, effect.topic, effect.message)
             elif kind is SetTimer:
                 self._set_timer(i, node, at_ms, effect.at_ms, effect.timer)
             elif kind is Send:
-                self._send(i, at_ms, effect.peer, effect.message)
+                message = effect.message
+                if self.attacks is not None:
+                    message = self.attacks.on_send(self, i, at_ms, message)
+                self._send(i, at_ms, effect.peer, message)
             elif kind is Persist:
                 if effect.key == "commit":
                     self.slots[i].persisted.append(effect.value)
                     self._on_commit(i, node, at_ms, effect.value)
+                    if self.attacks is not None:
+                        self.attacks.on_commit(self, i, at_ms, effect.value)
                 else:
                     self.slots[i].sign_state = effect.value
             elif kind is EmitTelemetry:
                 self._record_sample(i, node, at_ms)
                 result = self._collect(i, node, at_ms, effect)
+                if result.ok and self.collector is not None and effect.payload is not None:
+                    self.collector(i, at_ms, effect.payload)
                 error = "" if result.ok else f"{result.error_class}: {result.detail}"
                 self.recorder.record_snapshot(
                     i, at_ms, effect.snapshot, emit_ok=result.ok, emit_error=error
@@ -539,7 +555,7 @@ class Simulation:
         elif mode == "error-status":
             result = EmitResult(effect.seq, False, "status", OUTAGE_STATUS_DETAIL)
         elif mode == "slow":
-            delay = self.config.rollout.telemetry.timeout_ms or DEFAULT_TELEMETRY_TIMEOUT_MS
+            delay = node.config.rollout.telemetry.timeout_ms or DEFAULT_TELEMETRY_TIMEOUT_MS
             detail = f"unable to dispatch telemetry snapshot: timed out after {delay} ms"
             result = EmitResult(effect.seq, False, "transport", detail)
         else:
@@ -672,7 +688,7 @@ class Simulation:
         if block.hash in self.blocks_seen:
             return
         self.blocks_seen.add(block.hash)
-        self._record_block(commit)
+        self._record_block(commit, node)
 
     def _record_first_electorate(self) -> None:
         """The electorate of height 1, from the first running node once every node started."""
@@ -686,17 +702,19 @@ class Simulation:
             return
         electorate = node.electorate
         self.electorate_heights.add(height)
-        members = [(self.index.get(a, -1), a, p) for a, p in electorate.powers]
+        members = [(self.index.get(a), a, p) for a, p in electorate.powers]
         self.recorder.record_electorate(height, members, electorate.total_power, electorate.quorum)
 
-    def _record_block(self, commit: Commit) -> None:
-        """The first commit of a block: its row and its proofs' rows."""
+    def _record_block(self, commit: Commit, node: Node) -> None:
+        """The first commit of a block: its row, its evidence rows (the double signs it
+        carries, and what the participation detectors found when ``node`` applied it) and
+        its proofs' rows."""
         block = commit.block
         header = block.header
         self.recorder.record_block(
             height=header.height,
             block_hash=block.hash,
-            proposer=self.index.get(header.proposer, -1),
+            proposer=self.index.get(header.proposer),
             round=commit.certificate.round,
             proposed_ms=header.timestamp_ms,
             previous_hash=header.previous_hash,
@@ -711,11 +729,21 @@ class Simulation:
             recursive_previous_commitment=header.recursive_previous_commitment.hex(),
         )
         for item in block.evidence:
-            offender = self.index.get(item.address, -1)
+            offender = self.index.get(item.address)
             kind = item.kind.name.lower()
             self.recorder.record_evidence(
                 header.height, block.hash, offender, item.height, item.round, kind
             )
+        for event in node.ledger.participation_log:
+            if event.height == header.height:
+                self.recorder.record_evidence(
+                    header.height,
+                    block.hash,
+                    self.index.get(event.address),
+                    event.offense_height,
+                    event.round,
+                    str(event.kind),
+                )
         slots = list(block.proofs) + [u.proof for u in block.uptime_proofs if u.proof is not None]
         per_circuit: dict[str, int] = {}
         for slot in slots:
@@ -850,31 +878,3 @@ class Simulation:
             self._process(target, self.costs.message_us(request), Node.submit, request)
         if k + 1 < len(self.identity_times):
             self._at(self.identity_times[k + 1], self._on_identity, k + 1)
-
-    # --- byzantine behaviour -----------------------------------------------------------------
-
-    def _misbehave(self, i: int, at_ms: int, message: Any) -> list[Any]:
-        """The messages node ``i`` actually publishes instead of ``message``."""
-        if self.equivocation is not None:
-            replaced = self.equivocation.intercept(self, i, at_ms, message)
-            if replaced is not None:
-                return replaced
-        out = [message]
-        for b in self.byzantine:
-            if not b.is_active(i, at_ms):
-                continue
-            if b.kind == "withhold-votes" and isinstance(message, SignedBftVote):
-                return []
-            if b.kind == "double-sign" and isinstance(message, SignedBftVote):
-                out.append(self._conflicting_vote(i, message))
-            elif b.kind == "spam" and isinstance(message, Transaction):
-                out += [message] * (b.factor - 1)
-            elif b.kind == "invalid-proof" and isinstance(message, UptimeProof) and message.proof:
-                out = [replace(message, proof=_corrupt(message.proof))]
-        return out
-
-    def _conflicting_vote(self, i: int, signed: SignedBftVote) -> SignedBftVote:
-        vote = signed.vote
-        other = hashlib.blake2s(self.byzantine_rng.bytes(32)).hexdigest()
-        conflicting = BftVote(vote.round, vote.height, other, vote.voter, vote.kind)
-        return sign_vote(conflicting, self.keys[i].keypair)

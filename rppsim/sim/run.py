@@ -25,7 +25,7 @@ from rppsim.scenario import SEED_MAX, Scenario
 from rppsim.sim.kernel import Simulation
 from rppsim.sim.proving import SizedModelProofService, get_proof_cost, get_proof_size
 from rppsim.telemetry.runfolder import compute_summary, write_run_folder
-from rppsim.verdicts import evaluate_verdicts
+from rppsim.verdicts import compute_alerts, evaluate_verdicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,12 @@ def default_out_dir(scenario: Scenario, seed: int) -> Path:
     """``reports/<scenario>/<seed>/`` (relative to the working directory)."""
     name = scenario.run.name or Path(scenario.source).stem
     return Path("reports") / name / str(seed)
+
+
+def compute_profile_groups(sim: Simulation) -> list[tuple[str, tuple[int, ...], Any]]:
+    """(name, nodes, config) of each ``[[nodes.group]]`` of a run."""
+    groups = zip(sim.scenario.nodes.groups, sim.groups, sim.group_configs, strict=True)
+    return [(group.name, nodes, config) for group, nodes, config in groups]
 
 
 def check_overrides(scenario: Scenario, seed: int | None, duration_ms: int | None) -> None:
@@ -99,7 +105,7 @@ def execute_run(
         "duration_ms": str(sim.duration_ms),
         **compute_run_facts(scenario),
         "expect_fail": ",".join(scenario.expect.fail),
-        **compute_guardrail_facts(sim.config, scenario),
+        **compute_guardrail_facts(sim.config, scenario, compute_profile_groups(sim)),
     }
     for key, value in info.items():
         sim.recorder.record_run_info(key, value)
@@ -107,7 +113,9 @@ def execute_run(
     effective = replace(scenario, run=replace(scenario.run, duration_ms=sim.duration_ms))
     try:
         judging = time.perf_counter()
-        verdicts = tuple(evaluate_verdicts(frames, effective))
+        alerts = compute_alerts(frames, effective)
+        frames = {**frames, "alerts": alerts.get_frame()}
+        verdicts = tuple(evaluate_verdicts(frames, effective, alerts=alerts))
         judging = time.perf_counter() - judging
     except ValueError as error:  # an override no guardrail reads
         key, _, why = str(error).partition(": ")

@@ -4,12 +4,19 @@ The simulator kernel calls ``RunRecorder.record_*`` during a run; ``frames()`` b
 frame once at the end (DESIGN.md §6, STYLE.md point 14). Conventions shared by all frames:
 
 - Times are simulated integer milliseconds (``*_ms``); no wall-clock value enters a frame.
-- Nodes are ``int32`` node indices; the ``nodes`` frame maps them to addresses.
-- Values read from a node's payload or ledger (``snapshots``, ``vrf_rounds``, ``ledger``) use
-  pandas nullable dtypes (``Int16``/``Int64``/``Float64``/``boolean``/``string``): a value the
-  node does not report is ``pd.NA``, never a sentinel. Harness columns use numpy dtypes and
-  pandas' pyarrow-backed ``str`` dtype, are never null, and keep their documented markers
-  (``""`` for an absent string, ``-1`` for an absent index, count or time).
+- Nodes are ``int32`` node indices (``Int32`` where a row may name no node); the ``nodes``
+  frame maps them to addresses.
+- A missing value is ``pd.NA`` in a column of a pandas nullable dtype
+  (``Int16``/``Int32``/``Int64``/``Float64``/``boolean``/``string``), never a sentinel such
+  as ``-1`` or ``""``. Values read from a node's payload or ledger (``snapshots``,
+  ``vrf_rounds``, ``ledger``) are all nullable: null where the node does not report them. The
+  harness columns that can lack a value are nullable too: ``alerts.node`` (null: fleet-wide),
+  ``alerts.end_ms`` (null: still firing at the end of the run), ``blocks.proposer``,
+  ``electorates.member`` and ``evidence.offender`` (null: an address that is no node of the
+  run), ``messages.recv_ms`` and ``messages.hops`` (null: dropped), ``proofs.error`` (null:
+  no error) and ``votes.receivers`` (null: not counted). Every other harness column uses a
+  numpy dtype or pandas' pyarrow-backed ``str`` dtype and is never null; there ``""`` is a
+  value (an empty text, e.g. ``faults.nodes`` of a fleet-wide fault), not a missing one.
 - ``messages.topic`` and ``messages.drop_reason`` are categoricals whose categories are the
   sorted distinct values present, so equal values always give equal frames.
 - Each frame is sorted by its key columns with a stable sort: rows with equal keys keep the
@@ -18,28 +25,33 @@ frame once at the end (DESIGN.md §6, STYLE.md point 14). Conventions shared by 
 
 The ``messages`` frame holds one row per (message, receiver): delivered rows have
 ``dropped`` False, ``drop_reason`` ``""`` and real ``recv_ms`` / ``hops``; dropped rows have
-``dropped`` True, a reason, and ``recv_ms == hops == -1``. It can be huge, so a flood is
-recorded as numpy arrays and kept as columnar chunks that are concatenated once. With
+``dropped`` True, a reason, and null ``recv_ms`` and ``hops``. It can be huge, so a flood is
+recorded as numpy arrays and kept as columnar chunks that are concatenated once (the nullable
+columns are built from a value array and the dropped mask, never from Python objects). With
 ``record_messages=False`` the frame stays empty; with ``message_sample_rate`` < 1 only the
 messages whose BLAKE2s(msg_id) falls below the rate are kept (all receivers of a kept message
 are kept). Either way ``run_info`` states the mode and counts every delivery and drop seen,
 so the digest and the summary say whether the frame is complete.
 
 Frames (key columns in brackets; spec/ops.md §6 says what the guardrails need from them):
-``alerts`` [start_ms, name, node] firing alerts, end_ms -1 while firing, node -1 fleet-wide;
+``alerts`` [start_ms, name, node] fired alerts with their label set in Prometheus text form
+(``{instance="3",severity="critical"}``), end_ms null while firing, node null fleet-wide;
 ``block_finalized`` [height, node] when each node finalized which hash; ``blocks`` [height,
 hash] one row per committed block with counts, proof totals and the recursive commitments
 (previous "" at genesis); ``electorates`` [height, member] the validator set that counts the
-votes of each height, powers as decimal text (they exceed int64), member -1 for an address
+votes of each height, powers as decimal text (they exceed int64), member null for an address
 that is no node of the run; ``evidence`` [height, offender, offense_height, round, kind] the
-evidence each finalized block carries; ``faults`` [at_ms, kind, phase, nodes] fault
+double-sign evidence each finalized block carries (kind ``double_sign_*``) and what the
+participation detectors found when it was applied (``censorship_*``, ``inactivity``;
+``rppsim.node.participation``); ``faults`` [at_ms, kind, phase, nodes] fault
 transitions, nodes as "1,7"; ``ledger`` [node, now_ms] the node's own account in its own
 ledger at each telemetry sample (LEDGER_FIELDS); ``messages`` [msg_id, receiver]; ``nodes``
 [node] index → address, role, region, and whether the scenario made it byzantine;
-``proofs`` [height, circuit, index, system] bytes, verified, error; ``rejections`` [node,
-now_ms, reason] the node's *cumulative* invalid-input count per reason at each telemetry
-sample and at the end of the run; ``run_info`` [key] run-level facts as text; ``snapshots``
-[node, now_ms] telemetry samples (SNAPSHOT_FIELDS); ``votes`` [height, round, kind, voter];
+``proofs`` [height, circuit, index, system] bytes, verified, error (null if none);
+``rejections`` [node, now_ms, reason] the node's *cumulative* invalid-input count per reason
+at each telemetry sample and at the end of the run; ``run_info`` [key] run-level facts as
+text; ``snapshots`` [node, now_ms] telemetry samples (SNAPSHOT_FIELDS); ``votes`` [height,
+round, kind, voter] with the number of nodes the vote reached (null when not counted);
 ``vrf_rejections`` [node, height, round, reason] the round's ``rejections_by_reason``;
 ``vrf_rounds`` [node, height, round] selection metrics (VRF_FIELDS).
 """
@@ -71,6 +83,7 @@ NUMPY_DTYPES: dict[str, type] = {
 }
 NULLABLE_DTYPES: dict[str, pd.api.extensions.ExtensionDtype] = {
     "Int16": pd.Int16Dtype(),
+    "Int32": pd.Int32Dtype(),
     "Int64": pd.Int64Dtype(),
     "Float64": pd.Float64Dtype(),
     "boolean": pd.BooleanDtype(),
@@ -103,7 +116,11 @@ FEATURE_GATES = FEATURE_GATE_NAMES
 VERIFIER_BACKENDS = ("stwo", "plonky3", "rpp-stark")
 """Backends pre-seeded in ``verifier_metrics.per_backend`` (spec/ops.md §2.5)."""
 VERIFIER_COUNTERS = ("accepted", "rejected", "bypassed", "total_duration_ms")
-CACHE_FIELDS = ("hits", "misses", "evictions", "capacity", "queue_depth", "max_queue_depth")
+CACHE_FIELDS = (
+    "hits", "misses", "evictions", "entries", "capacity", "queue_depth", "max_queue_depth",
+)  # fmt: skip
+"""``verifier_metrics.cache`` counters, each a ``cache_<field>`` snapshot column; utilisation
+is entries ÷ capacity (guardrail g09)."""
 PENDING_FIELDS = ("block_proposals", "transactions", "identities", "votes", "uptime_proofs")
 EMIT_COUNTERS = (
     "emitted", "succeeded", "failed_encode", "failed_transport", "failed_status", "pending",
@@ -179,7 +196,6 @@ SNAPSHOT_UNMAPPED: tuple[tuple[str, str], ...] = (
     ("timetoke_params", "configuration, constant over a run"),
     ("pruning", "the simulator runs no pruning job"),
     ("verifier_metrics.per_circuit", "rppsim's per-(backend, circuit) split of per_backend"),
-    ("verifier_metrics.cache.entries", "payload only: CACHE_FIELDS has no entries column yet"),
     ("vrf_threshold", "the same values as node.vrf_metrics"),
     ("rejections", "the rejections frame (the kernel adds counts lost in crashes)"),
 )
@@ -243,8 +259,8 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
     for s in (
         _schema(
             "alerts", ("start_ms", "name", "node"),
-            ("name", _STR), ("severity", _STR), ("node", _I32),
-            ("start_ms", _I64), ("end_ms", _I64), ("detail", _STR),
+            ("name", _STR), ("severity", _STR), ("node", "Int32"),
+            ("start_ms", _I64), ("end_ms", "Int64"), ("labels", "string"), ("detail", _STR),
         ),
         _schema(
             "block_finalized", ("height", "node"),
@@ -252,7 +268,7 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         ),
         _schema(
             "blocks", ("height", "hash"),
-            ("height", _I64), ("hash", _STR), ("previous_hash", _STR), ("proposer", _I32),
+            ("height", _I64), ("hash", _STR), ("previous_hash", _STR), ("proposer", "Int32"),
             ("round", _I32), ("proposed_ms", _I64), ("tx_count", _I32),
             ("identity_count", _I32), ("uptime_count", _I32), ("consensus_proof", "bool"),
             ("proof_system", _STR), ("proof_bytes_total", _I64), ("state_root", _STR),
@@ -260,12 +276,12 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         ),
         _schema(
             "electorates", ("height", "member"),
-            ("height", _I64), ("member", _I32), ("address", _STR), ("power", _STR),
+            ("height", _I64), ("member", "Int32"), ("address", _STR), ("power", _STR),
             ("total_power", _STR), ("quorum", _STR),
         ),
         _schema(
             "evidence", ("height", "offender", "offense_height", "round", "kind"),
-            ("height", _I64), ("block_hash", _STR), ("offender", _I32),
+            ("height", _I64), ("block_hash", _STR), ("offender", "Int32"),
             ("offense_height", _I64), ("round", _I32), ("kind", _STR),
         ),
         _schema(
@@ -279,7 +295,7 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         _schema(
             "messages", ("msg_id", "receiver"),
             ("msg_id", _I64), ("topic", "category"), ("origin", _I32), ("receiver", _I32),
-            ("sent_ms", _I64), ("recv_ms", _I64), ("hops", "int16"), ("bytes", _I32),
+            ("sent_ms", _I64), ("recv_ms", "Int64"), ("hops", "Int16"), ("bytes", _I32),
             ("dropped", "bool"), ("drop_reason", "category"),
         ),
         _schema(
@@ -290,7 +306,7 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         _schema(
             "proofs", ("height", "circuit", "index", "system"),
             ("height", _I64), ("circuit", _STR), ("index", _I32), ("system", _STR),
-            ("bytes", _I64), ("verified", "bool"), ("error", _STR),
+            ("bytes", _I64), ("verified", "bool"), ("error", "string"),
         ),
         _schema(
             "rejections", ("node", "now_ms", "reason"),
@@ -305,7 +321,7 @@ FRAME_SCHEMAS: dict[str, FrameSchema] = {
         _schema(
             "votes", ("height", "round", "kind", "voter"),
             ("height", _I64), ("round", _I32), ("kind", _STR), ("voter", _I32),
-            ("block_hash", _STR), ("sent_ms", _I64), ("receivers", _I32),
+            ("block_hash", _STR), ("sent_ms", _I64), ("receivers", "Int32"),
         ),
         _schema(
             "vrf_rounds", ("node", "height", "round"),
@@ -513,6 +529,7 @@ def _to_tier(value: object, where: str) -> int | None:
 
 CONVERTERS: dict[str, Callable[[object, str], object]] = {
     "Int16": _to_int,
+    "Int32": _to_int,
     "Int64": _to_int,
     "Float64": _to_float,
     "boolean": _to_bool,
@@ -591,6 +608,29 @@ def compute_sample_key(msg_id: int) -> float:
     """A message's position in [0, 1) for sampling: BLAKE2s of its id (stable everywhere)."""
     data = b"rppsim/message-sample/v1" + int(msg_id).to_bytes(8, "little", signed=True)
     return int.from_bytes(hashlib.blake2s(data, digest_size=8).digest(), "little") / 2.0**64
+
+
+def compute_labels_text(labels: Mapping[str, object]) -> str:
+    """A label set in Prometheus text form: ``{name="value",...}`` sorted by name, values
+    escaped as in the text exposition format (backslash, double quote, newline); "{}" if none."""
+    parts = []
+    for name in sorted(labels):
+        value = str(labels[name]).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        parts.append(f'{name}="{value}"')
+    return "{" + ",".join(parts) + "}"
+
+
+def _check_optional_index(value: int | None, where: str) -> None:
+    """Refuse a negative node index or count: a missing one is None (null), never -1."""
+    if value is not None and value < 0:
+        raise ValueError(f"{where}: expected a non-negative value or None, found {value}")
+
+
+def get_optional_int(value: object) -> int | None:
+    """A frame cell (e.g. of an ``Int32`` column) as an int, None when it is null."""
+    if value is None or pd.isna(value):
+        return None
+    return int(value)  # type: ignore[call-overload]
 
 
 def compute_nodes_text(nodes: Iterable[int]) -> str:
@@ -687,7 +727,7 @@ class _MessageChunks:
         meta = np.array(self.floods, np.int64).reshape(-1, _FLOOD_META)
         uni = np.array(self.unicasts, np.int64).reshape(-1, _UNICAST)
         n_recv, n_drop = meta[:, 5], meta[:, 6]
-        none = np.full(int(n_drop.sum()), -1)
+        none = np.zeros(int(n_drop.sum()), np.int64)  # values under the dropped mask
 
         def spread(j: int, dtype: type) -> np.ndarray:
             """Per-message column ``j`` repeated over its delivered, then dropped rows."""
@@ -700,16 +740,19 @@ class _MessageChunks:
             return np.concatenate([*chunks, uni[:, j].astype(dtype)]).astype(dtype, copy=False)
 
         reasons = stack([np.zeros(int(n_recv.sum()), np.int16), *self.reason_codes], 8, np.int16)
+        dropped = reasons != 0
+        recv_ms = stack([*self.recv_ms, none], 6, np.int64)
+        hops = stack([*self.hops, none.astype(np.int16)], 7, np.int16)
         return {
             "msg_id": spread(0, np.int64),
             "topic": _to_categorical(self.topics, spread(1, np.int32)),
             "origin": spread(2, np.int32),
             "receiver": stack([*self.receivers, *self.dropped], 5, np.int32),
             "sent_ms": spread(3, np.int64),
-            "recv_ms": stack([*self.recv_ms, none.astype(np.int64)], 6, np.int64),
-            "hops": stack([*self.hops, none.astype(np.int16)], 7, np.int16),
+            "recv_ms": pd.arrays.IntegerArray(recv_ms, dropped.copy()),
+            "hops": pd.arrays.IntegerArray(hops, dropped.copy()),
             "bytes": spread(4, np.int32),
-            "dropped": reasons != 0,
+            "dropped": dropped,
             "drop_reason": _to_categorical(self.reasons, reasons),
         }
 
@@ -821,11 +864,12 @@ class RunRecorder:
         hops: int,
         drop_reason: str = "",
     ) -> None:
-        """One point-to-point message; a non-empty ``drop_reason`` records it as dropped."""
+        """One point-to-point message; a non-empty ``drop_reason`` records it as dropped (its
+        ``recv_ms`` and ``hops`` are then null)."""
         self._check_open()
         if drop_reason:
             self._dropped_seen += 1
-            recv_ms = hops = -1
+            recv_ms = hops = 0  # masked: the row's recv_ms and hops are null
         else:
             self._delivered_seen += 1
         if not self.is_message_kept(msg_id):
@@ -855,7 +899,7 @@ class RunRecorder:
         self,
         height: int,
         block_hash: str,
-        proposer: int,
+        proposer: int | None,
         round: int,
         proposed_ms: int,
         *,
@@ -870,8 +914,10 @@ class RunRecorder:
         recursive_commitment: str = "",
         recursive_previous_commitment: str | None = None,
     ) -> None:
-        """A committed block (spec/ops.md §6); the same (height, hash) again is ignored."""
+        """A committed block (spec/ops.md §6); the same (height, hash) again is ignored.
+        ``proposer`` is None when the proposer's address is no node of the run."""
         self._check_open()
+        _check_optional_index(proposer, "block proposer")
         if (height, block_hash) in self._blocks_seen:
             return
         self._blocks_seen.add((height, block_hash))
@@ -889,25 +935,33 @@ class RunRecorder:
         self._tables["block_finalized"].add(height, node, block_hash, finalized_ms)
 
     def record_electorate(
-        self, height: int, members: Sequence[tuple[int, str, int]], total_power: int, quorum: int
+        self,
+        height: int,
+        members: Sequence[tuple[int | None, str, int]],
+        total_power: int,
+        quorum: int,
     ) -> None:
-        """The validator set counting the votes of ``height``: (node or -1, address, power)."""
+        """The validator set counting the votes of ``height``: (node, address, power), node
+        None for an address that is no node of the run."""
         self._check_open()
         table = self._tables["electorates"]
         for member, address, power in members:
+            _check_optional_index(member, "electorate member")
             table.add(height, member, address, str(power), str(total_power), str(quorum))
 
     def record_evidence(
         self,
         height: int,
         block_hash: str,
-        offender: int,
+        offender: int | None,
         offense_height: int,
         round: int,
         kind: str,
     ) -> None:
-        """Evidence carried by the block ``block_hash`` finalized at ``height``."""
+        """Evidence carried by the block ``block_hash`` finalized at ``height``; ``offender``
+        None when the offending address is no node of the run."""
         self._check_open()
+        _check_optional_index(offender, "evidence offender")
         self._tables["evidence"].add(height, block_hash, offender, offense_height, round, kind)
 
     def record_proof(
@@ -919,11 +973,13 @@ class RunRecorder:
         verified: bool,
         *,
         index: int = 0,
-        error: str = "",
+        error: str | None = None,
     ) -> None:
-        """A proof of block ``height`` (``index`` within its circuit); ``error`` if rejected."""
+        """A proof of block ``height`` (``index`` within its circuit); ``error`` if rejected
+        (None or "" for no error: the column is null)."""
         self._check_open()
-        self._tables["proofs"].add(height, circuit, index, system, size_bytes, verified, error)
+        row = (height, circuit, index, system, size_bytes, verified, error or None)
+        self._tables["proofs"].add(*row)
 
     def record_vote(
         self,
@@ -933,12 +989,14 @@ class RunRecorder:
         voter: int,
         block_hash: str,
         sent_ms: int,
-        receivers: int = -1,
+        receivers: int | None = None,
     ) -> None:
-        """A vote sent (``kind`` prevote or precommit); ``receivers`` -1 when not counted."""
+        """A vote sent (``kind`` prevote or precommit) and how many nodes it reached;
+        ``receivers`` None when not counted."""
         self._check_open()
         if kind not in VOTE_KINDS:
             raise ValueError(f"vote kind must be one of {VOTE_KINDS}, got {kind!r}")
+        _check_optional_index(receivers, "vote receivers")
         self._tables["votes"].add(height, round, kind, voter, block_hash, sent_ms, receivers)
 
     def record_vrf_round(
@@ -1021,13 +1079,21 @@ class RunRecorder:
         name: str,
         severity: str,
         start_ms: int,
-        end_ms: int = -1,
-        node: int = -1,
+        end_ms: int | None = None,
+        node: int | None = None,
         detail: str = "",
+        labels: str = "{}",
     ) -> None:
-        """A firing alert (spec/ops.md §3); ``end_ms`` -1 while firing, ``node`` -1 fleet-wide."""
+        """An alert that fired at ``start_ms``: ``end_ms`` None while it still fires at the end
+        of the run, ``node`` None for a fleet-wide alert, ``labels`` its label set in
+        Prometheus text form (``compute_labels_text``)."""
         self._check_open()
-        self._tables["alerts"].add(name, severity, node, start_ms, end_ms, detail)
+        _check_optional_index(node, "alert node")
+        if end_ms is not None and end_ms < start_ms:
+            raise ValueError(f"alert {name!r}: end_ms {end_ms} before start_ms {start_ms}")
+        if not (isinstance(labels, str) and labels.startswith("{") and labels.endswith("}")):
+            raise ValueError(f"alert {name!r}: expected labels as text '{{...}}', got {labels!r}")
+        self._tables["alerts"].add(name, severity, node, start_ms, end_ms, labels, detail)
 
     def record_run_info(self, key: str, value: object) -> None:
         """A run-level fact (seed, prover mode, ...); non-strings stored as canonical JSON."""

@@ -30,7 +30,11 @@ from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, NULLABLE_DTYPES,
 
 SUMMARY_FILE = "summary.json"
 VERDICTS_FILE = "verdicts.json"
-SUMMARY_FORMAT = "rppsim-run/2"
+SUMMARY_FORMAT = "rppsim-run/3"
+"""The run folder format ``summary.json`` names; ``read_run_folder`` reads only this one.
+Format 3: missing harness values are nulls (formats 1 and 2 wrote ``-1`` and ``""``
+sentinels in the same columns, so their frames would read back as wrong values), alerts
+carry ``labels`` and snapshots ``cache_entries``."""
 WALL_KEY = "wall"
 ARROW_TYPES = {
     "bool": pa.bool_(),
@@ -41,6 +45,7 @@ ARROW_TYPES = {
     "str": pa.large_string(),
     "category": pa.dictionary(pa.int32(), pa.string()),
     "Int16": pa.int16(),
+    "Int32": pa.int32(),
     "Int64": pa.int64(),
     "Float64": pa.float64(),
     "boolean": pa.bool_(),
@@ -122,7 +127,8 @@ def write_run_folder(
 def read_run_folder(
     run_dir: str | os.PathLike[str],
 ) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
-    """Frames (schema frames cast back to their dtypes) and summary of a run folder."""
+    """Frames (schema frames cast back to their dtypes) and summary of a run folder; a folder
+    of another format (``summary["format"]`` ≠ SUMMARY_FORMAT) is refused."""
     folder = Path(run_dir)
     summary_path = folder / SUMMARY_FILE
     if not summary_path.is_file():
@@ -131,6 +137,10 @@ def read_run_folder(
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise UserError(str(summary_path), "", "JSON", f"invalid JSON ({error})") from None
+    found = summary.get("format") if isinstance(summary, dict) else None
+    if found != SUMMARY_FORMAT:
+        expected = f"{SUMMARY_FORMAT!r} (a folder of an older rppsim: run the scenario again)"
+        raise UserError(str(summary_path), "format", expected, repr(found))
     paths = {p.stem: p for p in sorted(folder.glob("*.parquet"))}
     missing = [name for name in FRAME_NAMES if name not in paths]
     if missing:

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from rppsim.checks.context import CheckContext
-from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, build_frame, get_empty_frame
+from rppsim.telemetry.frames import (
+    FRAME_NAMES,
+    FRAME_SCHEMAS,
+    NULLABLE_DTYPES,
+    build_frame,
+    get_empty_frame,
+)
 
 _DEFAULTS = {"str": "", "category": "", "bool": False, "float64": 0.0}
 
@@ -16,10 +22,14 @@ Frames = dict[str, pd.DataFrame]
 
 
 def build_rows(name: str, rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
-    """Frame ``name`` from row dicts; a missing column takes 0, "" or False."""
+    """Frame ``name`` from row dicts; a missing column takes 0, "" or False (None if
+    nullable)."""
     rows = list(rows)
     columns = {
-        column: [row.get(column, _DEFAULTS.get(dtype, 0)) for row in rows]
+        column: [
+            row.get(column, None if dtype in NULLABLE_DTYPES else _DEFAULTS.get(dtype, 0))
+            for row in rows
+        ]
         for column, dtype in FRAME_SCHEMAS[name].columns
     }
     return build_frame(name, columns)

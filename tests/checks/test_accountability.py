@@ -75,6 +75,17 @@ def test_late_evidence_or_a_byzantine_only_block_does_not_count(make_frames, mak
     assert check_accountability(forked, make_context(forked)).passed is False
 
 
+def test_a_participation_detection_is_no_slash(make_frames, make_context) -> None:
+    """The ``evidence`` frame also holds the participation detectors' findings; they cut
+    rewards, not stake, so they neither slash nor cover an equivocation."""
+    evidence = [
+        {**_evidence(4, 3, 3), "kind": kind} for kind in ("censorship_prevote", "inactivity")
+    ]
+    frames = make_frames(byzantine=[3], votes=DOUBLE, block_finalized=_chain(12), evidence=evidence)
+    verdict = check_accountability(frames, make_context(frames))
+    assert verdict.passed is False and verdict.figure == 1
+
+
 def test_a_deadline_not_reached_is_pending(make_frames, make_context) -> None:
     frames = make_frames(votes=DOUBLE, block_finalized=_chain(11))
     verdict = check_accountability(frames, make_context(frames))

@@ -120,6 +120,22 @@ def test_honest_running_power_at_most_two_thirds_is_not_applicable(
     )
 
 
+def test_power_of_an_address_that_is_no_node_counts_in_the_total_only(
+    make_frames, make_context
+) -> None:
+    """A member null in ``electorates`` (no node of the run) is never honest running power."""
+    electorates = _electorate(1, {0: 1, 1: 1, 2: 1, None: 3})  # type: ignore[dict-item]
+    rows = _finalized((1, 0, 900), (1, 1, 900))
+    frames = make_frames(block_finalized=rows, electorates=electorates, faults=CRASH_1)
+    assert frames["electorates"]["member"].isna().sum() == 1
+    verdict = check_liveness(frames, make_context(frames))
+    assert verdict.passed is None
+    assert verdict.message == (
+        "honest running validators hold 3 of 6 power (≤ 2/3) at 5000 ms"
+        " (electorate of height 1, deciding height 2)"
+    )
+
+
 def test_the_electorate_falls_back_to_the_latest_height_below(make_frames, make_context) -> None:
     electorates = _electorate(1, {0: 5, 1: 1, 2: 1, 3: 1})
     rows = _finalized(*((h, n, 1000 * h) for h in range(1, 9) for n in range(4)))

@@ -14,12 +14,18 @@ from rppsim.guardrails.base import GuardrailContext
 from rppsim.node.config import load_config
 from rppsim.scenario import parse_scenario
 from rppsim.sim.run import execute_run
-from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, build_frame, get_empty_frame
+from rppsim.telemetry.frames import (
+    FRAME_NAMES,
+    FRAME_SCHEMAS,
+    NULLABLE_DTYPES,
+    build_frame,
+    get_empty_frame,
+)
 from tests.checks.conftest import build_context as build_test_checks
 
 PROFILE = Path(__file__).parents[2] / "node" / "profiles" / "testnet.toml"
 _DEFAULTS = {"str": "", "category": "", "bool": False, "float64": 0.0}
-_NULLABLE = ("Int16", "Int64", "Float64", "boolean", "string")
+_NULLABLE = tuple(NULLABLE_DTYPES)
 
 Frames = dict[str, pd.DataFrame]
 

@@ -11,12 +11,18 @@ import pandas as pd
 from rppsim.checks.context import CheckContext
 from rppsim.guardrails.base import GuardrailContext
 from rppsim.node.config import load_config
-from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, build_frame, get_empty_frame
+from rppsim.telemetry.frames import (
+    FRAME_NAMES,
+    FRAME_SCHEMAS,
+    NULLABLE_DTYPES,
+    build_frame,
+    get_empty_frame,
+)
 
 ROOT = Path(__file__).parents[2]
 TESTNET = ROOT / "node/profiles/testnet.toml"
 _DEFAULTS = {"str": "", "category": "", "bool": False, "float64": 0.0}
-_NULLABLE = ("Int16", "Int64", "Float64", "boolean", "string")
+_NULLABLE = tuple(NULLABLE_DTYPES)
 TESTNET_GATES = {
     "pruning": True,
     "recursive_proofs": True,

@@ -39,6 +39,55 @@ def test_proof_cache_is_not_applicable_without_counters() -> None:
     assert "no proof-cache counters" in verdict.message
 
 
+def _cache(node: int, now_ms: int, entries: int, capacity: int = 64) -> dict[str, object]:
+    """A snapshot reporting the proof cache's entry count and capacity."""
+    counters = {"cache_hits": 3, "cache_misses": entries, "cache_evictions": 0}
+    return build_snapshot(node, now_ms, cache_entries=entries, cache_capacity=capacity, **counters)
+
+
+def test_proof_cache_passes_with_every_sample_within_capacity() -> None:
+    """A full cache (entries = capacity) is within the bound; the figure is the worst ratio."""
+    snapshots = [_cache(n, t, entries=8 * n + t // 1000) for n in range(4) for t in (2000, 4000)]
+    snapshots.append(_cache(3, 6000, entries=64))
+    frames = build_frames(snapshots=snapshots)
+    verdict = check_proof_cache(frames, build_context(frames))
+    assert verdict.passed is True, verdict.message
+    assert (verdict.figure, verdict.threshold) == (1.0, 1.0)
+    assert verdict.message == "cache utilisation at most 1.00 over 9 samples of 4 nodes"
+
+
+def test_proof_cache_names_the_first_sample_over_capacity() -> None:
+    snapshots = [_cache(n, t, entries=10) for n in range(4) for t in (2000, 4000, 6000)]
+    snapshots[7] = _cache(2, 4000, entries=70)  # first over, by time then node
+    snapshots[5] = _cache(1, 6000, entries=96)  # later, and the worst
+    frames = build_frames(snapshots=snapshots)
+    verdict = check_proof_cache(frames, build_context(frames))
+    assert verdict.passed is False
+    assert (verdict.node, verdict.time_ms) == (2, 4000)
+    assert (verdict.figure, verdict.threshold) == (1.5, 1.0)
+    assert verdict.message == (
+        "2 of 12 samples over cache utilisation 1; first: node 2 at 4000 ms holds 70 entries"
+        " for a capacity of 64"
+    )
+    relaxed = build_context(frames, overrides={"g09-proof-cache": {"max_utilisation": 1.5}})
+    assert check_proof_cache(frames, relaxed).passed is True
+
+
+def test_proof_cache_entries_on_a_zero_capacity_fail_without_a_figure() -> None:
+    frames = build_frames(snapshots=[_cache(0, 2000, entries=0, capacity=0),
+                                     _cache(1, 2000, entries=1, capacity=0)])  # fmt: skip
+    verdict = check_proof_cache(frames, build_context(frames))
+    assert verdict.passed is False and verdict.figure is None
+    assert (verdict.node, verdict.time_ms) == (1, 2000)
+
+
+def test_proof_cache_is_not_applicable_without_the_entry_count() -> None:
+    frames = build_frames(snapshots=[build_snapshot(0, 1000, cache_hits=4, cache_capacity=64)])
+    verdict = check_proof_cache(frames, build_context(frames))
+    assert verdict.passed is None
+    assert "no sample has both cache_entries and capacity" in verdict.message
+
+
 def test_verifier_sla_not_applicable_without_counters() -> None:
     frames = build_frames(snapshots=[build_snapshot(0, 1000)])
     verdict = check_verifier_sla(frames, build_context(frames))

@@ -100,7 +100,7 @@ def test_not_applicable_rollout_guardrails_say_why() -> None:
     context = build_context(frames)
     for check, why in ((check_genesis_parity, "one genesis by construction"),
                        (check_storage_migration, "no storage schema"),
-                       (check_soak_windows, "no stages")):  # fmt: skip
+                       (check_soak_windows, "covers 0 of the 10 epochs soak")):  # fmt: skip
         verdict = check(frames, context)
         assert verdict.passed is None
         assert why in verdict.message

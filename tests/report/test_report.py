@@ -158,9 +158,13 @@ def test_alerts_are_bars_with_a_severity_legend() -> None:
         "alerts",
         {
             "name": ["FinalityLag", "TelemetryStall"], "severity": ["critical", "warning"],
-            "node": [-1, 3], "start_ms": [1000, 2000], "end_ms": [4000, -1], "detail": ["", ""],
+            "node": [None, 3], "start_ms": [1000, 2000], "end_ms": [4000, None],
+            "labels": ["{}", '{instance="3"}'], "detail": ["", ""],
         },
     )  # fmt: skip
     (ax,) = plot_alerts(frames).axes
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["critical", "warning"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "FinalityLag @ fleet", "TelemetryStall @ 3"
+    ]  # fmt: skip
     assert len(ax.patches) == 2 and ax.patches[1].get_width() == pytest.approx(8.0)

@@ -12,9 +12,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rppsim.checks import evaluate_checkers
 from rppsim.node.blocks import compute_block_time_s
+from rppsim.node.messages import Transaction
 from rppsim.scenario import Scenario, parse_scenario
-from rppsim.sim.byzantine import build_variant_block, compute_halves, compute_variant_timestamp
+from rppsim.sim.byzantine import (
+    Censor,
+    Replay,
+    Spam,
+    build_variant_block,
+    compute_halves,
+    compute_variant_timestamp,
+)
+from rppsim.sim.byzantine.rebuild import corrupt_uptime_proof
+from rppsim.sim.byzantine.vrf_lie import GRIND_THRESHOLD
+from rppsim.sim.kernel import Simulation
 
 from .conftest import assert_safe, build_simulation, run_simulation
 
@@ -52,12 +64,13 @@ tx_per_s = 2.0
     return parse_scenario(tomllib.loads(text), path)
 
 
-def get_first_leader(tmp_path: Path, n: int, validators: int) -> int:
-    """The proposer of height 1 in the honest run (the same keys lead in the attacked run)."""
+def get_first_leader(tmp_path: Path, n: int, validators: int, height: int = 1) -> int:
+    """The proposer of ``height`` in the honest run (the same keys lead the attacked run up
+    to the first height the attack changes)."""
     sim = build_simulation(make_scenario(tmp_path, n=n, validators=validators, byzantine=[]))
-    sim.advance(12_000)
+    sim.advance(7_000 + 5_000 * height)
     blocks = sim.recorder.frames()["blocks"]
-    return int(blocks.loc[blocks["height"] == 1, "proposer"].iloc[0])
+    return int(blocks.loc[blocks["height"] == height, "proposer"].iloc[0])
 
 
 def get_forked_heights(frames: dict[str, pd.DataFrame], byzantine: list[int]) -> list[int]:
@@ -127,3 +140,282 @@ def test_variant_block_differs_only_in_its_timestamp(tmp_path: Path) -> None:
     assert variant.hash != block.hash
     assert variant.header.state_root == block.header.state_root
     assert variant.transactions == block.transactions and variant.proofs == block.proofs
+
+
+# --------------------------------------------------------------------------------------------
+# The other kinds (rppsim/sim/byzantine/*.py), each on a complete graph of model-prover nodes.
+
+
+def make_attack(
+    tmp_path: Path,
+    byzantine: str,
+    *,
+    n: int = 8,
+    validators: int = 7,
+    seed: int = 1,
+    duration_ms: int = 30_000,
+    rules: str = "rotate_leader_on_round_change = true",
+    extra: str = "",
+) -> Scenario:
+    """``n`` nodes on a complete graph with traffic, and the given ``[[byzantine]]`` tables."""
+    text = f"""
+[run]
+seed = {seed}
+duration_ms = {duration_ms}
+prover = "model"
+
+[rules]
+{rules}
+
+[nodes]
+count = {n}
+validators = {validators}
+profile = "{PROFILE.as_posix()}"
+
+[network]
+topology = "complete"
+
+[network.link]
+latency_ms = [20, 60]
+
+[traffic]
+tx_per_s = 2.0
+{extra}
+{byzantine}
+"""
+    path = tmp_path / f"attack-{abs(hash(text))}.toml"
+    path.write_text(text, encoding="utf-8")
+    return parse_scenario(tomllib.loads(text), path)
+
+
+def get_final_rejections(frames: dict[str, pd.DataFrame]) -> pd.Series:
+    """Each reason's count summed over the nodes' end-of-run totals."""
+    rejections = frames["rejections"]
+    final = rejections[rejections["now_ms"] == rejections["now_ms"].max()]
+    return final.groupby("reason")["count"].sum()
+
+
+def get_proposers(sim: Simulation) -> list[int]:
+    """The proposer of each height node 0 finalized."""
+    return [sim.index[c.block.header.proposer] for c in sim.slots[0].node.chain]
+
+
+def test_double_sign_votes_for_a_real_rival_block_and_is_slashed(tmp_path: Path) -> None:
+    byzantine = '[[byzantine]]\nkind = "double-sign"\nnodes = [2]\nat_ms = 5_000\n'
+    sim = run_simulation(make_attack(tmp_path, byzantine))
+    frames = sim.recorder.frames()
+    votes = frames["votes"]
+    signed = votes[votes["voter"] == 2]
+    pairs = signed.groupby(["height", "round", "kind"])["block_hash"].nunique()
+    assert (pairs == 2).sum() >= 2
+    chain = {c.block.header.height: c.block for c in sim.slots[0].node.chain}
+    height = int(pairs[pairs == 2].index[0][0])
+    hashes = set(signed.loc[signed["height"] == height, "block_hash"])
+    assert hashes == {chain[height].hash, build_variant_block(chain[height]).hash}
+    assert (signed["receivers"] < sim.scenario.nodes.count - 1).all()  # halves, not floods
+    evidence = frames["evidence"]
+    assert {"double_sign_prevote", "double_sign_precommit"} & set(
+        evidence.loc[evidence["offender"] == 2, "kind"]
+    )
+    for slot in sim.slots:
+        account = slot.node.ledger.get_account(sim.addresses[2])
+        assert account.stake == 900 and account.tier == 0
+    verdicts = evaluate_checkers(frames, sim.scenario, only=("accountability",))
+    assert verdicts[0].passed is True and "missed" in verdicts[0].message
+
+
+def test_a_vote_withholder_is_detected_and_falls_behind(tmp_path: Path) -> None:
+    byzantine = '[[byzantine]]\nkind = "withhold-votes"\nnodes = [3]\n'
+    sim = run_simulation(make_attack(tmp_path, byzantine, duration_ms=40_000))
+    frames = sim.recorder.frames()
+    assert 3 not in set(frames["votes"]["voter"])
+    evidence = frames["evidence"]
+    assert set(evidence["offender"]) == {3}
+    assert {"censorship_prevote", "censorship_precommit", "inactivity"} <= set(evidence["kind"])
+    ledger = sim.slots[0].node.ledger
+    success = {
+        i: ledger.get_account(sim.addresses[i]).reputation.consensus_success for i in range(7)
+    }
+    assert success[3] < min(v for i, v in success.items() if i != 3)
+    rows = frames["ledger"]
+    last = rows.sort_values("now_ms").groupby("node").tail(1).set_index("node")
+    honest = last.loc[[0, 1, 2, 4, 5, 6]]
+    assert last.loc[3, "consensus_success"] < honest["consensus_success"].min()
+    assert last.loc[3, "score"] < honest["score"].min()
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("state-root", "proposal: state root mismatch"),
+        ("transaction", "rejected: invalid signature"),
+        ("certificate", "proposal: certificate below quorum"),
+    ],
+)
+def test_an_invalid_block_is_rejected_by_reason_and_the_round_changes(
+    tmp_path: Path, mode: str, reason: str
+) -> None:
+    height = 2 if mode == "certificate" else 1  # height 1 carries no certificate
+    leader = get_first_leader(tmp_path, 8, 7, height)
+    byzantine = f'[[byzantine]]\nkind = "invalid-block"\nmode = "{mode}"\nnodes = [{leader}]\n'
+    sim = run_simulation(make_attack(tmp_path, byzantine))
+    frames = sim.recorder.frames()
+    rejected = get_final_rejections(frames)
+    count = int(rejected[[reason in r for r in rejected.index]].sum())
+    assert count >= 6  # every other validator, at least once
+    blocks = frames["blocks"]
+    assert not (blocks.loc[blocks["height"] >= height, "proposer"] == leader).any()
+    assert blocks.loc[blocks["height"] == height, "round"].item() > 0
+    assert blocks["height"].max() >= 3
+    assert_safe(frames)
+
+
+@pytest.mark.parametrize(("mode", "reason"), [("tamper", "invalid proof"), ("oversized", "size")])
+def test_invalid_proofs_are_rejected_before_any_block_carries_them(
+    tmp_path: Path, mode: str, reason: str
+) -> None:
+    leader = get_first_leader(tmp_path, 8, 7)
+    byzantine = f'[[byzantine]]\nkind = "invalid-proof"\nmode = "{mode}"\nnodes = [{leader}]\n'
+    sim = run_simulation(make_attack(tmp_path, byzantine))
+    frames = sim.recorder.frames()
+    rejected = get_final_rejections(frames)
+    proofs = rejected[[r.startswith("proposal: transaction proof") for r in rejected.index]]
+    assert len(proofs) and all(reason in r for r in proofs.index) and proofs.sum() >= 6
+    assert not (frames["blocks"]["proposer"] == leader).any()
+    limit = sim.config.max_proof_size_bytes
+    assert (frames["proofs"]["bytes"] <= limit).all()
+
+
+def test_corrupted_uptime_proofs_and_commits_are_rejected(tmp_path: Path) -> None:
+    """The proofs a 30 s run does not show: an uptime claim (600 s cadence), and a commit the
+    byzantine node answers a sync request with."""
+    byzantine = '[[byzantine]]\nkind = "invalid-proof"\nnodes = [0]\n'
+    sim = build_simulation(make_attack(tmp_path, byzantine))
+    sim.advance(25_000)
+    node = sim.slots[0].node
+    assert sim.attacks is not None and node.height >= 2
+    fresh = sim._new_node(7)  # never started: it can only catch up by commits
+    fresh.on_message(25_000, node.address, node.chain[0])
+    assert fresh.height == 1
+    commit = sim.attacks.on_send(sim, 0, 25_000, node.chain[1])
+    assert commit.block.proofs != node.chain[1].block.proofs
+    fresh.on_message(25_000, node.address, commit)
+    assert fresh.height == 1
+    assert any(r.startswith("commit: transaction proof: invalid proof") for r in fresh.rejections)
+    claim = node._uptime_claim(3_600_000)
+    assert claim is not None and claim.proof is not None
+    (tampered,) = sim.attacks.on_publish(sim, 0, 25_000, claim)
+    fresh.on_message(3_600_000, node.address, tampered)
+    oversized = corrupt_uptime_proof(claim, "oversized", sim.config.max_proof_size_bytes)
+    fresh.on_message(3_600_000, node.address, oversized)
+    assert fresh.rejections["uptime: invalid proof"] == 1
+    assert any(r.startswith("uptime: proof size gate failed") for r in fresh.rejections)
+
+
+@pytest.mark.parametrize("mode", ["inflate-tier", "inflate-hours"])
+def test_an_inflated_vrf_submission_wins_the_lead_unless_the_ledger_checks_it(
+    tmp_path: Path, mode: str
+) -> None:
+    byzantine = f'[[byzantine]]\nkind = "vrf-lie"\nmode = "{mode}"\nnodes = [5]\n'
+    rotate = "rotate_leader_on_round_change = true\n"
+    shares = {}
+    for check in ("false", "true"):
+        rules = f"{rotate}check_declared_tier = {check}"
+        sim = run_simulation(make_attack(tmp_path, byzantine, rules=rules, duration_ms=40_000))
+        proposers = get_proposers(sim)[1:]  # height 1's leader comes from genesis order
+        shares[check] = proposers.count(5) / len(proposers)
+        lies = get_final_rejections(sim.recorder.frames()).get(
+            "vrf: declared tier or hours differ from the ledger", 0
+        )
+        assert (lies >= 6) == (check == "true")
+    assert shares["false"] >= 0.8 and shares["true"] <= 1 / 7
+
+
+def test_a_forged_vrf_proof_is_rejected_under_either_rule(tmp_path: Path) -> None:
+    byzantine = '[[byzantine]]\nkind = "vrf-lie"\nmode = "forged-proof"\nnodes = [5]\n'
+    sim = run_simulation(make_attack(tmp_path, byzantine, duration_ms=40_000))
+    assert get_final_rejections(sim.recorder.frames())["vrf: invalid VRF proof"] >= 6 * 6
+    assert get_proposers(sim)[1:].count(5) <= 1
+
+
+def test_a_grinder_is_elected_only_with_favourable_randomness(tmp_path: Path) -> None:
+    byzantine = '[[byzantine]]\nkind = "vrf-lie"\nmode = "grind"\nnodes = [5]\n'
+    sim = run_simulation(make_attack(tmp_path, byzantine, duration_ms=50_000))
+    grinder = sim.addresses[5]
+    carried = []
+    for commit in sim.slots[0].node.chain:
+        block = commit.block
+        if block.header.proposer != grinder:
+            own = [m for m in block.vrf_submissions if m.address == grinder]
+            carried.append(own[0].randomness if own else None)
+    present = [r for r in carried if r is not None]
+    assert present and all(r < GRIND_THRESHOLD for r in present)
+    assert len(present) < len(carried)  # withheld at the other heights
+
+
+def test_censored_transactions_wait_for_an_honest_leader(tmp_path: Path) -> None:
+    censors, senders = [1, 4], list(range(12))
+    byzantine = f'[[byzantine]]\nkind = "censor"\nnodes = {censors}\nsenders = {senders}\n'
+    sim = build_simulation(make_attack(tmp_path, byzantine, duration_ms=60_000))
+    published: dict[str, int] = {}
+    publish = sim._publish
+
+    def record(i: int, at_ms: int, topic: str, message: object) -> None:
+        if isinstance(message, Transaction):
+            published.setdefault(message.hash, at_ms)
+        publish(i, at_ms, topic, message)
+
+    sim._publish = record  # type: ignore[method-assign]
+    sim.run()
+    censored = {sim.wallets[w].address for w in senders}
+    included: dict[str, tuple[int, int]] = {}  # tx hash → (block time, proposer)
+    for commit in sim.slots[0].node.chain:
+        block = commit.block
+        proposer = sim.index[block.header.proposer]
+        for tx in block.transactions:
+            assert not (tx.sender in censored and proposer in censors)
+            included[tx.hash] = (block.header.timestamp_ms, proposer)
+    censor_blocks = [t for t, p in set(included.values()) if p in censors]
+    assert censor_blocks, "a censor led some height"
+    skipped = {
+        tx_hash
+        for tx_hash, (t_in, _) in included.items()
+        if any(published[tx_hash] < t - 500 and t < t_in for t in censor_blocks)
+    }
+    senders_of = {
+        tx.hash: tx.sender for c in sim.slots[0].node.chain for tx in c.block.transactions
+    }
+    assert skipped and all(senders_of[h] in censored for h in skipped)  # only censored ones wait
+    assert sum(senders_of[h] in censored for h in included) >= 20
+    assert any(isinstance(b, Censor) and b.dropped > 0 for b in sim.attacks.behaviours)
+
+
+def test_replayed_messages_are_rejected_and_change_nothing(tmp_path: Path) -> None:
+    byzantine = '[[byzantine]]\nkind = "replay"\nnodes = [3]\ndelay_ms = 6_000\n'
+    honest = run_simulation(make_attack(tmp_path, ""))
+    replayed = run_simulation(make_attack(tmp_path, byzantine))
+    assert replayed.slots[0].node.finalized_chain() == honest.slots[0].node.finalized_chain()
+    frames = replayed.recorder.frames()
+    assert frames["evidence"].empty
+    before, after = get_final_rejections(honest.recorder.frames()), get_final_rejections(frames)
+    for reason in (
+        "vote: vote references an already finalized height",
+        "commit: for a finalized height",
+    ):
+        assert after[reason] > before.get(reason, 0) + 6
+    (replay,) = replayed.attacks.behaviours
+    assert isinstance(replay, Replay) and replay.replayed > 10
+
+
+def test_spam_fills_the_mempools_and_bad_signatures_are_refused(tmp_path: Path) -> None:
+    byzantine = '[[byzantine]]\nkind = "spam"\nnodes = [7]\nrate_per_s = 40.0\nat_ms = 5_000\n'
+    extra = "\n[params]\nmempool_limit = 256\n"
+    sim = run_simulation(make_attack(tmp_path, byzantine, extra=extra))
+    rejected = get_final_rejections(sim.recorder.frames())
+    assert rejected["transaction: mempool full"] > 100
+    assert rejected["transaction: invalid signature"] > 100
+    assert "transaction: transaction already queued" not in rejected
+    pending = [len(s.node.mempool.transactions()) for s in sim.slots if s.node is not None]
+    assert min(pending[:7]) == 256
+    (spam,) = sim.attacks.behaviours
+    assert isinstance(spam, Spam) and 0.15 < spam.invalid / spam.sent < 0.35

@@ -67,6 +67,8 @@ def test_no_snapshot_column_is_all_null_where_the_node_reports_it(sampled) -> No
         if value is not None
     }
     assert {"node.reputation.tier", "node.reputation.timetoke_hours"} <= reported
+    assert {"verifier_metrics.cache.entries", "verifier_metrics.cache.capacity"} <= reported
+    assert ("cache_entries", "Int64", "verifier_metrics.cache.entries") in SNAPSHOT_FIELDS
     for column, _, path in SNAPSHOT_FIELDS:
         if path in reported:
             assert snapshots[column].notna().any(), column
@@ -74,6 +76,7 @@ def test_no_snapshot_column_is_all_null_where_the_node_reports_it(sampled) -> No
             assert snapshots[column].isna().all(), column  # e.g. verifier_*, cache_*
     assert snapshots["tier"].max() >= 1 and snapshots["timetoke_hours"].max() > 0
     assert snapshots["reputation_score"].max() > 0
+    assert (snapshots["cache_entries"] <= snapshots["cache_capacity"]).all()
 
 
 def test_ledger_and_rejections_are_sampled_with_the_snapshots(sampled) -> None:

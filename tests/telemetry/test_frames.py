@@ -21,12 +21,14 @@ from rppsim.telemetry.frames import (
     RunRecorder,
     build_frame,
     compute_canonical_categorical,
+    compute_labels_text,
     compute_ledger_values,
     compute_nodes_text,
     compute_sample_key,
     compute_sort_order,
     flatten_payload,
     get_empty_frame,
+    get_optional_int,
     is_snapshot_path_mapped,
 )
 
@@ -119,7 +121,7 @@ def test_recorded_frames_have_schema_dtypes():
     recorder.record_node(0, "aa" * 16, "validator", "eu")
     recorder.record_block(1, "h1", 0, 0, 100, tx_count=2, proof_bytes_total=5000)
     recorder.record_block_finalized(1, 0, "h1", 180)
-    recorder.record_electorate(2, [(0, "aa" * 16, 3 * 10**20), (-1, "bb" * 16, 1)], 10**21, 7)
+    recorder.record_electorate(2, [(0, "aa" * 16, 3 * 10**20), (None, "bb" * 16, 1)], 10**21, 7)
     recorder.record_evidence(1, "h1", 0, 1, 0, "double_sign_prevote")
     recorder.record_proof(1, "transaction", "stwo", 4096, True)
     recorder.record_vote(1, 0, "prevote", 0, "h1", 120)
@@ -141,11 +143,11 @@ def test_electorates_keep_big_powers_exact_and_nodes_say_who_is_byzantine():
     recorder.record_node(1, "bb", byzantine=True)
     recorder.record_node(0, "aa")
     big = 2**70 + 1
-    recorder.record_electorate(1, [(0, "aa", big), (-1, "zz", 1)], big + 1, 12)
+    recorder.record_electorate(1, [(0, "aa", big), (None, "zz", 1)], big + 1, 12)
     frames = recorder.frames()
     assert frames["nodes"]["byzantine"].tolist() == [False, True]
     rows = frames["electorates"]
-    assert rows["member"].tolist() == [-1, 0]
+    assert rows["member"].tolist() == [pd.NA, 0]  # null: "zz" is no node of the run
     assert rows["power"].tolist() == ["1", str(big)]
     assert rows["total_power"].tolist() == [str(big + 1)] * 2
     assert rows["quorum"].tolist() == ["12"] * 2
@@ -165,8 +167,8 @@ def test_record_flood_rows_delivered_and_dropped():
     assert frame["topic"].astype(str).tolist() == ["votes"] * 5
     assert frame["dropped"].tolist() == [False, True, False, False, True]
     assert frame["drop_reason"].astype(str).tolist() == ["", "partitioned", "", "", "crashed"]
-    assert frame["recv_ms"].tolist() == [31, -1, 34, 35, -1]
-    assert frame["hops"].tolist() == [2, -1, 5, 1, -1]
+    assert frame["recv_ms"].tolist() == [31, pd.NA, 34, 35, pd.NA]
+    assert frame["hops"].tolist() == [2, pd.NA, 5, 1, pd.NA]
     assert list(frame["drop_reason"].cat.categories) == ["", "crashed", "partitioned"]
 
 
@@ -228,7 +230,7 @@ def test_record_unicast_delivered_and_dropped():
     frame = recorder.frames()["messages"]
     assert frame[["receiver", "recv_ms", "hops", "dropped"]].values.tolist() == [
         [2, 130, 3, False],
-        [4, -1, -1, True],
+        [4, pd.NA, pd.NA, True],
     ]
     info = dict(recorder.frames()["run_info"].values.tolist())
     assert info["recorder.messages_delivered_seen"] == "1"
@@ -273,6 +275,134 @@ def test_sample_key_is_stable_and_uniform_in_unit_interval():
 def test_sample_rate_outside_unit_interval_is_refused(rate):
     with pytest.raises(ValueError, match="message_sample_rate"):
         RunRecorder(message_sample_rate=rate)
+
+
+# --------------------------------------------------------------------------------------------
+# Missing harness values: nulls, never -1 or "".
+
+NULLABLE_HARNESS = {
+    ("alerts", "node"), ("alerts", "end_ms"), ("blocks", "proposer"),
+    ("electorates", "member"), ("evidence", "offender"), ("messages", "recv_ms"),
+    ("messages", "hops"), ("proofs", "error"), ("votes", "receivers"),
+}  # fmt: skip
+"""The harness columns that can lack a value (the module docstring lists the same)."""
+PAYLOAD_FRAMES = ("snapshots", "vrf_rounds", "ledger")
+
+
+def _record_missing_values() -> dict[str, pd.DataFrame]:
+    """Every nullable harness column with rows that have a value and rows that lack one."""
+    recorder = RunRecorder()
+    _flood(recorder, 1, [3, 2], {4: "lost", 5: "crashed"})
+    recorder.record_unicast(2, "unicast", 1, 5, 64, 3, 9, 1)
+    recorder.record_unicast(3, "unicast", 1, 5, 64, 2, 99, 4, drop_reason="partitioned")
+    recorder.record_alert("ChainStall", "critical", 1000)  # fleet-wide, still firing
+    recorder.record_alert("FinalityLag", "warning", 2000, end_ms=5000, node=2)
+    recorder.record_block(1, "h1", 0, 0, 100)
+    recorder.record_block(2, "h2", None, 0, 200)  # a proposer that is no node of the run
+    recorder.record_electorate(2, [(0, "aa", 5), (None, "zz", 1)], 6, 5)
+    recorder.record_evidence(2, "h2", 1, 1, 0, "double_sign_prevote")
+    recorder.record_evidence(2, "h2", None, 1, 0, "double_sign_precommit")
+    recorder.record_proof(1, "transaction", "stwo", 4096, True)
+    recorder.record_proof(2, "transaction", "stwo", 4096, False, error="bad fri layer")
+    recorder.record_proof(2, "consensus", "stwo", 4096, True, error="")
+    recorder.record_vote(1, 0, "prevote", 0, "h1", 120, receivers=3)
+    recorder.record_vote(1, 0, "prevote", 1, "h1", 130)
+    return recorder.frames()
+
+
+def test_missing_harness_values_are_nulls_of_nullable_dtypes():
+    harness = {
+        (name, column): dtype
+        for name, schema in FRAME_SCHEMAS.items()
+        if name not in PAYLOAD_FRAMES
+        for column, dtype in schema.columns
+        if dtype in NULLABLE_DTYPES
+    }
+    assert set(harness) == NULLABLE_HARNESS | {("alerts", "labels")}
+    frames = _record_missing_values()
+    for name, column in NULLABLE_HARNESS:
+        values = frames[name][column]
+        assert values.dtype == NULLABLE_DTYPES[harness[name, column]], (name, column)
+        assert values.isna().any() and values.notna().any(), (name, column)
+        present = values.dropna()
+        if present.dtype.kind == "i":
+            assert (present >= 0).all(), (name, column)
+        else:
+            assert (present != "").all(), (name, column)
+
+
+def test_nulls_are_exactly_where_a_value_is_missing():
+    frames = _record_missing_values()
+    messages = frames["messages"]
+    assert (messages["recv_ms"].isna() == messages["dropped"]).all()
+    assert (messages["hops"].isna() == messages["dropped"]).all()
+    delivered = messages[~messages["dropped"]]
+    assert delivered[["receiver", "recv_ms", "hops"]].values.tolist() == [
+        [2, 12, 3], [3, 13, 4], [3, 9, 1]
+    ]  # fmt: skip
+    alerts = frames["alerts"]
+    assert alerts[["name", "node", "end_ms"]].values.tolist() == [
+        ["ChainStall", pd.NA, pd.NA], ["FinalityLag", 2, 5000]
+    ]  # fmt: skip
+    assert alerts["labels"].tolist() == ["{}", "{}"]
+    assert frames["blocks"]["proposer"].tolist() == [0, pd.NA]
+    assert frames["electorates"][["member", "address"]].values.tolist() == [
+        [pd.NA, "zz"], [0, "aa"]
+    ]  # fmt: skip
+    assert frames["evidence"]["offender"].tolist() == [pd.NA, 1]
+    assert frames["proofs"]["error"].tolist() == [pd.NA, pd.NA, "bad fri layer"]
+    assert frames["votes"]["receivers"].tolist() == [3, pd.NA]
+
+
+def test_flood_nulls_are_built_from_arrays_with_the_dropped_mask():
+    """A flood's nullable columns are masked integer arrays, not object arrays."""
+    recorder = RunRecorder()
+    count = 50_000
+    receivers = np.arange(count, dtype=np.int32)
+    recorder.record_flood(
+        1, "blocks", 0, 0, 10, receivers, receivers.astype(np.int64) + 5, np.ones(count),
+        np.arange(count, 2 * count), "lost",
+    )  # fmt: skip
+    messages = recorder.frames()["messages"]
+    for column in ("recv_ms", "hops"):
+        array = messages[column].array
+        assert isinstance(array, pd.arrays.IntegerArray), column
+        assert array.isna().sum() == count and array.dropna().min() > 0, column
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "kwargs", "message"),
+    [
+        ("record_vote", (1, 0, "prevote", 0, "h", 0, -1), {}, "vote receivers"),
+        ("record_alert", ("A", "warning", 0), {"node": -1}, "alert node"),
+        ("record_alert", ("A", "warning", 10), {"end_ms": 5}, "before start_ms"),
+        ("record_alert", ("A", "warning", 10), {"labels": 'severity="x"'}, "labels"),
+        ("record_electorate", (1, [(-1, "zz", 1)], 1, 1), {}, "electorate member"),
+        ("record_block", (1, "h", -1, 0, 0), {}, "block proposer"),
+        ("record_evidence", (1, "h", -1, 1, 0, "double_sign_prevote"), {}, "evidence offender"),
+    ],
+)
+def test_negative_sentinels_are_refused(method, args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(RunRecorder(), method)(*args, **kwargs)
+
+
+def test_alert_labels_are_prometheus_text():
+    labels = {"severity": "critical", "instance": 3}
+    assert compute_labels_text(labels) == '{instance="3",severity="critical"}'
+    assert compute_labels_text({}) == "{}"
+    assert compute_labels_text({"a": 'x"y\\z\nw'}) == '{a="x\\"y\\\\z\\nw"}'
+    recorder = RunRecorder()
+    recorder.record_alert("ChainStall", "critical", 10, node=3, labels=compute_labels_text(labels))
+    assert recorder.frames()["alerts"]["labels"].tolist() == ['{instance="3",severity="critical"}']
+
+
+def test_optional_int_of_a_frame_cell():
+    frames = _record_missing_values()
+    proposers = frames["blocks"]["proposer"]
+    assert [get_optional_int(v) for v in proposers] == [0, None]
+    assert get_optional_int(frames["blocks"].iloc[1]["proposer"]) is None
+    assert get_optional_int(np.float64("nan")) is None and get_optional_int(np.int32(4)) == 4
 
 
 # --------------------------------------------------------------------------------------------

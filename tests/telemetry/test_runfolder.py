@@ -12,6 +12,7 @@ from rppsim.telemetry.digest import compute_frames_digest
 from rppsim.telemetry.frames import FRAME_NAMES, RunRecorder
 from rppsim.telemetry.runfolder import (
     SUMMARY_FILE,
+    SUMMARY_FORMAT,
     compute_summary,
     compute_summary_digest,
     compute_summary_text,
@@ -55,6 +56,7 @@ def _record_run(sample_rate: float = 1.0) -> dict[str, pd.DataFrame]:
     recorder.record_rejections(1, 2000, {"bad signature": 1})
     recorder.record_fault(1500, "partition_start", "start", [2])
     recorder.record_vote(1, 0, "prevote", 1, "h1", 1010)
+    recorder.record_alert("ChainStall", "critical", 2500, labels='{severity="critical"}')
     return recorder.frames()
 
 
@@ -85,6 +87,28 @@ def test_nulls_survive_the_round_trip(tmp_path):
     assert read_frames["ledger"].drop(columns=["node", "now_ms", "address"]).isna().all().all()
     assert read_frames["vrf_rounds"]["success_rate"].isna().all()
     assert summary["duration_ms"] == 3000
+    messages = read_frames["messages"]
+    assert messages["dropped"].sum() == 10
+    assert (messages["recv_ms"].isna() == messages["dropped"]).all()
+    assert (messages["hops"].isna() == messages["dropped"]).all()
+    assert read_frames["votes"]["receivers"].isna().all()
+    alert = read_frames["alerts"].iloc[0]
+    assert alert["node"] is pd.NA and alert["end_ms"] is pd.NA  # fleet-wide, still firing
+    assert alert["labels"] == '{severity="critical"}'
+
+
+def test_a_folder_of_an_older_format_is_a_user_error(tmp_path):
+    """Formats 1 and 2 wrote -1 and "" where values were missing: reading them as format 3
+    would give wrong answers, so they are refused."""
+    frames = _record_run()
+    summary = compute_summary(frames, seed=1, scenario_digest="s")
+    assert summary["format"] == SUMMARY_FORMAT == "rppsim-run/3"
+    write_run_folder(tmp_path, frames, summary | {"format": "rppsim-run/2"})
+    with pytest.raises(UserError, match=r"format: expected 'rppsim-run/3'.*found 'rppsim-run/2'"):
+        read_run_folder(tmp_path)
+    write_run_folder(tmp_path, frames, {k: v for k, v in summary.items() if k != "format"})
+    with pytest.raises(UserError, match="found None"):
+        read_run_folder(tmp_path)
 
 
 def test_verdict_counts_are_in_the_summary():
