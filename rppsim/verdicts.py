@@ -10,7 +10,12 @@ from collections.abc import Collection, Mapping
 import pandas as pd
 
 from rppsim.checks import CHECKERS, Verdict, evaluate_checkers
-from rppsim.guardrails import GUARDRAIL_IDS, build_guardrail_context, evaluate_guardrails
+from rppsim.guardrails import (
+    GUARDRAIL_IDS,
+    build_guardrail_context,
+    check_overrides_read,
+    evaluate_guardrails,
+)
 from rppsim.guardrails.alerting import ALERT_IDS, AlertEvaluation, evaluate_alert_rules
 from rppsim.guardrails.promotion import PROMOTION_IDS, evaluate_promotions
 from rppsim.scenario import Scenario
@@ -54,12 +59,7 @@ def evaluate_verdicts(
         verdicts += evaluate_guardrails(frames, scenario, only=guardrails, context=context)
     verdicts += [v for v in alerts.get_verdicts() if v.id in wanted]
     if wanted & set(PROMOTION_IDS):
-        verdicts += [v for v in evaluate_promotions(frames, context) if v.id in wanted]
-        judged = {v.id for v in verdicts if v.kind == "promotion" and v.passed is not None}
-        for gid, name, known in context.get_unread_overrides():
-            if gid in judged:
-                names = ", ".join(known) or "none"
-                raise ValueError(
-                    f"guardrails.{gid}.{name}: not a threshold of {gid} (reads {names})"
-                )
+        promotions = [v for v in evaluate_promotions(frames, context) if v.id in wanted]
+        check_overrides_read(context, promotions)
+        verdicts += promotions
     return verdicts

@@ -110,15 +110,23 @@ def compute_last_fault_end(faults: pd.DataFrame) -> int:
     return int(ends.max()) if len(ends) else 0
 
 
+def get_up_down(faults: pd.DataFrame) -> list[tuple[int, bool, frozenset[int]]]:
+    """(at_ms, down, nodes) of every crash or churn-down (down True) and every restart or
+    churn-up (down False), in time order, ends first at one time."""
+    return [
+        (at_ms, kind in _DOWN, frozenset(int(n) for n in nodes.split(",") if n))
+        for at_ms, _, kind, _, nodes in _get_transitions(faults)
+        if kind in _DOWN + _UP
+    ]
+
+
 def compute_crashed_nodes(faults: pd.DataFrame, t_ms: int) -> frozenset[int]:
     """Nodes down at ``t_ms``: a crash or churn-down not followed by its restart by then."""
-    down: set[int] = set()
-    for at_ms, _, kind, _, nodes in _get_transitions(faults):
-        if at_ms > t_ms or kind not in _DOWN + _UP:
-            continue
-        members = {int(n) for n in nodes.split(",") if n}
-        down = down | members if kind in _DOWN else down - members
-    return frozenset(down)
+    down: frozenset[int] = frozenset()
+    for at_ms, is_down, nodes in get_up_down(faults):
+        if at_ms <= t_ms:
+            down = down | nodes if is_down else down - nodes
+    return down
 
 
 def _get_electorate(electorates: pd.DataFrame, height: int) -> pd.DataFrame:

@@ -32,6 +32,7 @@ __all__ = [
     "GUARDRAIL_IDS",
     "GuardrailContext",
     "build_guardrail_context",
+    "check_overrides_read",
     "compute_guardrail_facts",
     "evaluate_guardrails",
 ]
@@ -102,11 +103,17 @@ def evaluate_guardrails(
     An override no guardrail read is a ``ValueError`` naming ``guardrails.<id>.<name>``."""
     context = context or build_guardrail_context(frames, scenario)
     verdicts = evaluate_registered(frames, context, only)
-    judged = {v.id for v in verdicts if v.passed is not None}  # N/A ones may stop early
+    check_overrides_read(context, verdicts)
+    return verdicts
+
+
+def check_overrides_read(context: GuardrailContext, verdicts: Collection[Verdict]) -> None:
+    """A ``ValueError`` naming ``guardrails.<id>.<name>`` for an override that one of the
+    decided ``verdicts`` did not read (a not-applicable one may stop before reading)."""
+    judged = {v.id for v in verdicts if v.passed is not None}
     for gid, name, known in context.get_unread_overrides():
         if gid in judged:
             names = ", ".join(known) or "none"
             raise ValueError(
                 f"guardrails.{gid}.{name}: not a threshold of {gid} (it reads {names})"
             )
-    return verdicts

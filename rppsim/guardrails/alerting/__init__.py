@@ -15,15 +15,21 @@ labels, node, start, end) and one verdict of kind ``alert`` per rule: failed whe
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import promql_parser
 
 from rppsim.checks.verdict import Verdict
-from rppsim.guardrails.alerting.engine import AlertInterval, Rule, evaluate_rules, load_rule_files
+from rppsim.guardrails.alerting.batch import get_read_names
+from rppsim.guardrails.alerting.engine import (
+    AlertInterval,
+    Rule,
+    RuleGroup,
+    evaluate_rules,
+    load_rule_files,
+)
 from rppsim.guardrails.alerting.series import SCRAPE_MS, build_run_series, compute_span
 from rppsim.guardrails.base import Frames, GuardrailContext
 from rppsim.telemetry.frames import build_frame, compute_labels_text
@@ -48,11 +54,11 @@ def get_rule_files() -> list[Path]:
 
 
 @functools.cache
-def _load() -> tuple[object, ...]:
+def _load() -> tuple[RuleGroup, ...]:
     return tuple(load_rule_files(get_rule_files()))
 
 
-def get_rule_groups() -> list:
+def get_rule_groups() -> list[RuleGroup]:
     """The shipped rule groups, in file order (loaded and checked once)."""
     return list(_load())
 
@@ -66,26 +72,12 @@ ALERT_IDS = tuple(r.name for r in get_alert_rules())
 """Every alert verdict id (the rule names), in file order."""
 
 
-def _collect_names(node: object, out: set[str]) -> None:
-    name = getattr(node, "name", None)
-    if isinstance(node, promql_parser.VectorSelector) and name:
-        out.add(name)
-    for attr in ("expr", "lhs", "rhs", "vector_selector", "param"):
-        child = getattr(node, attr, None)
-        if child is not None and not isinstance(child, str | int | float):
-            _collect_names(child, out)
-    for child in getattr(node, "args", None) or ():
-        _collect_names(child, out)
-
-
 @functools.cache
 def get_rule_metrics(name: str) -> frozenset[str]:
     """The raw metric names a rule reads, through the recording rules it uses."""
     rules = {r.name: r for g in get_rule_groups() for r in g.rules}
-    found: set[str] = set()
-    _collect_names(promql_parser.parse(rules[name].expr), found)
     raw: set[str] = set()
-    for metric in found:
+    for metric in filter(None, get_read_names(rules[name])):
         raw |= get_rule_metrics(metric) if metric in rules and metric != name else {metric}
     return frozenset(raw)
 
@@ -97,7 +89,6 @@ class AlertEvaluation:
     intervals: tuple[AlertInterval, ...]
     metrics: frozenset[str]
     """The metric names the run's series have."""
-    end_ms: int
 
     def get_frame(self) -> pd.DataFrame:
         """The ``alerts`` frame."""
@@ -170,9 +161,4 @@ def evaluate_alert_rules(frames: Frames, ctx: GuardrailContext) -> AlertEvaluati
     evaluation = evaluate_rules(
         get_rule_groups(), store, start_ms=start_ms, end_ms=end_ms, interval_ms=SCRAPE_MS
     )
-    return AlertEvaluation(tuple(evaluation.intervals), metrics, end_ms)
-
-
-def get_firing_counts(alerts: pd.DataFrame) -> Mapping[str, int]:
-    """Firings per severity in an ``alerts`` frame."""
-    return alerts["severity"].astype(str).value_counts().to_dict()
+    return AlertEvaluation(tuple(evaluation.intervals), metrics)

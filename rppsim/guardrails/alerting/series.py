@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
-from rppsim.checks.liveness import _DOWN, _UP, _get_transitions
+from rppsim.checks.liveness import get_up_down
 from rppsim.guardrails.alerting.promql import SeriesStore
 from rppsim.guardrails.base import Frames, GuardrailContext
 from rppsim.telemetry.frames import FRAME_NAMES, get_empty_frame
@@ -96,13 +96,9 @@ def compute_up_mask(faults: pd.DataFrame, nodes: tuple[int, ...], grid: np.ndarr
     up = np.ones((len(nodes), len(grid)), dtype=bool)
     position = {n: i for i, n in enumerate(nodes)}
     down_since: dict[int, int] = {}
-    for at_ms, _, kind, _, members in _get_transitions(faults):
-        if kind not in _DOWN + _UP:
-            continue
-        for node in (int(n) for n in members.split(",") if n):
-            if node not in position:
-                continue
-            if kind in _DOWN:
+    for at_ms, is_down, members in get_up_down(faults):
+        for node in sorted(members & position.keys()):
+            if is_down:
                 down_since.setdefault(node, at_ms)
             elif node in down_since:
                 since = down_since.pop(node)
@@ -115,10 +111,9 @@ def compute_up_mask(faults: pd.DataFrame, nodes: tuple[int, ...], grid: np.ndarr
 def compute_restarts(faults: pd.DataFrame) -> dict[int, list[int]]:
     """Per node, the times it came back up (restart or churn-up)."""
     starts: dict[int, list[int]] = {}
-    for at_ms, _, kind, _, members in _get_transitions(faults):
-        if kind in _UP:
-            for node in (int(n) for n in members.split(",") if n):
-                starts.setdefault(node, []).append(at_ms)
+    for at_ms, is_down, members in get_up_down(faults):
+        for node in sorted(members) if not is_down else ():
+            starts.setdefault(node, []).append(at_ms)
     return starts
 
 
