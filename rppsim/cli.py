@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from rppsim.errors import EXIT_USER_ERROR, UserError
+from rppsim.argtypes import OneLineParser, natural, positive
+from rppsim.errors import EXIT_USER_ERROR, UserError, compute_one_line
 
 
 def _expand_paths(paths: Sequence[str]) -> list[Path]:
@@ -33,19 +37,6 @@ def _expand_paths(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def _natural(text: str) -> int:
-    """A non-negative integer flag value; argparse reports anything else in one line."""
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a non-negative integer, found {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, found {text!r}")
-    return value
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate node configs, profiles, genesis files and scenarios; exit 2 on the first bad one."""
     from rppsim.validation import validate_file
@@ -60,19 +51,68 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a scenario with a progress bar; print the seed, the digest, the run folder and the
-    checkers' verdicts; exit 1 when a verdict fails."""
+    checkers' verdicts; exit 1 when the verdicts are not as its ``[expect]`` says. Several
+    files, a folder or ``--tag`` make a library run (``cmd_run_library``)."""
+    if args.out == "":
+        raise UserError("rppsim run", "--out", "a folder path", "''")
+    if len(args.scenarios) > 1 or args.tag is not None or Path(args.scenarios[0]).is_dir():
+        return cmd_run_library(args)
+    if args.jobs != 1:
+        raise UserError("rppsim run", "--jobs", "1 for a single scenario file", str(args.jobs))
+    return cmd_run_one(args, args.scenarios[0])
+
+
+def cmd_run_library(args: argparse.Namespace) -> int:
+    """Run every scenario of the named files and folders (with ``--tag``: those carrying the
+    tag), one line each; exit 1 when any run's verdicts are not as its ``[expect]`` says."""
+    from rppsim.library import compute_outcome_line, find_entries, run_library, select_tagged
+
+    for flag, value in (("--seed", args.seed), ("--duration-ms", args.duration_ms)):
+        if value is not None:
+            expected = "no override: a library run uses each scenario's own"
+            raise UserError("rppsim run", flag, expected, str(value))
+    entries = select_tagged(find_entries(args.scenarios), args.tag)
+    out_root = Path(args.out) if args.out else None
+    check_library_targets(entries, out_root, force=args.force)
+    tagged = f" tagged {args.tag}" if args.tag else ""
+    print(f"rppsim run: {len(entries)} scenarios{tagged}, {args.jobs} jobs")
+    started = time.perf_counter()
+    outcomes = run_library(
+        entries,
+        out_root=out_root,
+        jobs=args.jobs,
+        force=args.force,
+        done=lambda outcome: print(compute_outcome_line(outcome), flush=True),
+    )
+    failed = [o.label for o in outcomes if not o.as_expected]
+    elapsed = time.perf_counter() - started
+    print(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} as expected in {elapsed:.1f} s"
+        + (f"; not as expected: {', '.join(failed)}" if failed else "")
+    )
+    return 1 if failed else 0
+
+
+def cmd_run_one(args: argparse.Namespace, path: str) -> int:
+    """``rppsim run FILE``: one scenario with a progress bar, its health lines and verdicts."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rppsim.checks import compute_verdict_table
     from rppsim.scenario import load_scenario
-    from rppsim.sim.run import execute_run
+    from rppsim.sim.run import check_overrides, default_out_dir, execute_run
     from rppsim.telemetry.health import compute_health_lines
-    from rppsim.telemetry.runfolder import get_run_info
+    from rppsim.telemetry.runfolder import check_run_target, get_run_info
 
-    scenario = load_scenario(Path(args.scenario))
+    scenario = load_scenario(Path(path))
+    check_overrides(scenario, args.seed, args.duration_ms)
+    if args.duration_ms is not None:  # its windows checked as if the file said so
+        load_scenario(Path(path), duration_ms=args.duration_ms)
     seed = scenario.run.seed if args.seed is None else args.seed
     duration = scenario.run.duration_ms if args.duration_ms is None else args.duration_ms
-    print(f"rppsim run {args.scenario} --seed {seed}")
+    out = Path(args.out) if args.out else default_out_dir(scenario, seed, args.duration_ms)
+    check_run_target(out, force=args.force)
+    print(f"rppsim run {path} --seed {seed}")
+    print_compile_notice()
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -81,21 +121,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
     )
     with Progress(*columns, transient=False, disable=args.quiet) as bar:
-        task = bar.add_task(scenario.run.name or Path(args.scenario).stem, total=duration, height=0)
+        task = bar.add_task(scenario.run.name or Path(path).stem, total=duration, height=0)
 
         def progress(now_ms: int, height: int) -> None:
             bar.update(task, completed=now_ms, height=height)
 
-        result = execute_run(
-            scenario,
-            seed=seed,
-            duration_ms=duration,
-            out_dir=Path(args.out) if args.out else None,
-            progress=progress,
-        )
-        bar.update(task, completed=duration)
+        with catch_stop_signals() as caught:
+            result = execute_run(
+                scenario,
+                seed=seed,
+                duration_ms=duration,
+                out_dir=out,
+                progress=progress,
+                force=args.force,
+                stop=lambda: bool(caught),
+            )
+        bar.update(task, completed=int(get_run_info(result.frames)["duration_ms"]))
     summary = result.summary
-    heights = summary["final_heights"].values()  # type: ignore[union-attr]
+    if summary.get("interrupted"):
+        name = signal.Signals(caught[0]).name
+        reached = int(get_run_info(result.frames)["duration_ms"])
+        print(
+            f"rppsim run: interrupted by {name} at simulated {reached:,} of {duration:,} ms;"
+            f" wrote what it had to {result.out_dir} (marked interrupted)"
+        )
+        return INTERRUPTED_EXIT[caught[0]]
+    heights = summary["final_heights"].values()
     print(f"seed {seed}  digest {summary['digest']}")
     print(f"final height {max(heights, default=0)}  run folder {result.out_dir}")
     block_time_ms = int(get_run_info(result.frames)["block_time_ms"])
@@ -105,6 +156,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     code = _report_expectation(result.unexpected, scenario.expect.fail)
     print(f"report: rppsim report {result.out_dir}")
     return code
+
+
+INTERRUPTED_EXIT: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+"""Exit codes of a run stopped by a signal (128 + the signal's number, as a shell reports)."""
+
+
+@contextmanager
+def catch_stop_signals() -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM are noted in the yielded list instead of raising, so a
+    run can stop at its next step and keep what it has; the previous handlers come back after.
+    (Off the main thread, where handlers cannot be set, signals keep their default effect.)"""
+    caught: list[int] = []
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    for number in INTERRUPTED_EXIT:
+        try:
+            previous[number] = signal.signal(number, on_signal)
+        except ValueError:
+            break
+    try:
+        yield caught
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def print_compile_notice() -> None:
+    """One line before a run whose numba kernels are not compiled (cached) yet."""
+    from rppsim.prover import jit
+
+    if not jit.is_compile_cached():
+        print(
+            "compiling numba kernels (first run only, 15-30 s with the real prover;"
+            " `rppsim compile` does it ahead)",
+            flush=True,
+        )
+
+
+def check_library_targets(entries: Sequence[Any], out_root: Path | None, *, force: bool) -> None:
+    """Every run folder of a library run can be placed (``check_run_target``) before any runs."""
+    from rppsim.scenario import load_scenario
+    from rppsim.sim.run import default_out_dir
+    from rppsim.telemetry.runfolder import check_run_target
+
+    for entry in entries:
+        if out_root is not None:
+            check_run_target(out_root / entry.label, force=force)
+        else:
+            scenario = load_scenario(entry.path)
+            check_run_target(default_out_dir(scenario, scenario.run.seed), force=force)
 
 
 def _report_expectation(unexpected: Sequence[str], expected_fail: Sequence[str]) -> int:
@@ -152,10 +256,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if source.is_file():
         print(f"judged by the profile {info['profile_path']}")
     print(f"wrote {out / VERDICTS_FILE} and {out / JUNIT_FILE}")
-    expected = [v for v in info.get("expect_fail", "").split(",") if v]
+    expect_fail = [v for v in info.get("expect_fail", "").split(",") if v]
     if args.only is not None:
-        expected = [v for v in expected if v in args.only]
-    return _report_expectation(compute_unexpected(verdicts, expected), expected)
+        expect_fail = [v for v in expect_fail if v in args.only]
+    return _report_expectation(compute_unexpected(verdicts, expect_fail), expect_fail)
 
 
 def _read_check_folder(folder: Path, profile: str | None) -> tuple[dict[str, Any], str, Path, str]:
@@ -207,10 +311,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     or agreement violation was found)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rppsim.sim.explore import compute_outcome_table, is_violation_found, run_explore
+    from rppsim.explore import compute_outcome_table, is_violation_found, run_explore
 
-    if args.runs < 1 or args.jobs < 1:
-        raise UserError("command line", "--runs/--jobs", "integers ≥ 1", f"{args.runs}/{args.jobs}")
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -253,6 +355,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(module.main(args.bench_args) or 0)
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Compile the numba kernels into their on-disk cache now, so the first run starts at once:
+    a small real-prover run (4 nodes, a few simulated seconds, nothing written) compiles and
+    caches every kernel a run uses."""
+    from rppsim.bench.sim import build_bench_scenario
+    from rppsim.prover.jit import COMPILE_RUN_MS, is_compile_cached
+    from rppsim.sim.run import execute_run
+
+    state = "cached already; checking" if is_compile_cached() else "compiling"
+    print(f"rppsim compile: numba kernels {state} (a small real-prover run)...", flush=True)
+    started = time.perf_counter()
+    execute_run(build_bench_scenario(4, 4, COMPILE_RUN_MS, "real"), write=False)
+    wall_s = time.perf_counter() - started
+    print(f"rppsim compile: done in {wall_s:.1f} s; later runs load the cached code")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write ``report.md`` (with its PNG figures) and a self-contained ``report.html`` for a run
     folder; print the two paths."""
@@ -264,19 +383,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line (no usage dump) and exits 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from rppsim.bench import available
 
-    parser = _Parser(prog="rppsim", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="rppsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     validate = sub.add_parser("validate", help="check config, genesis and scenario files")
     validate.add_argument("paths", nargs="+", help="files or folders of .toml files")
@@ -285,13 +397,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(func=cmd_validate)
 
-    run = sub.add_parser("run", help="run a scenario and write its run folder")
-    run.add_argument("scenario", help="scenario file (TOML)")
+    run = sub.add_parser("run", help="run a scenario (or a library of them) and judge it")
     run.add_argument(
-        "--seed", type=_natural, help="replay with this seed (default: the scenario's)"
+        "scenarios",
+        nargs="+",
+        metavar="SCENARIO",
+        help="scenario file (TOML); several files or a folder run each scenario in it",
     )
-    run.add_argument("--out", help="run folder (default: reports/<scenario>/<seed>/)")
-    run.add_argument("--duration-ms", type=_natural, help="override the simulated duration")
+    run.add_argument(
+        "--tag", help="run only the scenarios whose [run] tags hold this tag (such as ci)"
+    )
+    run.add_argument(
+        "--jobs", type=positive, default=1, help="worker processes of a library run (default 1)"
+    )
+    run.add_argument("--seed", type=natural, help="replay with this seed (default: the scenario's)")
+    run.add_argument(
+        "--out",
+        help="run folder (default: reports/<scenario>/<seed>/); for a library run, the folder"
+        " that holds one run folder per scenario",
+    )
+    run.add_argument("--duration-ms", type=natural, help="override the simulated duration")
+    run.add_argument(
+        "--force", action="store_true", help="replace a run folder already at the output place"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -318,9 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     explore = sub.add_parser("explore", help="search seeded fault schedules for violations")
     explore.add_argument("scenario", help="base scenario file (TOML), optionally with [explore]")
-    explore.add_argument("--runs", type=_natural, required=True, help="how many runs")
-    explore.add_argument("--seed", type=_natural, help="exploration seed (default: the scenario's)")
-    explore.add_argument("--jobs", type=_natural, default=2, help="worker processes (default 2)")
+    explore.add_argument("--runs", type=positive, required=True, help="how many runs")
+    explore.add_argument("--seed", type=natural, help="exploration seed (default: the scenario's)")
+    explore.add_argument("--jobs", type=positive, default=2, help="worker processes (default 2)")
     explore.add_argument(
         "--out", help="output folder (default: reports/explore/<scenario>/<seed>/)"
     )
@@ -328,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--prover", choices=("model", "real"), default="model", help="prover mode (default model)"
     )
     explore.add_argument(
-        "--shrink-budget", type=_natural, default=30, help="runs per failure spent shrinking"
+        "--shrink-budget", type=natural, default=30, help="runs per failure spent shrinking"
     )
     explore.add_argument(
         "--expect-violation",
@@ -343,10 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of the benchmark")
     bench.set_defaults(func=cmd_bench)
 
+    compile_ = sub.add_parser(
+        "compile", help="compile the numba kernels ahead (else the first run does, 15-30 s)"
+    )
+    compile_.set_defaults(func=cmd_compile)
+
     report = sub.add_parser("report", help="write report.md and report.html for a run folder")
     report.add_argument("run_dir", help="a run folder written by rppsim run")
     report.add_argument("--out", help="output folder (default: the run folder)")
     report.set_defaults(func=cmd_report)
+
+    from rppsim.model.fidelity import add_parser as add_fidelity_parser
+
+    add_fidelity_parser(sub)
     return parser
 
 
@@ -357,8 +494,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as error:
-        print(f"rppsim: error: {error}", file=sys.stderr)
+        print(f"rppsim: error: {compute_one_line(str(error))}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"rppsim {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT[signal.SIGINT]
 
 
 if __name__ == "__main__":

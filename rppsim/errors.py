@@ -2,7 +2,7 @@
 
 Every such error names the file, the dotted key path, what was expected and what was
 found. The CLI prints ``str(error)`` and exits with code 2 (the chain's configuration
-exit code, spec/ops.md §1.1).
+exit code, docs/operations.md#loading-and-rejection).
 """
 
 from __future__ import annotations
@@ -12,9 +12,13 @@ from dataclasses import dataclass
 EXIT_USER_ERROR = 2
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class UserError(Exception):
-    """An invalid input file, key or command-line value."""
+    """An invalid input file, key or command-line value.
+
+    Not frozen: Python sets ``__traceback__`` (and ``__context__``) on an exception as it
+    passes through frames and context managers, which a frozen dataclass refuses.
+    """
 
     file: str
     key: str
@@ -27,6 +31,12 @@ class UserError(Exception):
         if self.found is not None:
             message += f", found {self.found}"
         return message
+
+
+def compute_one_line(text: str) -> str:
+    """``text`` with every character that could break or hide the line (controls, line and
+    paragraph separators) written as its Python escape, so a message stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def describe(value: object) -> str:

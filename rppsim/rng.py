@@ -1,4 +1,5 @@
-"""The seed tree (DESIGN.md §3): named, stable random streams from one root seed.
+"""The seed tree (docs/architecture.md#determinism): named, stable random streams from one root
+seed.
 
 A stream is named by a path of strings and integers, for example ``("net", "latency")``
 or ``("node", 17, "keys")``. The path is encoded canonically and hashed with BLAKE2s;

@@ -1,13 +1,15 @@
-"""Scenario files: TOML schema, validation and digest (DESIGN.md §7; spec/simnet.md §1.2, §1.7).
+"""Scenario files: TOML schema, validation and digest (docs/architecture.md#scenarios).
 
 A scenario is validated completely before anything runs: unknown keys, wrong types and
 out-of-range values are each a one-line ``UserError(file, key path, expected, found)``. Key
 paths are dotted; arrays of tables are indexed from 0 (``fault[2].groups``). Unlike simnet
-(which checks odd degrees and fault windows late or never, spec/simnet.md §1.7), every check
+(which checks odd degrees and fault windows late or never, docs/simnet.md#validation), every check
 happens here. The schema is documented in ``scenarios/README.md``.
 
-Paths (``nodes.profile``, ``nodes.group[i].profile``, ``network.edges``, ``genesis.file``) are
-tried relative to the scenario file first, then relative to the current directory.
+Paths (``nodes.profile``, ``nodes.group[i].profile``, ``stage[i].profile``, ``network.edges``,
+``genesis.file``) are tried relative to the scenario file first, then relative to the current
+directory. The validated model is ``rppsim.sim.spec`` (re-exported here); the builders of a run
+are ``rppsim.sim.builders``.
 """
 
 from __future__ import annotations
@@ -24,10 +26,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rppsim.errors import UserError, describe
-from rppsim.node.config import OVERRIDE_PATHS, NodeConfig, is_override_path, load_config
+from rppsim.node.config import OVERRIDE_PATHS, NodeConfig, is_override_path
 from rppsim.node.genesis import DEFAULT_CHAIN_ID, U64_MAX, U128_MAX, VALIDATOR_BALANCE
 from rppsim.node.rules import Rules, parse_rules
 from rppsim.rng import SeedTree
+from rppsim.sim.builders import (
+    build_fault_schedule,
+    build_node_config,
+    build_sim_network,
+    compute_byzantine_nodes,
+    compute_group_nodes,
+    load_profile,
+)
 from rppsim.sim.faults import (
     FAULT_KINDS,
     OUTAGE_MODES,
@@ -35,7 +45,6 @@ from rppsim.sim.faults import (
     ClockSkew,
     Crash,
     Degrade,
-    FaultSchedule,
     FaultSpec,
     Heal,
     Partition,
@@ -45,7 +54,6 @@ from rppsim.sim.faults import (
     check_pause_overlaps,
     compute_crash_windows,
     compute_pause_windows,
-    get_fault_kind,
 )
 from rppsim.sim.genesis import (
     STAKE_SHAPES,
@@ -57,19 +65,100 @@ from rppsim.sim.genesis import (
     compute_file_validators,
     load_genesis_file,
 )
-from rppsim.sim.gossip import DEFAULT_MESH, GOSSIP_MODES, MeshParams, Network
+from rppsim.sim.gossip import DEFAULT_MESH, GOSSIP_MODES, MeshParams
 from rppsim.sim.links import (
     ClassLatency,
     ClassParams,
     LinkParams,
     RegionParams,
-    build_link_model,
     compute_node_regions,
 )
-from rppsim.sim.topology import TOPOLOGIES, Topology, TopologyParams, build_topology, read_edge_list
+from rppsim.sim.spec import (
+    DURATION_MAX_MS,
+    ENGINES,
+    FAST_DURATION_MAX_MS,
+    SEED_MAX,
+    TRAFFIC_WALLETS,
+    ByzantineSpec,
+    CostsConfig,
+    ExpectConfig,
+    NetworkConfig,
+    NodeGroup,
+    NodesConfig,
+    RunConfig,
+    Scenario,
+    StageSpec,
+    TelemetryConfig,
+    TrafficConfig,
+    TrafficPhase,
+    compute_canonical,
+    get_duration_max_ms,
+)
+from rppsim.sim.stages import compute_stage_windows
+from rppsim.sim.topology import TOPOLOGIES, TopologyParams, read_edge_list
 
 if TYPE_CHECKING:
-    from rppsim.sim.explore import ExploreBounds
+    from rppsim.explore import ExploreBounds
+
+__all__ = [
+    "BYZANTINE_KINDS",
+    "BYZANTINE_MODES",
+    "DURATION_MAX_MS",
+    "ENGINES",
+    "FAST_DURATION_MAX_MS",
+    "PROVERS",
+    "PUBLISHER_BIAS",
+    "ROOT_KEYS",
+    "RULE_PATHS",
+    "SEED_MAX",
+    "TRAFFIC_MODELS",
+    "TRAFFIC_WALLETS",
+    "ByzantineSpec",
+    "CostsConfig",
+    "ExpectConfig",
+    "NetworkConfig",
+    "NodeGroup",
+    "NodesConfig",
+    "RunConfig",
+    "Scenario",
+    "StageSpec",
+    "Table",
+    "TelemetryConfig",
+    "TrafficConfig",
+    "TrafficPhase",
+    "build_fault_schedule",
+    "build_node_config",
+    "build_sim_network",
+    "check_stage_overlaps",
+    "compute_byzantine_nodes",
+    "compute_canonical",
+    "compute_group_nodes",
+    "get_duration_max_ms",
+    "load_profile",
+    "load_scenario",
+    "load_stage_profile",
+    "parse_byzantine",
+    "parse_classes",
+    "parse_costs",
+    "parse_expect",
+    "parse_explore",
+    "parse_faults",
+    "parse_genesis",
+    "parse_guardrails",
+    "parse_link",
+    "parse_mesh",
+    "parse_network",
+    "parse_nodes",
+    "parse_params",
+    "parse_regions",
+    "parse_rules_with_params",
+    "parse_run",
+    "parse_scenario",
+    "parse_stages",
+    "parse_telemetry",
+    "parse_traffic",
+    "resolve_path",
+]
 
 PROVERS = ("real", "model")
 BYZANTINE_KINDS = (
@@ -82,199 +171,29 @@ BYZANTINE_KINDS = (
     "vrf-lie",
     "censor",
     "replay",
+    "eclipse",
+    "sync-poison",
+    "inflate-timetoke",
 )
 BYZANTINE_MODES: dict[str, tuple[str, ...]] = {
     "invalid-block": ("state-root", "transaction", "certificate"),
     "invalid-proof": ("tamper", "oversized"),
     "vrf-lie": ("inflate-tier", "inflate-hours", "forged-proof", "grind"),
+    "sync-poison": ("mixed", "certificate", "minority", "outsiders", "parent"),
 }
 """The ``mode`` values of the kinds that have one; the first is the default."""
-TRAFFIC_WALLETS = 32
-"""The run's traffic wallets (``censor`` names senders by wallet index)."""
 TRAFFIC_MODELS = ("poisson", "on-off")
+
+
+NODES_MAX = 10_000
+"""``nodes.count`` at most 10,000 (``rppsim bench sim`` measures memory up to there)."""
+RATE_MAX_PER_S = 10_000.0
+"""Arrival rates (``traffic.tx_per_s``, phase and spam ``rate_per_s``) at most 10,000 per
+simulated second: each arrival is a signed transaction every node processes."""
+IDENTITY_MAX_PER_MIN = 6_000.0
+"""``traffic.identity_per_min`` at most 6,000 (100 identity requests per simulated second)."""
 PUBLISHER_BIAS = ("uniform", "zipf")
-SEED_MAX = 2**64 - 1
 _MISSING: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class RunConfig:
-    """``[run]``: seed, simulated duration, prover mode, labels."""
-
-    seed: int
-    duration_ms: int
-    prover: str = "real"
-    name: str = ""
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class NodeGroup:
-    """One ``[[nodes.group]]``: nodes (listed, or ``count`` drawn from the seed) that run their
-    own profile."""
-
-    profile: str
-    profile_path: Path
-    nodes: tuple[int, ...] | None = None
-    count: int | None = None
-    name: str = ""
-    """A label (default: the profile file's stem)."""
-
-
-@dataclass(frozen=True, slots=True)
-class NodesConfig:
-    """``[nodes]``: how many nodes, how many seeded genesis validators, which profile (the
-    nodes of a ``[[nodes.group]]`` run the group's)."""
-
-    count: int
-    validators: int
-    profile: str
-    profile_path: Path
-    groups: tuple[NodeGroup, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkConfig:
-    """``[network]``: topology, gossip mode, link model, regions, classes, mesh overrides."""
-
-    topology: TopologyParams
-    gossip: str = "flood"
-    link: LinkParams = dataclasses.field(default_factory=LinkParams)
-    regions: RegionParams | None = None
-    classes: ClassParams | None = None
-    mesh: tuple[tuple[str, MeshParams], ...] = ()
-    edges: str | None = None
-    edges_path: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficPhase:
-    """One ``[[traffic.phase]]``: Poisson at ``rate_per_s`` or on/off bursts (simnet §1.4)."""
-
-    duration_ms: int
-    model: str = "poisson"
-    rate_per_s: float = 0.0
-    on_ms: int = 0
-    off_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class TrafficConfig:
-    """``[traffic]``: transaction and identity-request rates, publisher choice, phases."""
-
-    tx_per_s: float = 0.0
-    identity_per_min: float = 0.0
-    publisher: str = "uniform"
-    zipf_s: float = 1.0
-    phases: tuple[TrafficPhase, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CostsConfig:
-    """``[costs]``: charge the prover cost model's simulated time."""
-
-    enabled: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class TelemetryConfig:
-    """``[telemetry]``: what the harness records."""
-
-    record_messages: bool = True
-    sample_interval_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ByzantineSpec:
-    """One ``[[byzantine]]`` behaviour: kind, nodes (or a seeded fraction), window, and the
-    parameters of its kind (``rppsim.sim.byzantine``)."""
-
-    kind: str
-    nodes: tuple[int, ...] | None
-    fraction: float | None
-    at_ms: int
-    until_ms: int | None
-    mode: str = ""
-    """``invalid-block``, ``invalid-proof``, ``vrf-lie``: the variant (``BYZANTINE_MODES``)."""
-    rate_per_s: float = 0.0
-    """``spam``: distinct transactions per second per node."""
-    invalid_fraction: float = 0.0
-    """``spam``: the share of them sent with a bad signature."""
-    senders: tuple[int, ...] | None = None
-    """``censor``: the traffic wallets (by index) whose transactions are dropped."""
-    sender_fraction: float | None = None
-    """``censor``: or a seeded fraction of the wallets."""
-    delay_ms: int = 0
-    """``replay``: how long after sending a message it is sent again."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectConfig:
-    """``[expect]``: the verdict ids that must fail (a drill that demonstrates a failure);
-    every other applicable verdict must pass."""
-
-    fail: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """A validated scenario."""
-
-    source: str
-    run: RunConfig
-    rules: Rules
-    nodes: NodesConfig
-    network: NetworkConfig
-    traffic: TrafficConfig
-    costs: CostsConfig
-    telemetry: TelemetryConfig
-    faults: tuple[FaultSpec, ...] = ()
-    byzantine: tuple[ByzantineSpec, ...] = ()
-    explore: ExploreBounds | None = None
-    """``[explore]``: bounds of ``rppsim explore`` (``rppsim run`` ignores them)."""
-    expect: ExpectConfig = ExpectConfig()
-    guardrails: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
-    """``[guardrails.<id>]`` threshold overrides: (guardrail id, ((name, value), ...))."""
-    genesis: GenesisSpec | None = None
-    """``[genesis]``: a genesis file or generated accounts (None: the development genesis)."""
-    params: tuple[tuple[str, Any], ...] = ()
-    """``[params]`` node-profile overrides: (key path, value), by path (``rules.*`` ones are
-    in ``rules``)."""
-
-    def canonical(self) -> dict[str, Any]:
-        """The scenario as plain JSON data (no source, no resolved paths). Tables a scenario
-        leaves out that older rppsim did not know (``genesis``, ``params``, node groups) are
-        left out, so the digests of scenarios without them stay as they were."""
-        data = {k: v for k, v in compute_canonical(self).items() if k != "source"}
-        for key in ("genesis", "params"):
-            if not data[key]:
-                del data[key]
-        if not data["nodes"]["groups"]:
-            del data["nodes"]["groups"]
-        return data
-
-    def digest(self) -> str:
-        """Hex BLAKE2s of the canonical JSON (sorted keys, floats as Python's shortest repr)."""
-        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
-        return hashlib.blake2s(text.encode("utf-8")).hexdigest()
-
-
-def compute_canonical(value: Any) -> Any:
-    """JSON data of a (nested) dataclass; ``*_path`` fields dropped, fault specs get ``kind``."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {
-            f.name: compute_canonical(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.name.endswith("_path")
-        }
-        if type(value) in FAULT_KINDS.values():
-            out["kind"] = get_fault_kind(value)  # type: ignore[arg-type]
-        return out
-    if isinstance(value, tuple | list):
-        return [compute_canonical(v) for v in value]
-    if isinstance(value, Path):
-        return value.as_posix()
-    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,9 +388,9 @@ def _required_table(root: Table, name: str) -> Table:
     return table
 
 
-def _positive(table: Table, name: str, default: Any = _MISSING) -> Any:
-    """A finite number > 0."""
-    value = table.number(name, default)
+def _positive(table: Table, name: str, default: Any = _MISSING, hi: float = math.inf) -> Any:
+    """A finite number in (0, hi]."""
+    value = table.number(name, default, hi=hi)
     if value is not None and value <= 0:
         table.fail(name, "a number > 0", describe(value))
     return value
@@ -484,15 +403,34 @@ def _positive(table: Table, name: str, default: Any = _MISSING) -> Any:
 def parse_run(root: Table) -> RunConfig:
     """``[run]``."""
     t = _required_table(root, "run")
+    engine = t.choice("engine", ENGINES, "full")
     run = RunConfig(
         seed=t.integer("seed", lo=0, hi=SEED_MAX),
-        duration_ms=t.integer("duration_ms", lo=1),
+        duration_ms=t.integer("duration_ms", lo=1, hi=get_duration_max_ms(engine)),
         prover=t.choice("prover", PROVERS, "real"),
         name=t.string("name", ""),
         description=t.string("description", ""),
+        tags=_parse_tags(t),
+        engine=engine,
     )
     t.finish()
     return run
+
+
+def _parse_tags(t: Table) -> tuple[str, ...]:
+    """``tags``: a list of distinct tags (a-z, 0-9 and -), such as ``["ci", "attack"]``."""
+    from rppsim.library import TAG_PATTERN
+
+    raw = t.raw("tags", [], "a list of tags")
+    expected = 'a list of distinct tags such as ["ci"] (a-z, 0-9, -)'
+    if not isinstance(raw, list):
+        t.fail("tags", expected, describe(raw))
+    for tag in raw:
+        if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
+            t.fail("tags", expected, describe(tag))
+    if len(set(raw)) != len(raw):
+        t.fail("tags", expected, "a repeated tag")
+    return tuple(raw)
 
 
 def _parse_profile(t: Table, scenario_dir: Path) -> tuple[str, Path]:
@@ -508,7 +446,7 @@ def _parse_profile(t: Table, scenario_dir: Path) -> tuple[str, Path]:
 def parse_nodes(root: Table, scenario_dir: Path) -> NodesConfig:
     """``[nodes]`` and its ``[[nodes.group]]``; every profile must be an existing file."""
     t = _required_table(root, "nodes")
-    count = t.integer("count", lo=1)
+    count = t.integer("count", lo=1, hi=NODES_MAX)
     validators = t.integer("validators", lo=1, hi=count)
     profile, path = _parse_profile(t, scenario_dir)
     groups = tuple(_parse_node_group(g, count, scenario_dir) for g in t.tables("group"))
@@ -529,9 +467,21 @@ def _parse_node_group(t: Table, n: int, scenario_dir: Path) -> NodeGroup:
         nodes=_parse_node_set(t, n, default=None),
         count=t.integer("count", None, lo=1, hi=n),
         name=t.string("name", path.stem),
+        genesis_chain_id=_parse_group_genesis(t.table("genesis")),
     )
     t.finish()
     return group
+
+
+def _parse_group_genesis(t: Table | None) -> str | None:
+    """``[nodes.group.genesis]``: the ``chain_id`` the group's genesis carries instead."""
+    if t is None:
+        return None
+    chain_id = t.string("chain_id")
+    if not chain_id.strip():
+        t.fail("chain_id", "a non-empty chain id", describe(chain_id))
+    t.finish()
+    return chain_id
 
 
 def _check_node_groups(t: Table, groups: tuple[NodeGroup, ...], n: int) -> None:
@@ -550,12 +500,14 @@ def _check_node_groups(t: Table, groups: tuple[NodeGroup, ...], n: int) -> None:
 
 
 def _parse_degree(t: Table, kind: str, n: int) -> int | None:
-    """``degree`` with the generator's constraints (spec/simnet.md §1.3; checked up front)."""
+    """``degree`` with the generator's constraints (docs/simnet.md#topologies; checked up front)."""
     if kind in ("complete", "edge-list"):
         t.forbid("degree", f'with topology "{kind}"')
         return None
     if kind == "erdos-renyi" and not t.has("degree"):
         return None
+    if n < 2:
+        t.fail("degree", f'nodes.count ≥ 2 for topology "{kind}" (no peer to link)', f"{n} node")
     degree = t.integer("degree", lo=1, hi=n - 1)
     if kind in ("ring", "small-world") and degree % 2:
         t.fail(
@@ -753,7 +705,7 @@ def _parse_phase(t: Table) -> TrafficPhase:
     phase = TrafficPhase(
         duration_ms=t.integer("duration_ms", lo=1),
         model=model,
-        rate_per_s=_positive(t, "rate_per_s"),
+        rate_per_s=_positive(t, "rate_per_s", hi=RATE_MAX_PER_S),
         on_ms=t.integer("on_ms", lo=1) if model == "on-off" else 0,
         off_ms=t.integer("off_ms", lo=1) if model == "on-off" else 0,
     )
@@ -762,7 +714,7 @@ def _parse_phase(t: Table) -> TrafficPhase:
 
 
 def parse_traffic(t: Table | None, duration_ms: int) -> TrafficConfig:
-    """``[traffic]``; phases must fit in the run (simnet check 6, spec/simnet.md §1.7)."""
+    """``[traffic]``; phases must fit in the run (simnet check 6, docs/simnet.md#validation)."""
     if t is None:
         return TrafficConfig()
     phases = tuple(_parse_phase(p) for p in t.tables("phase"))
@@ -776,8 +728,8 @@ def parse_traffic(t: Table | None, duration_ms: int) -> TrafficConfig:
     if publisher != "zipf":
         t.forbid("zipf_s", 'unless publisher = "zipf"')
     traffic = TrafficConfig(
-        tx_per_s=t.number("tx_per_s", 0.0),
-        identity_per_min=t.number("identity_per_min", 0.0),
+        tx_per_s=t.number("tx_per_s", 0.0, hi=RATE_MAX_PER_S),
+        identity_per_min=t.number("identity_per_min", 0.0, hi=IDENTITY_MAX_PER_MIN),
         publisher=publisher,
         zipf_s=_positive(t, "zipf_s", 1.0),
         phases=phases,
@@ -799,9 +751,12 @@ def parse_telemetry(t: Table | None) -> TelemetryConfig:
     """``[telemetry]``."""
     if t is None:
         return TelemetryConfig()
+    interval = t.integer("sample_interval_ms", None, lo=1_000, hi=DURATION_MAX_MS)
+    if interval is not None and interval % 1_000:
+        expected = "whole seconds (a multiple of 1000: the node samples every N s)"
+        t.fail("sample_interval_ms", expected, str(interval))
     telemetry = TelemetryConfig(
-        record_messages=t.boolean("record_messages", True),
-        sample_interval_ms=t.integer("sample_interval_ms", None, lo=1),
+        record_messages=t.boolean("record_messages", True), sample_interval_ms=interval
     )
     t.finish()
     return telemetry
@@ -821,6 +776,7 @@ _BYZANTINE_KEYS = {
     "spam": ("rate_per_s", "invalid_fraction"),
     "censor": ("senders", "sender_fraction"),
     "replay": ("delay_ms",),
+    "eclipse": ("victims",),
 }
 """The parameter keys only one kind takes."""
 
@@ -870,11 +826,13 @@ def parse_byzantine(t: Table, n: int, duration_ms: int) -> ByzantineSpec:
         at_ms=at,
         until_ms=until,
         mode="" if modes is None else t.choice("mode", modes, modes[0]),
-        rate_per_s=_positive(t, "rate_per_s", 20.0) if kind == "spam" else 0.0,
+        rate_per_s=_positive(t, "rate_per_s", 20.0, RATE_MAX_PER_S) if kind == "spam" else 0.0,
         invalid_fraction=t.number("invalid_fraction", 0.25, 0.0, 1.0) if kind == "spam" else 0.0,
         senders=senders,
         sender_fraction=sender_fraction,
         delay_ms=t.integer("delay_ms", 10_000, lo=1) if kind == "replay" else 0,
+        victims=_parse_node_set(t, n, "victims") if kind == "eclipse" else (),
+        coalition=t.string("coalition", ""),
     )
     t.finish()
     return spec
@@ -889,8 +847,8 @@ def _parse_bounds(t: Table, name: str, default: tuple[int, int], lo: int) -> tup
 
 
 def parse_explore(t: Table | None) -> ExploreBounds | None:
-    """``[explore]``: what ``rppsim explore`` may draw (``rppsim.sim.explore``); None if absent."""
-    from rppsim.sim.explore import DEFAULT_BOUNDS, EXPLORE_KINDS, ExploreBounds
+    """``[explore]``: what ``rppsim explore`` may draw (``rppsim.explore``); None if absent."""
+    from rppsim.explore import DEFAULT_BOUNDS, EXPLORE_KINDS, ExploreBounds
 
     if t is None:
         return None
@@ -950,7 +908,9 @@ def _parse_crash(t: Table, c: _FaultContext) -> FaultSpec:
 
 def _parse_restart(t: Table, c: _FaultContext) -> FaultSpec:
     return Restart(
-        t.integer("node", lo=0, hi=c.n - 1), t.integer("at_ms", lo=0, hi=c.duration_ms - 1)
+        t.integer("node", lo=0, hi=c.n - 1),
+        t.integer("at_ms", lo=0, hi=c.duration_ms - 1),
+        t.boolean("keep_data", True),
     )
 
 
@@ -1111,6 +1071,90 @@ def parse_faults(root: Table, context: _FaultContext) -> tuple[FaultSpec, ...]:
 
 
 # --------------------------------------------------------------------------------------------
+# [[stage]]
+
+
+def load_stage_profile(
+    stage: StageSpec, params: tuple[tuple[str, Any], ...], source: str, key: str = "stage"
+) -> NodeConfig:
+    """A stage's profile with the scenario's ``[params]`` and its own on top; an error one of
+    its own overrides causes names ``<key>.params."<path>"``."""
+    merged = tuple(sorted((dict(params) | dict(stage.params)).items(), key=lambda kv: kv[0]))
+    try:
+        return load_profile(stage.profile_path, merged, source)
+    except UserError as error:
+        own = {path for path, _ in stage.params}
+        path = error.key.removeprefix('params."').removesuffix('"')
+        if error.key.startswith('params."') and path in own:
+            blamed = f'{key}.params."{path}"'
+            raise UserError(source, blamed, error.expected, error.found) from None
+        raise
+
+
+def _parse_stage(
+    t: Table, n: int, duration_ms: int, params: tuple[tuple[str, Any], ...], scenario_dir: Path
+) -> StageSpec:
+    """One ``[[stage]]``: a profile (and channel) the nodes move to, batches and timing."""
+    profile, path = _parse_profile(t, scenario_dir)
+    stage_params, rules = parse_params(t.table("params"))
+    if rules:
+        knob = sorted(rules)[0]
+        expected = "a key path of the node profile ([rules] apply to the whole run)"
+        t.fail(f'params."rules.{knob}"', expected, "a rules knob")
+    stage = StageSpec(
+        at_ms=t.integer("at_ms", lo=0, hi=duration_ms - 1),
+        profile=profile,
+        profile_path=path,
+        name=t.string("name", path.stem),
+        channel=t.string("channel", None),
+        batch=t.integer("batch", None, lo=1),
+        interval_ms=t.integer("interval_ms", 0, lo=0),
+        downtime_ms=t.integer("downtime_ms", 1000, lo=1),
+        nodes=_parse_node_set(t, n, default=None),
+        keep_data=t.boolean("keep_data", True),
+        params=stage_params,
+    )
+    t.finish()
+    config = load_stage_profile(stage, params, t.source, t.path)
+    actual = config.rollout.release_channel.value
+    if stage.channel is not None and stage.channel != actual:
+        t.fail("channel", f'"{actual}" (the release_channel of {profile})', describe(stage.channel))
+    return stage
+
+
+def parse_stages(
+    root: Table, n: int, duration_ms: int, params: tuple[tuple[str, Any], ...], scenario_dir: Path
+) -> tuple[StageSpec, ...]:
+    """Every ``[[stage]]``, in file order (their restarts must not overlap:
+    ``check_stage_overlaps``)."""
+    return tuple(
+        _parse_stage(t, n, duration_ms, params, scenario_dir) for t in root.tables("stage")
+    )
+
+
+def check_stage_overlaps(
+    stages: tuple[StageSpec, ...], faults: tuple[FaultSpec, ...], n: int, source: str
+) -> None:
+    """A staged node must be up when its batch goes down: its down window may not overlap one
+    of its crash or pause windows, nor its window of another stage."""
+    busy = compute_crash_windows(faults, source) + compute_pause_windows(faults, source)
+    for w in compute_stage_windows(stages, n):
+        for other in busy:
+            if other.node == w.node and other.start_ms < w.end_ms and w.start_ms < other.end_ms:
+                where = (
+                    f"stage[{other.fault}]" if other.cause == "upgrade" else f"fault[{other.fault}]"
+                )
+                end = "end of run" if other.end_ms >= 2**62 else str(other.end_ms)
+                expected = (
+                    f"restarts of node {w.node} outside its {other.cause} window"
+                    f" [{other.start_ms}, {end}) ({where})"
+                )
+                found = f"node {w.node} down [{w.start_ms}, {w.end_ms})"
+                raise UserError(source, f"stage[{w.fault}].at_ms", expected, found)
+        busy.append(w)
+
+
+# --------------------------------------------------------------------------------------------
 # [params], [genesis]
 
 
@@ -1149,31 +1193,6 @@ def parse_params(t: Table | None) -> tuple[tuple[tuple[str, Any], ...], dict[str
             t.fail(f'"{path}"', expected, "unknown key path")
     t.known.update(t.data)
     return tuple(sorted(overrides, key=lambda item: item[0])), rules
-
-
-def _blame_params(
-    error: UserError, params: tuple[tuple[str, Any], ...], source: str
-) -> UserError | None:
-    """``error`` as ``params."<path>"`` when it is about a value an override set (or about
-    that value's table), else None."""
-    for path, _ in params:
-        key = error.key
-        if key == path or key.startswith(path + ".") or path.startswith(key + "."):
-            return UserError(source, f'params."{path}"', error.expected, error.found)
-    return None
-
-
-def load_profile(path: Path, params: tuple[tuple[str, Any], ...], source: str) -> NodeConfig:
-    """A node profile with ``[params]`` applied and checked by the config's own rules; an
-    error an override causes names ``params."<path>"`` in ``source``."""
-    try:
-        config, _ = load_config(path, overrides=dict(params))
-    except UserError as error:
-        blamed = _blame_params(error, params, source)
-        if blamed is None:
-            raise
-        raise blamed from None
-    return config
 
 
 def parse_rules_with_params(t: Table | None, params: Mapping[str, Any], source: str) -> Rules:
@@ -1356,6 +1375,7 @@ ROOT_KEYS = (
     "guardrails",
     "genesis",
     "params",
+    "stage",
 )
 
 
@@ -1413,13 +1433,17 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
     params, params_rules = parse_params(root.table("params"))
     nodes = parse_nodes(root, source_path.parent)
     rules = parse_rules_with_params(root.table("rules"), params_rules, root.source)
+    stages = parse_stages(root, nodes.count, run.duration_ms, params, source_path.parent)
     genesis = None
-    if params or nodes.groups or root.has("genesis"):  # else the profile is read when it runs
+    if params or nodes.groups or root.has("genesis") or stages:  # else read when it runs
         profiles = [nodes.profile_path, *(g.profile_path for g in nodes.groups)]
         configs = [load_profile(path, params, root.source) for path in profiles]
+        configs += [load_stage_profile(stage, params, root.source) for stage in stages]
         genesis = parse_genesis(root.table("genesis"), nodes, configs, run.seed, source_path.parent)
     network = parse_network(root, nodes.count, source_path.parent)
     context = _FaultContext(nodes.count, run.duration_ms, network.regions)
+    faults = parse_faults(root, context)
+    check_stage_overlaps(stages, faults, nodes.count, root.source)
     return Scenario(
         source=root.source,
         run=run,
@@ -1429,7 +1453,7 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
         traffic=parse_traffic(root.table("traffic"), run.duration_ms),
         costs=parse_costs(root.table("costs")),
         telemetry=parse_telemetry(root.table("telemetry")),
-        faults=parse_faults(root, context),
+        faults=faults,
         byzantine=tuple(
             parse_byzantine(t, nodes.count, run.duration_ms) for t in root.tables("byzantine")
         ),
@@ -1438,83 +1462,49 @@ def parse_scenario(data: Mapping[str, Any], source_path: Path | str) -> Scenario
         guardrails=parse_guardrails(root.table("guardrails")),
         genesis=genesis,
         params=params,
+        stages=stages,
     )
 
 
-def load_scenario(path: Path | str) -> Scenario:
-    """Read and validate a scenario file; every problem is a one-line ``UserError``."""
+def load_scenario(path: Path | str, *, duration_ms: int | None = None) -> Scenario:
+    """Read and validate a scenario file; every problem is a one-line ``UserError``.
+
+    ``duration_ms`` (``--duration-ms``) replaces ``run.duration_ms`` before validation, so the
+    fault, traffic and stage windows are checked against it as if the file said so; a problem
+    it causes names the flag.
+    """
     path = Path(path)
+    if duration_ms is None:
+        return parse_scenario(read_scenario_data(path), path)
+    data = read_scenario_data(path)
+    run = data.get("run")
+    engine = run.get("engine", "full") if isinstance(run, dict) else "full"
+    limit = get_duration_max_ms(engine if engine in ENGINES else "full")
+    if not 1 <= duration_ms <= limit:
+        days = limit // 86_400_000
+        expected = f"an integer in [1, {limit}] (simulated ms: at most {days} day(s))"
+        raise UserError("rppsim run", "--duration-ms", expected, str(duration_ms))
+    if isinstance(run, dict):
+        data = {**data, "run": {**run, "duration_ms": duration_ms}}
+    try:
+        return parse_scenario(data, path)
+    except UserError as error:
+        expected = f"{error.expected} (with --duration-ms {duration_ms})"
+        raise dataclasses.replace(error, expected=expected) from None
+
+
+def read_scenario_data(path: Path) -> dict[str, Any]:
+    """A scenario file's TOML document; an unreadable or invalid file is a ``UserError``."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(
             str(path), "", "an existing scenario file", "nothing at that path"
         ) from None
+    except IsADirectoryError:
+        raise UserError(str(path), "", "a scenario file (TOML)", "a folder") from None
     except tomllib.TOMLDecodeError as error:
         raise UserError(str(path), "", "valid TOML", str(error)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(str(path), "", "a readable UTF-8 TOML file", str(error)) from None
-    return parse_scenario(data, path)
-
-
-# --------------------------------------------------------------------------------------------
-# Builders the kernel calls
-
-
-def build_sim_network(scenario: Scenario, tree: SeedTree) -> Network:
-    """The run's ``Network``: topology, link model (regions, classes) and gossip mode."""
-    net = scenario.network
-    topology = build_topology(net.topology, scenario.nodes.count, tree)
-    links = build_link_model(topology, net.link, tree, net.regions, net.classes)
-    return Network(topology, links, net.gossip, tree, dict(net.mesh))
-
-
-def build_node_config(scenario: Scenario, profile_path: Path | None = None) -> NodeConfig:
-    """The scenario's node profile (or a group's, ``profile_path``) with ``[params]`` and
-    ``[telemetry] sample_interval_ms`` applied (which also turns telemetry on; the node counts
-    whole seconds, at least 1). The genesis is the profile's: the kernel sets the run's."""
-    path = scenario.nodes.profile_path if profile_path is None else profile_path
-    config = load_profile(path, scenario.params, scenario.source)
-    interval = scenario.telemetry.sample_interval_ms
-    if interval is None:
-        return config
-    telemetry = dataclasses.replace(
-        config.rollout.telemetry, enabled=True, sample_interval_secs=max(interval // 1000, 1)
-    )
-    return dataclasses.replace(
-        config, rollout=dataclasses.replace(config.rollout, telemetry=telemetry)
-    )
-
-
-def build_fault_schedule(scenario: Scenario, topology: Topology, tree: SeedTree) -> FaultSchedule:
-    """The run's expanded ``FaultSchedule`` (churn drawn from ``("fault", "churn", i)``)."""
-    return FaultSchedule(scenario.faults, topology, scenario.run.duration_ms, tree, scenario.source)
-
-
-def compute_group_nodes(nodes: NodesConfig, tree: SeedTree) -> tuple[tuple[int, ...], ...]:
-    """Each ``[[nodes.group]]``'s nodes, sorted: its list, or ``count`` nodes drawn from
-    ``("nodes", "group", index)`` among those no group lists and no earlier group drew."""
-    taken = {v for group in nodes.groups for v in group.nodes or ()}
-    out = []
-    for index, group in enumerate(nodes.groups):
-        if group.nodes is not None:
-            out.append(tuple(sorted(group.nodes)))
-            continue
-        free = [v for v in range(nodes.count) if v not in taken]
-        picked = tree.generator("nodes", "group", index).permutation(len(free))[: group.count]
-        chosen = tuple(sorted(free[int(k)] for k in picked))
-        taken.update(chosen)
-        out.append(chosen)
-    return tuple(out)
-
-
-def compute_byzantine_nodes(
-    spec: ByzantineSpec, n: int, tree: SeedTree, index: int
-) -> tuple[int, ...]:
-    """The nodes of a byzantine entry: its list, or round(fraction·n) (at least 1) nodes drawn
-    from ``("byzantine", index)``, sorted."""
-    if spec.nodes is not None:
-        return tuple(sorted(spec.nodes))
-    count = max(1, round((spec.fraction or 0.0) * n))
-    picked = tree.generator("byzantine", index).permutation(n)[:count]
-    return tuple(sorted(int(v) for v in picked))
+    return data

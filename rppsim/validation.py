@@ -1,4 +1,5 @@
-"""``rppsim validate``: classify a TOML file and run its loader (spec/ops.md §6 row 1).
+"""``rppsim validate``: classify a TOML file and run its loader (docs/operations.md#guardrails row
+1).
 
 A file with a ``[run]`` table is a scenario, a file with ``extends`` is a profile, a file whose
 only top-level key is ``genesis`` is a genesis file, a file with any node-config root key is a
@@ -42,7 +43,7 @@ def validate_file(path: Path, strict: bool = True) -> tuple[str, list[str]]:
         scenario = load_scenario(path)
         _, warnings = load_config(scenario.nodes.profile_path, strict)
     elif kind == "genesis":
-        _, warnings = load_genesis(path, strict)
+        _, warnings = load_genesis(path, strict, standalone=True)
     else:
         _, warnings = load_config(path, strict)
     return kind, warnings

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 import pandas as pd
 
 from rppsim.checks import CHECKERS, Verdict, evaluate_checkers
+from rppsim.checks.conduct import CONDUCT_IDS, evaluate_conduct
 from rppsim.guardrails import (
     GUARDRAIL_IDS,
     build_guardrail_context,
@@ -20,7 +21,7 @@ from rppsim.guardrails.alerting import ALERT_IDS, AlertEvaluation, evaluate_aler
 from rppsim.guardrails.promotion import PROMOTION_IDS, evaluate_promotions
 from rppsim.scenario import Scenario
 
-VERDICT_IDS = (*CHECKERS, *GUARDRAIL_IDS, *ALERT_IDS, *PROMOTION_IDS)
+VERDICT_IDS = (*CHECKERS, *CONDUCT_IDS, *GUARDRAIL_IDS, *ALERT_IDS, *PROMOTION_IDS)
 """Every verdict id, in report order."""
 
 
@@ -55,6 +56,9 @@ def evaluate_verdicts(
     verdicts = []
     if checkers:
         verdicts += evaluate_checkers(frames, scenario, only=checkers)
+    conduct = [i for i in CONDUCT_IDS if i in wanted]
+    if conduct:
+        verdicts += evaluate_conduct(frames, scenario, only=conduct)
     if guardrails:
         verdicts += evaluate_guardrails(frames, scenario, only=guardrails, context=context)
     verdicts += [v for v in alerts.get_verdicts() if v.id in wanted]

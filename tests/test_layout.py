@@ -20,7 +20,8 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_node_is_sans_io():
-    """rppsim/node imports no clock, RNG, socket or event loop (DESIGN.md §2)."""
+    """rppsim/node imports no clock, RNG, socket or event loop
+    (docs/architecture.md#the-node-is-sans-io)."""
     offenders = []
     for path in sorted((ROOT / "rppsim" / "node").rglob("*.py")):
         for name in _imports(path):
@@ -30,7 +31,7 @@ def test_node_is_sans_io():
 
 
 def test_node_and_prover_do_not_import_upward():
-    """node and prover never import the layers built on them (DESIGN.md §1)."""
+    """node and prover never import the layers built on them (docs/architecture.md#imports)."""
     offenders = []
     for package in ("node", "prover"):
         for path in sorted((ROOT / "rppsim" / package).rglob("*.py")):
@@ -38,4 +39,15 @@ def test_node_and_prover_do_not_import_upward():
                 parts = name.split(".")
                 if parts[0] == "rppsim" and len(parts) > 1 and parts[1] in ABOVE_NODE:
                     offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+def test_sim_does_not_import_the_scenario_layer():
+    """sim consumes the scenario model (rppsim/sim/spec.py) and never imports the TOML
+    parser back, nor the drivers above it (docs/architecture.md#imports); lazy imports count too."""
+    offenders = []
+    for path in sorted((ROOT / "rppsim" / "sim").rglob("*.py")):
+        for name in _imports(path):
+            if name in {"rppsim.scenario", "rppsim.explore", "rppsim.cli"}:
+                offenders.append(f"{path.relative_to(ROOT)}: {name}")
     assert offenders == []

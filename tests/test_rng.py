@@ -1,4 +1,4 @@
-"""The seed tree: stable, named, independent streams (DESIGN.md §3)."""
+"""The seed tree: stable, named, independent streams (docs/architecture.md#determinism)."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Scenario schema and validation (rppsim/scenario.py; DESIGN.md §7, spec/simnet.md §1.7)."""
+"""Scenario schema and validation (rppsim/scenario.py; docs/simnet.md#validation)."""
 
 import copy
 import os
@@ -189,7 +189,28 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("seed-wrong-type", _set("run.seed", "7"), "run.seed", "an integer"),
     ("seed-negative", _set("run.seed", -1), "run.seed", "[0, "),
     ("missing-run", _delete("run"), "run", "a [run] table (required)"),
-    ("duration-zero", _set("run.duration_ms", 0), "run.duration_ms", "≥ 1"),
+    ("duration-zero", _set("run.duration_ms", 0), "run.duration_ms", "[1, 86400000]"),
+    ("duration-huge", _set("run.duration_ms", 10**30), "run.duration_ms", "[1, 86400000]"),
+    ("tx-rate-huge", _set("traffic.tx_per_s", 1e9), "traffic.tx_per_s", "[0.0, 10000.0]"),
+    (
+        "identity-rate-huge",
+        _set("traffic.identity_per_min", 1e7),
+        "traffic.identity_per_min",
+        "[0.0, 6000.0]",
+    ),
+    (
+        "phase-rate-huge",
+        _set("traffic.phase", [{"duration_ms": 1000, "rate_per_s": 1e6}]),
+        "traffic.phase[0].rate_per_s",
+        "[0.0, 10000.0]",
+    ),
+    ("nodes-huge", _set("nodes.count", 10**6), "nodes.count", "[1, 10000]"),
+    (
+        "small-world-one-node",
+        _both(_set("nodes.count", 1), _set("nodes.validators", 1)),
+        "network.degree",
+        'nodes.count ≥ 2 for topology "small-world"',
+    ),
     ("unknown-prover", _set("run.prover", "fake"), "run.prover", '"real", "model"'),
     ("loss-above-one", _set("network.link.loss", 1.5), "network.link.loss", "[0.0, 1.0]"),
     ("loss-negative", _set("network.link.loss", -0.1), "network.link.loss", "[0.0, 1.0]"),
@@ -207,7 +228,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "network.degree",
         "even",
     ),
-    ("zero-nodes", _set("nodes.count", 0), "nodes.count", "≥ 1"),
+    ("zero-nodes", _set("nodes.count", 0), "nodes.count", "[1, 10000]"),
     ("validators-above-count", _set("nodes.validators", 17), "nodes.validators", "[1, 16]"),
     ("validators-zero", _set("nodes.validators", 0), "nodes.validators", "[1, 16]"),
     ("missing-profile", _set("nodes.profile", "nope.toml"), "nodes.profile", "profile file"),
@@ -302,7 +323,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "rules.allow_empty_blocks",
         "a boolean",
     ),
-    ("tx-rate-negative", _set("traffic.tx_per_s", -1), "traffic.tx_per_s", "≥ 0"),
+    ("tx-rate-negative", _set("traffic.tx_per_s", -1), "traffic.tx_per_s", "[0.0, "),
     ("costs-wrong-type", _set("costs.enabled", "yes"), "costs.enabled", "a boolean"),
     (
         "phases-too-long",
@@ -327,7 +348,13 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         "telemetry-interval",
         _set("telemetry.sample_interval_ms", 0),
         "telemetry.sample_interval_ms",
-        "≥ 1",
+        "[1000, ",
+    ),
+    (
+        "telemetry-interval-not-whole-seconds",
+        _set("telemetry.sample_interval_ms", 1_500),
+        "telemetry.sample_interval_ms",
+        "whole seconds",
     ),
     ("unknown-fault-kind", _faults({"kind": "meteor", "at_ms": 1}), "fault[0].kind", '"crash"'),
     (
@@ -602,3 +629,68 @@ def test_byzantine_nodes_from_list_or_seeded_fraction():
     assert picked == compute_byzantine_nodes(fraction, 24, SeedTree(1), 1)
     others = {compute_byzantine_nodes(fraction, 24, SeedTree(k), 1) for k in range(10)}
     assert len(others) > 1
+
+
+# --- issue 13: inputs that used to raise or hang ------------------------------------------
+
+
+def test_a_non_utf8_edge_list_is_one_user_error(tmp_path: Path) -> None:
+    (tmp_path / "edges.csv").write_bytes(b"u,v\n0,1\n1,\xff\xfe2\n")
+    data = smoke_data()
+    data["nodes"]["profile"] = str(ROOT / "node" / "profiles" / "testnet.toml")
+    data["network"] = {"topology": "edge-list", "edges": "edges.csv"}
+    with pytest.raises(UserError) as info:
+        parse_scenario(data, tmp_path / "s.toml")
+    assert info.value.file == str(tmp_path / "edges.csv")
+    assert "a readable UTF-8 edge-list CSV file" in str(info.value)
+
+
+def test_a_folder_named_as_the_scenario_is_one_user_error(tmp_path: Path) -> None:
+    (tmp_path / "odd.toml").mkdir()
+    with pytest.raises(UserError, match="expected a scenario file \\(TOML\\), found a folder"):
+        load_scenario(tmp_path / "odd.toml")
+
+
+def test_a_duration_override_is_validated_like_the_file(tmp_path: Path) -> None:
+    profile = (ROOT / "node" / "profiles" / "testnet.toml").as_posix()
+    data = SMOKE.read_text(encoding="utf-8").replace(
+        '"../node/profiles/testnet.toml"', f'"{profile}"'
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(data + '\n[[fault]]\nkind = "crash"\nnode = 1\nat_ms = 30_000\n', "utf-8")
+    assert load_scenario(path, duration_ms=40_000).run.duration_ms == 40_000
+    with pytest.raises(UserError) as info:
+        load_scenario(path, duration_ms=20_000)
+    assert info.value.key == "fault[0].at_ms"
+    assert str(info.value).endswith("(with --duration-ms 20000), found 30000 (int)")
+    with pytest.raises(UserError) as info:
+        load_scenario(path, duration_ms=10**30)
+    assert info.value.key == "--duration-ms"
+
+
+def test_the_fast_engine_takes_runs_of_many_days_and_the_full_one_does_not(tmp_path):
+    """``duration_ms`` is bounded by the engine: one simulated day for the full simulator,
+    400 for the fast model (``get_duration_max_ms``), in the file and in ``--duration-ms``."""
+    from rppsim.scenario import FAST_DURATION_MAX_MS, get_duration_max_ms, load_scenario
+
+    shutil.copy(ROOT / "node" / "profiles" / "testnet.toml", tmp_path / "p.toml")
+    days30 = 30 * 86_400_000
+
+    def write(engine: str, duration_ms: int) -> Path:
+        path = tmp_path / f"{engine}.toml"
+        path.write_text(
+            f'[run]\nseed = 1\nduration_ms = {duration_ms}\nprover = "model"\n'
+            f'engine = "{engine}"\n\n[nodes]\ncount = 4\nvalidators = 4\nprofile = "p.toml"\n\n'
+            '[network]\ntopology = "complete"\n',
+            encoding="utf-8",
+        )
+        return path
+
+    assert load_scenario(write("fast", days30)).run.duration_ms == days30
+    full = r"run\.duration_ms: expected an integer in \[1, 86400000\]"
+    with pytest.raises(UserError, match=full):
+        load_scenario(write("full", days30))
+    assert load_scenario(write("fast", 1000), duration_ms=days30).run.duration_ms == days30
+    with pytest.raises(UserError, match="--duration-ms"):
+        load_scenario(write("fast", 1000), duration_ms=FAST_DURATION_MAX_MS + 1)
+    assert get_duration_max_ms("full") == 86_400_000

@@ -319,6 +319,53 @@ ERRORS: list[tuple[str, dict[str, Any], str, str]] = [
         "nodes.group",
         "at most 14 in total",
     ),
+    (
+        "group-genesis-empty-chain-id",
+        {
+            "nodes": {
+                "group": [
+                    {"nodes": [3], "profile": str(PROFILES / "testnet.toml"), "genesis": {}},
+                ]
+            }
+        },
+        "nodes.group[0].genesis.chain_id",
+        "(required)",
+    ),
+    (
+        "stage-channel-not-the-profiles",
+        {
+            "stage": [
+                {"at_ms": 1000, "profile": str(PROFILES / "mainnet.toml"), "channel": "canary"}
+            ]
+        },
+        "stage[0].channel",
+        '"mainnet" (the release_channel of',
+    ),
+    (
+        "stage-rules-knob",
+        {
+            "stage": [
+                {
+                    "at_ms": 1000,
+                    "profile": str(PROFILES / "mainnet.toml"),
+                    "params": {"rules.allow_empty_blocks": True},
+                }
+            ]
+        },
+        'stage[0].params."rules.allow_empty_blocks"',
+        "[rules] apply to the whole run",
+    ),
+    (
+        "restart-keep-data-not-a-boolean",
+        {
+            "fault": [
+                {"kind": "crash", "node": 1, "at_ms": 1000},
+                {"kind": "restart", "node": 1, "at_ms": 2000, "keep_data": "no"},
+            ]
+        },
+        "fault[1].keep_data",
+        "a boolean",
+    ),
 ]
 
 
@@ -486,17 +533,19 @@ def test_groups_take_listed_nodes_and_draw_counts_from_the_seed() -> None:
 
 def test_explore_repro_files_keep_the_genesis_file_and_group_profiles(tmp_path: Path) -> None:
     """A repro written elsewhere points at the same genesis file and group profiles."""
-    from rppsim.sim.explore import rewrite_paths
+    from rppsim.explore import rewrite_paths
 
     plan = smoke_data(
         genesis={"file": "../node/genesis.toml"},
         nodes={"group": [{"nodes": [1], "profile": "../node/profiles/canary.toml"}]},
+        stage=[{"at_ms": 1000, "profile": "../node/profiles/mainnet.toml"}],
     )
     target = tmp_path / "repro"
     out = rewrite_paths(plan, SMOKE.parent, target)
     assert (target / out["genesis"]["file"]).resolve() == GENESIS_FILE
     group = out["nodes"]["group"][0]["profile"]
     assert (target / group).resolve() == PROFILES / "canary.toml"
+    assert (target / out["stage"][0]["profile"]).resolve() == PROFILES / "mainnet.toml"
 
 
 # --------------------------------------------------------------------------------------------

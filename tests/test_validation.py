@@ -289,7 +289,8 @@ def test_relaxed_flag_turns_unknown_keys_into_warnings(node_copy: Path, capsys):
 
 
 def test_unknown_gate_fails_even_with_relaxed_flag(node_copy: Path, capsys):
-    """FeatureGates denies unknown fields in both modes (spec/ops.md §1.1)."""
+    """FeatureGates denies unknown fields in both modes
+    (docs/operations.md#loading-and-rejection)."""
     node = node_copy / "node.toml"
     node.write_text(node.read_text().replace("pruning = true", "pruning = true\nsharding = true"))
     code, _, err = _run(["validate", "--relaxed", str(node)], capsys)
@@ -297,7 +298,8 @@ def test_unknown_gate_fails_even_with_relaxed_flag(node_copy: Path, capsys):
 
 
 def test_chain_template_layout_gets_the_root_hint(node_copy: Path, capsys):
-    """The chain template's root keys under [proof_cache] (spec/ops.md §0) get a clear hint."""
+    """The chain template's root keys under [proof_cache] (docs/operations.md#sources) get a clear
+    hint."""
     node = node_copy / "node.toml"
     text = node.read_text().replace("mempool_limit = 8192\n", "")
     node.write_text(
@@ -329,3 +331,19 @@ def test_subprocess_exit_code_and_single_line(tmp_path: Path):
     assert lines[0] == (
         f"rppsim: error: {bad}: max_block_transactions: expected an integer > 0, found 0 (int)"
     )
+
+
+def test_a_user_error_passes_through_a_context_manager_unchanged() -> None:
+    """A ``UserError`` raised inside a ``@contextmanager`` reaches the caller as itself (a
+    frozen exception would turn into ``FrozenInstanceError`` there)."""
+    from contextlib import contextmanager
+
+    from rppsim.errors import UserError
+
+    @contextmanager
+    def guarded():
+        yield
+
+    with pytest.raises(UserError) as raised, guarded():
+        raise UserError("x.toml", "run.seed", "an integer", "'a'")
+    assert str(raised.value) == "x.toml: run.seed: expected an integer, found 'a'"

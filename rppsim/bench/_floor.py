@@ -1,7 +1,8 @@
 """The libsodium floor: the wall time the protocol's own cryptography needs, on this machine.
 
-Whatever the rest of the code costs, each finalized height needs at least (spec/consensus.md
-§1.6 "the seed is the tip hash, so every block needs fresh submissions", §2.1 votes):
+Whatever the rest of the code costs, each finalized height needs at least
+(docs/protocol.md#epochs-and-replay-protection "the seed is the tip hash, so every block needs fresh
+submissions", docs/protocol.md#rounds-and-quorum votes):
 
 * one VRF proof and one VRF verification per validator (verifications are memoized
   process-wide by the exact bytes, so each distinct proof is checked once);

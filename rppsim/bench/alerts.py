@@ -17,7 +17,6 @@ can change a rule's result, so an evaluator reads each at least once).
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from rppsim.argtypes import OneLineParser, bounded_int, natural, positive
 from rppsim.guardrails.alerting import get_rule_groups
 from rppsim.guardrails.alerting.batch import evaluate_rules_batch
 from rppsim.guardrails.alerting.engine import RuleGroup, evaluate_rules_stepwise
@@ -313,15 +313,17 @@ def add_store_rows(table: Table, label: str, store: SeriesStore, end_ms: int, st
 
 def main(argv: list[str]) -> int:
     """Print steps/s and series×steps/s of both paths beside the floor and a yardstick."""
-    parser = argparse.ArgumentParser(
-        prog="rppsim bench alerts", description=__doc__.splitlines()[0]
+    parser = OneLineParser(prog="rppsim bench alerts", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--instances", type=positive, default=DEFAULT_INSTANCES, help="synthetic instances"
     )
     parser.add_argument(
-        "--instances", type=int, default=DEFAULT_INSTANCES, help="synthetic instances"
+        "--steps", type=bounded_int(2), default=DEFAULT_STEPS, help="synthetic scrapes (15 s)"
     )
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="synthetic scrapes (15 s)")
-    parser.add_argument("--stride", type=int, default=10, help="per-step path: time every Nth step")
-    parser.add_argument("--seed", type=int, default=1, help="synthetic store seed")
+    parser.add_argument(
+        "--stride", type=positive, default=10, help="per-step path: time every Nth step"
+    )
+    parser.add_argument("--seed", type=natural, default=1, help="synthetic store seed")
     parser.add_argument("--run", type=Path, help="also time a run folder (rppsim run --out)")
     args = parser.parse_args(argv)
     rules = sum(len(g.rules) for g in get_rule_groups())

@@ -12,7 +12,6 @@ this machine allows if everything but the protocol's own cryptography cost nothi
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import pstats
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from rppsim.argtypes import OneLineParser, natural, positive
 from rppsim.bench._floor import CryptoCosts, measure_crypto_costs
 from rppsim.testing.cluster import InMemoryCluster
 
@@ -101,18 +101,18 @@ def profile_cluster(validators: int, simulated_s: int, seed: int, top: int) -> s
 
 def main(argv: list[str]) -> int:
     """Print blocks/s and messages/s per cluster size beside the targets."""
-    parser = argparse.ArgumentParser(prog="rppsim bench node", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="rppsim bench node", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--validators", type=int, nargs="+", default=[7, 100], help="cluster sizes to run"
+        "--validators", type=positive, nargs="+", default=[7, 100], help="cluster sizes to run"
     )
     parser.add_argument(
         "--simulated-s",
-        type=int,
+        type=positive,
         default=None,
         help="simulated seconds per run (default: 600 for 7 validators, 40 for 100)",
     )
-    parser.add_argument("--seed", type=int, default=1, help="cluster seed")
-    parser.add_argument("--profile", type=int, default=0, help="also print the top N functions")
+    parser.add_argument("--seed", type=natural, default=1, help="cluster seed")
+    parser.add_argument("--profile", type=natural, default=0, help="also print the top N functions")
     args = parser.parse_args(argv)
     console = Console(width=max(Console().width, 100))
     table = Table(title="Node, in-memory driver (chain rules, 50 ms latency, 1 tx/s)")

@@ -1,7 +1,8 @@
 """``rppsim bench prover``: prove/verify time, proof size and rows/s of the numba STARK.
 
 Sweeps circuit × profile × log₂ rows (default: every AIR, sim/standard/chain-parity,
-2^10…2^16), prints one table, checks the targets of DESIGN.md §5 on the synthetic
+2^10…2^16), prints one table, checks the targets of docs/architecture.md#prover-modes on the
+synthetic
 16-column AIR (``bench16``, standard profile): 2^16 rows ≤ 1.0 s, 2^10 rows ≤ 25 ms,
 verify ≤ 20 ms, and with ``--write-calibration PATH`` writes the cost-model table that
 simulations charge (rppsim/prover/costmodel.py). Times are the process's CPU time
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numba
 
+from rppsim.argtypes import OneLineParser, natural
 from rppsim.errors import UserError
 from rppsim.prover import PROFILES, Proof, prove, verify_reason
 from rppsim.prover.airs import AIRS, get_air
@@ -85,17 +87,15 @@ def _rows(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The options of ``rppsim bench prover``."""
-    parser = argparse.ArgumentParser(
-        prog="rppsim bench prover", description=__doc__.splitlines()[0]
-    )
+    parser = OneLineParser(prog="rppsim bench prover", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", help="log2 row counts, e.g. 10,12 (default 10,12,14,16)")
     parser.add_argument("--profiles", help=f"subset of {', '.join(PROFILES)}")
     parser.add_argument("--circuits", help=f"subset of {', '.join(AIRS)} (default all)")
     parser.add_argument("--quick", action="store_true", help="rows 10,12 and profiles sim,standard")
     parser.add_argument(
-        "--statements", type=int, default=0, help="statements averaged per configuration"
+        "--statements", type=natural, default=0, help="statements averaged per configuration"
     )
-    parser.add_argument("--repeats", type=int, default=0, help="best-of runs per statement")
+    parser.add_argument("--repeats", type=natural, default=0, help="best-of runs per statement")
     parser.add_argument(
         "--reference",
         action="store_true",
@@ -127,7 +127,7 @@ def _time_prove(circuit: str, profile: str, rows_log2: int, seed: int, repeats: 
     The best of a few runs filters interference from other processes on a shared machine.
     """
     public_inputs, witness = example_statement(circuit, rows_log2, seed=seed)
-    best = (float("inf"), float("inf"), None)
+    best: tuple[float, float, Proof | None] = (float("inf"), float("inf"), None)
     for _ in range(repeats):
         wall, cpu = time.perf_counter(), time.process_time()
         proof = prove(circuit, public_inputs, witness, profile=profile, rows_log2=rows_log2)

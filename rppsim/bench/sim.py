@@ -25,6 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rppsim.argtypes import OneLineParser, int_list, positive, subset
 from rppsim.bench._floor import CryptoCosts, measure_crypto_costs
 from rppsim.scenario import Scenario, parse_scenario
 from rppsim.sim.gossip import measure_flood_throughput
@@ -76,15 +77,15 @@ def measure_ratio(
     scenario = build_bench_scenario(nodes, validators, duration_ms, prover)
     start = time.perf_counter()
     result = execute_run(scenario, write=False)
-    judging_s = float(result.summary["wall"]["verdicts_s"])  # type: ignore[index]
+    judging_s = float(result.summary["wall"]["verdicts_s"])
     wall_s = time.perf_counter() - start - judging_s
-    heights = result.summary["final_heights"].values()  # type: ignore[union-attr]
+    heights = result.summary["final_heights"].values()
     counts = result.summary["counts"]
     return {
         "wall_s": wall_s,
         "ratio": duration_ms / 1000.0 / wall_s,
         "height": max(heights, default=0),
-        "deliveries": int(counts["messages_delivered"]),  # type: ignore[index]
+        "deliveries": int(counts["messages_delivered"]),
     }
 
 
@@ -131,23 +132,33 @@ def measure_memory(nodes: int, validators: int, duration_ms: int) -> tuple[int, 
     return int(done.stdout.split()[-1]), wall
 
 
+PARTS = ("flood", "ratio", "memory")
+"""The parts of the bench: (a) flood throughput, (b) the simulated/wall ratio, (c) memory."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rppsim bench sim", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="rppsim bench sim", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--parts", default="flood,ratio,memory", help="comma-separated: flood, ratio, memory"
+        "--parts",
+        type=subset(PARTS),
+        default=list(PARTS),
+        help="comma-separated: flood, ratio, memory",
     )
-    parser.add_argument("--messages", type=int, default=2000, help="floods timed in part (a)")
-    parser.add_argument("--sim-ms", type=int, default=HOUR_MS, help="simulated ms of part (b)")
+    parser.add_argument("--messages", type=positive, default=2000, help="floods timed in part (a)")
+    parser.add_argument("--sim-ms", type=positive, default=HOUR_MS, help="simulated ms of part (b)")
     parser.add_argument(
-        "--real-sim-ms", type=int, default=None, help="simulated ms of the real run (b)"
+        "--real-sim-ms", type=positive, default=None, help="simulated ms of the real run (b)"
     )
     parser.add_argument("--no-real", action="store_true", help="skip the real-prover run (b)")
-    parser.add_argument("--validators", type=int, default=21, help="validators in (b) and (c)")
+    parser.add_argument("--validators", type=positive, default=21, help="validators in (b) and (c)")
     parser.add_argument(
-        "--memory-nodes", default="1000,10000", help="node counts of part (c), comma-separated"
+        "--memory-nodes",
+        type=int_list(2),
+        default=[1000, 10000],
+        help="node counts of part (c), comma-separated",
     )
     parser.add_argument(
-        "--memory-sim-ms", type=int, default=6000, help="simulated ms of each memory run (c)"
+        "--memory-sim-ms", type=positive, default=6000, help="simulated ms of each memory run (c)"
     )
     parser.add_argument("--child-memory", type=int, default=None, help=argparse.SUPPRESS)
     return parser
@@ -189,7 +200,7 @@ def main(argv: list[str]) -> int:
     if args.child_memory is not None:
         print(measure_memory_child(args.child_memory, args.validators, args.memory_sim_ms))
         return 0
-    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    parts = set(args.parts)
     table = Table(title="rppsim bench sim")
     for column in ("measurement", "figure", "target", "ok"):
         table.add_column(column, justify="left" if column == "measurement" else "right")
@@ -200,7 +211,7 @@ def main(argv: list[str]) -> int:
     if "ratio" in parts:
         run_ratio_part(table, args)
     if "memory" in parts:
-        for nodes in (int(n) for n in args.memory_nodes.split(",") if n.strip()):
+        for nodes in args.memory_nodes:
             label = f"(c) peak RSS, {nodes:,} nodes, {args.memory_sim_ms / 1000:,.0f} s simulated"
             peak, wall = measure_memory(nodes, args.validators, args.memory_sim_ms)
             mib = peak / 2**20

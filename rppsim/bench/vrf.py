@@ -1,6 +1,7 @@
 """``rppsim bench vrf``: ECVRF prove/verify rates and VRF selection time on one core.
 
-Targets (DESIGN.md §9 budget for a 10,000-node round): ≥ 2,500 verifies/s, and selecting from
+Targets (docs/architecture.md#engines budget for a 10,000-node round): ≥ 2,500 verifies/s, and
+selecting from
 10,000 submissions in ≤ 50 ms with verification excluded (its results are precomputed).
 The selection pools use deterministic synthetic VRF outputs: ``select_validators`` gets a
 precomputed verdict per submission, so whether a proof verifies is not what is timed.
@@ -8,15 +9,16 @@ precomputed verdict per submission, so whether a proof verifies is not what is t
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 from rich.console import Console
 from rich.table import Table
 
+from rppsim.argtypes import OneLineParser, positive, positive_number
 from rppsim.node import vrf
 from rppsim.node.reputation import Tier
 from rppsim.node.selection import VrfProof, VrfSubmission, select_validators
@@ -126,11 +128,13 @@ def time_selection(
 
 def main(argv: list[str]) -> int:
     """Print the VRF rates and selection times beside their targets."""
-    parser = argparse.ArgumentParser(prog="rppsim bench vrf", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per rate measurement")
-    parser.add_argument("--repeat", type=int, default=7, help="selection runs per pool size")
+    parser = OneLineParser(prog="rppsim bench vrf", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--target", type=int, default=DEFAULT_TARGET_VALIDATORS, help="target_validator_count"
+        "--seconds", type=positive_number, default=2.0, help="time per rate measurement"
+    )
+    parser.add_argument("--repeat", type=positive, default=7, help="selection runs per pool size")
+    parser.add_argument(
+        "--target", type=positive, default=DEFAULT_TARGET_VALIDATORS, help="target_validator_count"
     )
     args = parser.parse_args(argv)
     console = Console()
@@ -160,7 +164,7 @@ def main(argv: list[str]) -> int:
         (10_000, 1, "all 1 h (many misses)"),
     ):
         median, best = time_selection(
-            lambda size=size, hours_max=hours_max: build_pool(size, hours_max),
+            partial(build_pool, size, hours_max),
             args.target,
             args.repeat,
         )

@@ -4,7 +4,7 @@ An equivocation is a (height, round, kind, voter) of the ``votes`` frame with tw
 distinct block hashes. It is *slashed* when an ``evidence`` row names the voter as offender
 for that height and round and its block, of height ≤ offense height + 10, was finalized by an
 honest node: evidence included is slashed, since finalizing the block applies the 10 % stake
-cut and reputation reset of spec/consensus.md §2.5 deterministically (``Ledger.process_slash``).
+cut and reputation reset of docs/protocol.md#slashing deterministically (``Ledger.process_slash``).
 A slashed offender cannot be slashed again (the chain refuses evidence against an offender
 already slashed, ``rppsim.node.blocks.compute_evidence_problem``), so an equivocation is also
 *covered* when another offense of the same voter was slashed by a block of height ≤ its
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -75,10 +76,12 @@ def compute_equivocations(votes: pd.DataFrame) -> list[Equivocation]:
     conflicting = rows[rows["block_hash"] != first]
     starts = conflicting.groupby(_KEY, sort=True)["sent_ms"].min()
     hashes = rows.groupby(_KEY, sort=True)["block_hash"].nunique()
-    found = [
-        Equivocation(int(h), int(r), str(k), int(v), int(hashes[(h, r, k, v)]), int(t))
-        for (h, r, k, v), t in starts.items()
-    ]
+    found = []
+    for key, t in starts.items():
+        h, r, k, v = cast("tuple[int, int, str, int]", key)  # pandas-stubs: a key is Hashable
+        found.append(
+            Equivocation(int(h), int(r), str(k), int(v), int(hashes[(h, r, k, v)]), int(t))
+        )
     return sorted(found, key=lambda e: (e.time_ms, e.voter, e.height, e.round, e.kind))
 
 

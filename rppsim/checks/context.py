@@ -14,6 +14,7 @@ import pandas as pd
 
 from rppsim.scenario import Scenario, TrafficConfig, build_node_config
 from rppsim.telemetry.jsonl import get_judging_facts
+from rppsim.telemetry.scalars import to_int
 
 __all__ = ["CheckContext", "build_check_context", "get_honest_finalized", "is_work_offered"]
 
@@ -149,7 +150,7 @@ def compute_conflicts(rows: pd.DataFrame, column: str) -> list[Conflict]:
         second = group.iloc[0]
         found.append(
             Conflict(
-                int(height),
+                to_int(height),
                 str(base[column]),
                 int(base["node"]),
                 int(base["finalized_ms"]),

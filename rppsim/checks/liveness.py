@@ -27,6 +27,7 @@ import pandas as pd
 
 from rppsim.checks.context import CheckContext, get_honest_finalized
 from rppsim.checks.verdict import Verdict
+from rppsim.telemetry.scalars import to_int
 
 __all__ = [
     "FAULT_ENDS",
@@ -50,6 +51,7 @@ NEEDS = ("block_finalized", "faults", "electorates")
 FAULT_ENDS = {
     "crash": "restart",
     "churn_down": "churn_up",
+    "upgrade_down": "upgrade_up",
     "pause": "resume",
     "partition_start": "partition_end",
     "degrade_start": "degrade_end",
@@ -57,7 +59,7 @@ FAULT_ENDS = {
 }
 """The kernel's fault transitions: start kind → the kind that ends it."""
 _FAMILY = {end: start for start, end in FAULT_ENDS.items()}
-_DOWN, _UP = ("crash", "churn_down"), ("restart", "churn_up")
+_DOWN, _UP = ("crash", "churn_down", "upgrade_down"), ("restart", "churn_up", "upgrade_up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,26 @@ def get_up_down(faults: pd.DataFrame) -> list[tuple[int, bool, frozenset[int]]]:
     ]
 
 
+def compute_up_stretches(faults: pd.DataFrame, end_ms: int) -> dict[int, list[tuple[int, int]]]:
+    """[start, end) of every stretch a node that ever went down was running (from 0, each
+    restart or churn-up, to each crash or churn-down, or ``end_ms``); a node absent from the
+    result ran from 0 to ``end_ms``. A restart starts a new node: its timers start over."""
+    since: dict[int, int | None] = {}
+    stretches: dict[int, list[tuple[int, int]]] = {}
+    for at_ms, is_down, nodes in get_up_down(faults):
+        for node in sorted(nodes):
+            start = since.get(node, 0)
+            if is_down and start is not None:
+                stretches.setdefault(node, []).append((start, at_ms))
+                since[node] = None
+            elif not is_down and start is None:
+                since[node] = at_ms
+    for node, start in since.items():
+        if start is not None:
+            stretches[node].append((start, end_ms))
+    return stretches
+
+
 def compute_crashed_nodes(faults: pd.DataFrame, t_ms: int) -> frozenset[int]:
     """Nodes down at ``t_ms``: a crash or churn-down not followed by its restart by then."""
     down: frozenset[int] = frozenset()
@@ -134,7 +156,8 @@ def _get_electorate(electorates: pd.DataFrame, height: int) -> pd.DataFrame:
     known = electorates.loc[electorates["height"] <= height, "height"]
     if known.empty:
         return electorates.iloc[:0]
-    return electorates[electorates["height"] == known.max()]
+    rows: pd.DataFrame = electorates[electorates["height"] == known.max()]
+    return rows
 
 
 def compute_honest_share(
@@ -162,7 +185,7 @@ def compute_first_finalizations(finalized: pd.DataFrame, after_ms: int) -> dict[
     """Each node's first finalization time strictly after ``after_ms``."""
     later = finalized[finalized["finalized_ms"] > after_ms]
     firsts = later.groupby("node", sort=True)["finalized_ms"].min()
-    return {int(node): int(t) for node, t in firsts.items()}
+    return {to_int(node): to_int(t) for node, t in firsts.items()}
 
 
 def _get_inapplicable_reason(

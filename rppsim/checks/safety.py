@@ -1,4 +1,5 @@
-"""Safety: no two honest nodes finalize different blocks at one height (spec/consensus.md §2.1).
+"""Safety: no two honest nodes finalize different blocks at one height
+(docs/protocol.md#rounds-and-quorum).
 
 Honest = not named byzantine by the scenario (the ``nodes`` frame's ``byzantine`` column).
 The verdict fails at the first height where an honest node finalizes a second block; it names

@@ -1,4 +1,5 @@
-"""The chain's 27 deployment guardrails (spec/ops.md §6) as verdicts of kind ``guardrail``.
+"""The chain's 27 deployment guardrails (docs/operations.md#guardrails) as verdicts of kind
+``guardrail``.
 
 One module per area registers its guardrails in ``base.GUARDRAILS`` (ids ``gNN-slug``):
 ``rollout`` (1–4, 22–24), ``telemetry`` (5–8), ``proofs`` (9, 11–13), ``vrf`` (10),
@@ -39,7 +40,7 @@ __all__ = [
 _MODULES = (consensus, live, proofs, rollout, telemetry, vrf, workload)  # each registers its own
 
 GUARDRAIL_IDS = tuple(g.id for g in sorted(GUARDRAILS.values(), key=lambda g: g.number))
-"""Every guardrail id, by §6 number."""
+"""Every guardrail id, by docs/operations.md#guardrails number."""
 
 
 def compute_guardrail_facts(
@@ -68,6 +69,16 @@ def compute_node_configs(facts: Mapping[str, str]) -> dict[int, Any]:
     return {int(node): group["profile"] for group in groups for node in group["nodes"]}
 
 
+def compute_node_stages(facts: Mapping[str, str]) -> dict[int, tuple[tuple[int, Any], ...]]:
+    """Node → (from ms, profile) of each stage that moved it, by time, from ``run_info``
+    ``profile_stages`` (recorded by ``rppsim.sim.run`` for runs with ``[[stage]]``)."""
+    out: dict[int, list[tuple[int, Any]]] = {}
+    for stage in json.loads(facts.get("profile_stages", "[]")):
+        for node, from_ms in stage["nodes"]:
+            out.setdefault(int(node), []).append((int(from_ms), stage["profile"]))
+    return {node: tuple(sorted(v, key=lambda item: item[0])) for node, v in out.items()}
+
+
 def build_guardrail_context(
     frames: Mapping[str, pd.DataFrame], scenario: Scenario | None
 ) -> GuardrailContext:
@@ -87,6 +98,7 @@ def build_guardrail_context(
         json.loads(facts["profile"]),
         json.loads(facts["guardrail_overrides"]),
         node_configs=compute_node_configs(facts),
+        node_stages=compute_node_stages(facts),
     )
 
 
@@ -97,7 +109,8 @@ def evaluate_guardrails(
     only: Collection[str] | None = None,
     context: GuardrailContext | None = None,
 ) -> list[Verdict]:
-    """Every guardrail's verdict on one run (or those named in ``only``), by §6 number, in
+    """Every guardrail's verdict on one run (or those named in ``only``), by
+    docs/operations.md#guardrails number, in
     ``context`` (built from the frames and scenario when not given).
 
     An override no guardrail read is a ``ValueError`` naming ``guardrails.<id>.<name>``."""

@@ -1,7 +1,9 @@
-"""The frame of the chain's 27 deployment guardrails (spec/ops.md §6): a registry of pure
+"""The frame of the chain's 27 deployment guardrails (docs/operations.md#guardrails): a registry of
+pure
 functions of a run's frames, each returning a ``rppsim.checks.Verdict`` of kind ``guardrail``.
 
-A guardrail has a stable id ``gNN-slug`` (NN its §6 number), a title and a severity. Its
+A guardrail has a stable id ``gNN-slug`` (NN its docs/operations.md#guardrails number), a title and
+a severity. Its
 thresholds are the chain's defaults, overridable per scenario (``[guardrails.<id>]``,
 ``GuardrailContext.threshold``). A guardrail a simulated run cannot decide (it needs a live
 deployment, or a part of the run the scenario does not have) returns ``passed = None`` with a
@@ -24,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from rppsim.checks.context import CheckContext
+from rppsim.checks.liveness import compute_up_stretches
 from rppsim.checks.needs import evaluate_needing
 from rppsim.checks.verdict import Verdict
 
@@ -46,6 +49,11 @@ class GuardrailContext:
     node_configs: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     """The profiles of the nodes that run another one (``[[nodes.group]]``, recorded as
     ``run_info`` ``profile_groups``); every other node runs ``config``."""
+    node_stages: Mapping[int, tuple[tuple[int, Mapping[str, Any]], ...]] = field(
+        default_factory=dict
+    )
+    """(from ms, profile) of each ``[[stage]]`` that moved a node, by time (``run_info``
+    ``profile_stages``): from then on the node runs that profile."""
 
     def threshold(self, guardrail_id: str, name: str, default: float) -> float:
         """The scenario's override of a threshold, else the chain's default."""
@@ -72,10 +80,22 @@ class GuardrailContext:
             value = value[key]
         return value
 
+    def get_node_config_at(self, node: int, t_ms: int, *path: str) -> Any:
+        """A value of the profile node ``node`` runs at ``t_ms`` (its last stage's by then,
+        else its group's, else the run's)."""
+        value: Any = self.node_configs.get(node, self.config)
+        for from_ms, config in self.node_stages.get(node, ()):
+            if from_ms <= t_ms:
+                value = config
+        for key in path:
+            value = value[key]
+        return value
+
     def get_profiles(self) -> list[Mapping[str, Any]]:
         """Every distinct profile of the run, the run's first."""
         profiles = [self.config]
-        for config in self.node_configs.values():
+        staged = [c for stages in self.node_stages.values() for _, c in stages]
+        for config in [*self.node_configs.values(), *staged]:
             if all(config != seen for seen in profiles):
                 profiles.append(config)
         return profiles
@@ -121,7 +141,7 @@ def register(
 
 
 def get_guardrail(number: int) -> Guardrail:
-    """The registered guardrail of a §6 number."""
+    """The registered guardrail of a docs/operations.md#guardrails number."""
     return next(g for g in GUARDRAILS.values() if g.number == number)
 
 
@@ -163,6 +183,31 @@ def is_sample_due(ctx: GuardrailContext) -> bool:
     return bool(telemetry.get("enabled")) and ctx.checks.duration_ms > interval_ms
 
 
+def compute_unsampled_nodes(frames: Frames, ctx: GuardrailContext) -> frozenset[int]:
+    """Nodes from which no telemetry sample was ever due: crashes or churn never let them run
+    for a whole sample interval at a stretch (a restarted node's loop starts over), so their
+    silence is no telemetry failure (liveness judges their downtime)."""
+    faults = frames.get("faults")
+    if faults is None or faults.empty:
+        return frozenset()
+    telemetry = ctx.get_config("rollout", "telemetry")
+    interval_ms = max(int(telemetry.get("sample_interval_secs") or 0), 1) * 1000
+    stretches = compute_up_stretches(faults, ctx.checks.duration_ms)
+    return frozenset(
+        node
+        for node, spans in stretches.items()
+        if all(end - start <= interval_ms for start, end in spans)
+    )
+
+
+def get_restart_times(frames: Frames, node: int, end_ms: int) -> list[int]:
+    """When node ``node`` was restarted (a new node, whose telemetry loop starts over)."""
+    faults = frames.get("faults")
+    if faults is None or faults.empty:
+        return []
+    return [start for start, _ in compute_up_stretches(faults, end_ms).get(node, []) if start]
+
+
 def compute_profile_json(config: object) -> str:
     """The node profile as canonical JSON (recorded in ``run_info`` as ``profile``)."""
     as_dict = getattr(config, "as_dict", None)
@@ -173,7 +218,8 @@ def compute_profile_json(config: object) -> str:
 def evaluate_registered(
     frames: Frames, context: GuardrailContext, only: Collection[str] | None = None
 ) -> list[Verdict]:
-    """Every registered guardrail's verdict (or those named in ``only``), by §6 number; one
+    """Every registered guardrail's verdict (or those named in ``only``), by
+    docs/operations.md#guardrails number; one
     whose frames the source lacks (its ``needs``) is not applicable, saying which."""
     chosen = sorted(GUARDRAILS.values(), key=lambda g: g.number)
     return [

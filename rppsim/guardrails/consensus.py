@@ -1,6 +1,8 @@
-"""Consensus guardrails 14, 17, 18, 19 (spec/ops.md §6): recursive commitment, consensus
+"""Consensus guardrails 14, 17, 18, 19 (docs/operations.md#guardrails): recursive commitment,
+consensus
 availability, liveness over sliding windows and finality — judged from the ``blocks``,
-``block_finalized`` and ``snapshots`` frames with the §3.1–§3.2 alert thresholds.
+``block_finalized`` and ``snapshots`` frames with the docs/operations.md#alert-rules alert
+thresholds.
 
 Guardrails 18 and 19 pass or fail on the critical thresholds; a warning-level breach is
 stated in the message of a passing verdict.
@@ -15,6 +17,7 @@ import pandas as pd
 from rppsim.checks.verdict import Verdict
 from rppsim.guardrails.base import Frames, GuardrailContext, make_verdict, not_applicable, register
 from rppsim.telemetry.frames import get_optional_int
+from rppsim.telemetry.scalars import to_int
 
 __all__ = [
     "Window",
@@ -45,7 +48,8 @@ class Break:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One liveness window (spec/ops.md §3.1): height delta against scheduled slots."""
+    """One liveness window (docs/operations.md#alert-rules): height delta against scheduled
+    slots."""
 
     start_ms: int
     end_ms: int
@@ -74,17 +78,17 @@ def compute_commitment_breaks(blocks: pd.DataFrame) -> list[Break]:
     lowest = int(blocks["height"].min())
     breaks = []
     for row in blocks.itertuples():
-        height = int(row.height)
+        height = to_int(row.height)
         if height == lowest:
             continue
         parent = by_hash.get(str(row.previous_hash))
-        where = (height, get_optional_int(row.proposer), int(row.proposed_ms))
-        if parent is None or int(parent.height) != height - 1:
+        where = (height, get_optional_int(row.proposer), to_int(row.proposed_ms))
+        if parent is None or to_int(parent.height) != height - 1:
             breaks.append(Break(*where, f"height {height} has no parent at height {height - 1}"))
-        elif row.recursive_previous_commitment != parent.recursive_commitment:
+        elif row.recursive_previous_commitment != parent.recursive_commitment:  # type: ignore[operator]  # pandas-stubs: a field is any scalar
             reason = f"height {height}: previous commitment ≠ commitment of height {height - 1}"
             breaks.append(Break(*where, reason))
-        elif row.recursive_commitment == parent.recursive_commitment:
+        elif row.recursive_commitment == parent.recursive_commitment:  # type: ignore[operator]  # pandas-stubs: a field is any scalar
             reason = f"height {height}: commitment equals that of height {height - 1}"
             breaks.append(Break(*where, reason))
     return breaks
@@ -94,7 +98,8 @@ def compute_commitment_breaks(blocks: pd.DataFrame) -> list[Break]:
     14, "recursive-commitment", "recursive commitment advances", "critical", needs=("blocks",)
 )
 def check_recursive_commitment(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 14: for every h above the first, prev_commitment(h) == commitment(h − 1) and
+    """docs/operations.md#guardrails row 14: for every h above the first, prev_commitment(h) ==
+    commitment(h − 1) and
     commitment(h) ≠ commitment(h − 1), heights contiguous. The playbook's smoke tx "raises the
     tip" by the block that carries it, whose commitment is checked like any other; a chain
     that stops after it is g18's finding, not this one's."""
@@ -120,7 +125,8 @@ def check_recursive_commitment(frames: Frames, ctx: GuardrailContext) -> Verdict
 
 @register(17, "consensus-availability", "consensus availability", "critical", needs=("blocks",))
 def check_consensus_availability(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 17 (dashboard 4): every block above height 1 carries a consensus proof (the
+    """docs/operations.md#guardrails row 17 (dashboard 4): every block above height 1 carries a
+    consensus proof (the
     first block has none, by design); blocks with 0 uptime proofs and the uptime-proof trend
     (mean per block, first vs second half of the blocks; lowest mean per proposing
     validator) are reported, not judged."""
@@ -137,7 +143,9 @@ def check_consensus_availability(frames: Frames, ctx: GuardrailContext) -> Verdi
     per_proposer = blocks[blocks["proposer"].isin(sorted(ctx.checks.validators))]
     means = per_proposer.groupby("proposer")["uptime_count"].mean()
     lowest = (
-        f"; lowest per proposer: node {int(means.idxmin())} {means.min():.2f}" if len(means) else ""
+        f"; lowest per proposer: node {to_int(means.idxmin())} {means.min():.2f}"
+        if len(means)
+        else ""
     )
     zero = int((blocks["uptime_count"] == 0).sum())
     trend = (
@@ -164,8 +172,8 @@ def compute_tip(frames: Frames, ctx: GuardrailContext) -> pd.Series:
     if "block_finalized" not in frames:
         snapshots = frames["snapshots"].dropna(subset=["height"])
         honest = snapshots[~snapshots["node"].isin(sorted(ctx.checks.byzantine))]
-        heights = honest["height"].astype("int64").to_numpy()
-        return pd.Series(heights, index=honest["now_ms"].to_numpy()).sort_index().cummax()
+        sampled = honest["height"].astype("int64").to_numpy()
+        return pd.Series(sampled, index=honest["now_ms"].to_numpy()).sort_index().cummax()
     finalized = frames["block_finalized"]
     honest = finalized[~finalized["node"].isin(sorted(ctx.checks.byzantine))]
     if honest.empty:
@@ -202,7 +210,8 @@ def compute_windows(
     18, "liveness", "liveness over sliding windows", "critical", needs=("blocks", "block_finalized")
 )
 def check_liveness(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 18, §3.1–§3.2: over sliding 5-min windows, height_delta > 0, production ratio =
+    """docs/operations.md#guardrails row 18, docs/operations.md#alert-rules: over sliding 5-min
+    windows, height_delta > 0, production ratio =
     height_delta / (window / block_time_ms) ≥ 0.75 (warning < 0.9) and missed slots ≤ 4
     (warning > 2). figure = worst ratio, threshold = ``ratio_crit``."""
     gid = "g18-liveness"
@@ -273,7 +282,7 @@ def compute_height_gaps(frames: Frames, ctx: GuardrailContext) -> pd.DataFrame:
         samples = honest[["node", "finalized_ms"]].rename(columns={"finalized_ms": "now_ms"})
     tip = compute_tip(frames, ctx)
     own = {
-        int(n): pd.Series(g["height"].to_numpy(), index=g["finalized_ms"].to_numpy())
+        to_int(n): pd.Series(g["height"].to_numpy(), index=g["finalized_ms"].to_numpy())
         .sort_index()
         .cummax()
         for n, g in honest.groupby("node")
@@ -295,7 +304,8 @@ def compute_height_gaps(frames: Frames, ctx: GuardrailContext) -> pd.DataFrame:
     needs=("blocks", "block_finalized", "snapshots"),
 )
 def check_finality(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 19, §3.2: finality_lag_slots ≤ 24 (warning > 12) and finalized_height_gap ≤ 8
+    """docs/operations.md#guardrails row 19, docs/operations.md#alert-rules: finality_lag_slots ≤ 24
+    (warning > 12) and finalized_height_gap ≤ 8
     (warning > 4) for every honest node. figure = worst lag in slots, threshold
     ``lag_crit``; the worst gap is in the message."""
     gid = "g19-finality"

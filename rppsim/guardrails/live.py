@@ -1,4 +1,5 @@
-"""The alert-evaluation guardrail and the two only a live deployment can decide (§6 rows
+"""The alert-evaluation guardrail and the two only a live deployment can decide
+(docs/operations.md#guardrails rows
 25–27)."""
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ LIVE_ONLY = "needs a live deployment (testnet)"
 
 @register(25, "alert-evaluation", "Alert evaluation")
 def check_alert_evaluation(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 25: the chain's alert rules replayed over the run with their ``for`` durations
+    """docs/operations.md#guardrails row 25: the chain's alert rules replayed over the run with
+    their ``for`` durations
     (``rppsim.guardrails.alerting`` fills the ``alerts`` frame); the gate is that no page or
     critical alert fired."""
     alerts = frames["alerts"]
@@ -37,11 +39,13 @@ def check_alert_evaluation(frames: Frames, ctx: GuardrailContext) -> Verdict:
 
 @register(26, "rpc-availability", "RPC availability")
 def check_rpc_availability(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 26: RPC success ratio over 5-minute windows; the simulator serves no RPC."""
+    """docs/operations.md#guardrails row 26: RPC success ratio over 5-minute windows; the simulator
+    serves no RPC."""
     return not_applicable(26, LIVE_ONLY)
 
 
 @register(27, "health-probes", "Health probes")
 def check_health_probes(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 27: /health and /health/ready (spec/ops.md §2.7); the simulator serves none."""
+    """docs/operations.md#guardrails row 27: /health and /health/ready
+    (docs/operations.md#health-endpoints); the simulator serves none."""
     return not_applicable(27, LIVE_ONLY)

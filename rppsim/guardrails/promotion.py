@@ -58,14 +58,24 @@ PROMOTIONS = (
 PROMOTION_IDS = tuple(p.id for p in PROMOTIONS)
 
 
-def _verdict(p: Promotion, passed: bool | None, figure, threshold, message, node=None, t=None):
+def _verdict(
+    p: Promotion,
+    passed: bool | None,
+    figure: float | None,
+    threshold: float | None,
+    message: str,
+    node: int | None = None,
+    t: int | None = None,
+) -> Verdict:
     title = f"promotion {p.source} → {p.target}" if p.source != p.target else "mainnet watch"
     return Verdict(
         p.id, "promotion", title, passed, "critical", figure, threshold, node, t, message
     )
 
 
-def compute_soak_start(p: Promotion, frames: Frames, ctx: GuardrailContext, soak: float):
+def compute_soak_start(
+    p: Promotion, frames: Frames, ctx: GuardrailContext, soak: float
+) -> tuple[float | None, float]:
     """(start of the trailing soak window in ms or None when the run is too short, how much
     of the soak the run covers)."""
     end_ms = ctx.checks.duration_ms

@@ -1,4 +1,5 @@
-"""Proof guardrails (spec/ops.md §6 rows 9, 11, 12, 13; §5): proof cache, verifier SLA,
+"""Proof guardrails (docs/operations.md#guardrails rows 9, 11, 12, 13;
+docs/operations.md#proof-systems-and-the-size-gate): proof cache, verifier SLA,
 ProofSystemKind parity and the size gate — from ``proofs``, ``blocks``, ``snapshots``,
 ``rejections`` and ``run_info``."""
 
@@ -12,13 +13,15 @@ from rppsim.guardrails.base import Frames, GuardrailContext, make_verdict, not_a
 from rppsim.guardrails.workload import compute_rejection_count, get_last_snapshots
 from rppsim.node.proofs import ModelProofService
 from rppsim.telemetry.frames import CACHE_FIELDS, VERIFIER_BACKENDS, get_optional_int
+from rppsim.telemetry.scalars import to_int
 
 SERVED_SYSTEMS = {"model": ModelProofService.system, "real": "numba-stark"}
 """The proof system the verifier registry serves for each prover mode (``run_info.prover``):
 the model service's label, and ``ProofSystemKind.NUMBA_STARK`` (rppsim/prover/kinds.py)."""
 UNSUPPORTED = "unsupported proof system"
 P90_ALL_BYTES = 1.5e6
-"""ProofSizeRegression: p90 of all proof bytes (spec/ops.md §6 row 13, §3.1)."""
+"""ProofSizeRegression: p90 of all proof bytes (docs/operations.md#guardrails row 13,
+docs/operations.md#alert-rules)."""
 MAX_CACHE_UTILISATION = 1.0
 """The chain's proof-cache guardrail: utilisation = entries ÷ capacity must be ≤ 1."""
 
@@ -83,12 +86,13 @@ def get_verifier_totals(snapshots: pd.DataFrame, backend: str) -> dict[str, int]
     if rows.empty:
         return None
     last = get_last_snapshots(rows)[columns].fillna(0).astype(int).sum()
-    return {c.removeprefix(f"verifier_{label}_"): int(v) for c, v in last.items()}
+    return {str(c).removeprefix(f"verifier_{label}_"): int(v) for c, v in last.items()}
 
 
 @register(11, "verifier-sla", "Verifier health / SLA", needs=("snapshots",))
 def check_verifier_sla(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 11 per backend: mean latency = total_ms/(acc+rej) ≤ 8000 ms, error rate =
+    """docs/operations.md#guardrails row 11 per backend: mean latency = total_ms/(acc+rej) ≤ 8000
+    ms, error rate =
     rej/(acc+rej) ≤ 0.02, bypassed = 0 on mainnet. Per-circuit fail ratios: not computed."""
     gid = "g11-verifier-sla"
     max_ms = ctx.threshold(gid, "max_mean_ms", 8000)
@@ -121,8 +125,8 @@ def get_mixed_heights(proofs: pd.DataFrame, blocks: pd.DataFrame) -> list[int]:
     mixed = set()
     for height, group in proofs.groupby("height", sort=True):
         found = set(group["system"].astype(str))
-        if len(found) > 1 or (int(height) in systems and found != {systems[int(height)]}):
-            mixed.add(int(height))
+        if len(found) > 1 or (to_int(height) in systems and found != {systems[to_int(height)]}):
+            mixed.add(to_int(height))
     return sorted(mixed)
 
 
@@ -137,7 +141,8 @@ def get_run_prover(frames: Frames) -> str | None:
     12, "proof-system-parity", "ProofSystemKind parity", needs=("proofs", "blocks", "rejections")
 )
 def check_proof_system_parity(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 12 / §4.3 item 1: every block bundle is single-system, the prover's system is
+    """docs/operations.md#guardrails row 12 / docs/operations.md#promotion-and-rollout-checks item
+    1: every block bundle is single-system, the prover's system is
     the one the verifier registry serves, no "unsupported proof system" rejections."""
     proofs, blocks = frames["proofs"], frames["blocks"].sort_values("height", kind="stable")
     mixed = get_mixed_heights(proofs, blocks)
@@ -169,7 +174,8 @@ def check_proof_system_parity(frames: Frames, ctx: GuardrailContext) -> Verdict:
 
 @register(13, "size-gate", "Proof size gate", needs=("proofs", "blocks", "rejections"))
 def check_size_gate(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 13 / §5: max serialised proof bytes per circuit ≤ ``max_proof_size_bytes``,
+    """docs/operations.md#guardrails row 13 / docs/operations.md#proof-systems-and-the-size-gate:
+    max serialised proof bytes per circuit ≤ ``max_proof_size_bytes``,
     p90 of all proof bytes ≤ 1.5e6, no size-gate rejections. Rejections are not split by
     error code (the reason text is counted, not parsed)."""
     gid = "g13-size-gate"

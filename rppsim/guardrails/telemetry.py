@@ -1,15 +1,18 @@
-"""Telemetry guardrails 5–8 (spec/ops.md §6): telemetry enabled, snapshot cadence, no stalled
+"""Telemetry guardrails 5–8 (docs/operations.md#guardrails): telemetry enabled, snapshot cadence, no
+stalled
 ``last_observed_height``, payload emittable — judged from the ``snapshots`` frame (one row per
-node per telemetry tick, spec/ops.md §2.5–§2.6) and the node profile.
+node per telemetry tick, docs/operations.md#validator-telemetry to
+docs/operations.md#the-telemetry-loop) and the node profile.
 
 Snapshot values are nullable: ``pd.NA`` is read as missing, never as a value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -18,12 +21,15 @@ from rppsim.checks.verdict import Verdict
 from rppsim.guardrails.base import (
     Frames,
     GuardrailContext,
+    compute_unsampled_nodes,
+    get_restart_times,
     is_sample_due,
     make_verdict,
     not_applicable,
     register,
 )
 from rppsim.guardrails.consensus import compute_tip, get_tip_at
+from rppsim.telemetry.scalars import to_int
 
 __all__ = [
     "Offender",
@@ -64,9 +70,9 @@ class Stall:
     tip_to: int
 
 
-def _get_value(value: object) -> object | None:
+def _get_value(value: Any) -> Any:
     """A frame cell, or None when it is missing (``pd.NA`` / NaN)."""
-    return None if value is None or value is pd.NA or pd.isna(value) else value  # type: ignore[arg-type]
+    return None if value is None or value is pd.NA or pd.isna(value) else value
 
 
 def get_snapshots_by_node(snapshots: pd.DataFrame) -> dict[int, pd.DataFrame]:
@@ -74,7 +80,7 @@ def get_snapshots_by_node(snapshots: pd.DataFrame) -> dict[int, pd.DataFrame]:
     of the whole frame per node)."""
     ordered = snapshots.sort_values(["node", "now_ms"], kind="stable")
     return {
-        int(node): rows.reset_index(drop=True)
+        to_int(node): rows.reset_index(drop=True)
         for node, rows in ordered.groupby("node", sort=True, observed=True)
     }
 
@@ -85,13 +91,15 @@ def _get_first(offenders: list[Offender]) -> Offender:
 
 
 def is_endpoint_valid(endpoint: str) -> bool:
-    """Whether a telemetry endpoint is an http(s) URI with a host (spec/ops.md §1.x URI rules)."""
+    """Whether a telemetry endpoint is an http(s) URI with a host
+    (docs/operations.md#node-configuration.x URI rules)."""
     parsed = urlparse(endpoint)
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
 def _get_profile_offence(telemetry: Mapping[str, object]) -> str | None:
-    """Why the profile's ``rollout.telemetry`` breaks §6 row 5 for validators, or None."""
+    """Why the profile's ``rollout.telemetry`` breaks docs/operations.md#guardrails row 5 for
+    validators, or None."""
     if not telemetry.get("enabled"):
         return "the profile has rollout.telemetry.enabled = false"
     interval = telemetry.get("sample_interval_secs")
@@ -114,7 +122,7 @@ def _get_node_offence(rows: pd.DataFrame, node: int) -> Offender | None:
         if _get_value(enabled) is None or not bool(enabled):
             return Offender(node, int(now_ms), f"telemetry_enabled = {_get_value(enabled)}")
         value = _get_value(interval)
-        if value is None or int(value) < 1:  # type: ignore[call-overload]
+        if value is None or int(value) < 1:
             return Offender(node, int(now_ms), f"sample_interval_secs = {value} (< 1)")
     return None
 
@@ -123,7 +131,8 @@ def _get_node_offence(rows: pd.DataFrame, node: int) -> Offender | None:
     5, "telemetry-enabled", "telemetry enabled where required", "critical", needs=("snapshots",)
 )
 def check_telemetry_enabled(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 5: every validator reports telemetry enabled with sample_interval ≥ 1 in each of
+    """docs/operations.md#guardrails row 5: every validator reports telemetry enabled with
+    sample_interval ≥ 1 in each of
     its snapshots, and the profile enables it (valid endpoint if set). The run has only
     validator and full roles: hybrid and prod presets are not modelled."""
     validators = sorted(ctx.checks.validators)
@@ -132,7 +141,7 @@ def check_telemetry_enabled(frames: Frames, ctx: GuardrailContext) -> Verdict:
     limit = ctx.threshold("g05-telemetry-enabled", "max_offenders", 0)
     profile = _get_profile_offence(ctx.get_config("rollout", "telemetry"))
     if profile is not None:
-        message = f"{profile}: all {len(validators)} validators must emit telemetry (§6 row 5)"
+        message = f"{profile}: all {len(validators)} validators must emit telemetry (guardrail 5)"
         return make_verdict(5, False, len(validators), limit, message, validators[0])
     snapshots = frames["snapshots"]
     if snapshots.empty and not is_sample_due(ctx):
@@ -140,7 +149,9 @@ def check_telemetry_enabled(frames: Frames, ctx: GuardrailContext) -> Verdict:
             5, "no telemetry sample was due: the run is shorter than one interval"
         )
     by_node, empty = get_snapshots_by_node(snapshots), snapshots.iloc[:0]
-    found = [_get_node_offence(by_node.get(n, empty), n) for n in validators]
+    unsampled = compute_unsampled_nodes(frames, ctx)
+    judged = [n for n in validators if n in by_node or n not in unsampled]
+    found = [_get_node_offence(by_node.get(n, empty), n) for n in judged]
     offenders = [o for o in found if o is not None]
     if len(offenders) > limit:
         first = _get_first(offenders)
@@ -169,11 +180,17 @@ def _get_interval_ms(rows: pd.DataFrame, ctx: GuardrailContext) -> int:
 
 
 def _get_cadence_offender(
-    rows: pd.DataFrame, node: int, interval_ms: int, tolerance: float, limit: float
+    rows: pd.DataFrame,
+    node: int,
+    interval_ms: int,
+    tolerance: float,
+    limit: float,
+    restarts: list[int],
 ) -> tuple[int, Offender | None]:
     """(missed ticks, first offence) of one node's successful emits: a gap off a multiple of
     the interval by more than ``tolerance`` of it, or the gap where missed ticks pass
-    ``limit``; a node with no successful emit misses every tick."""
+    ``limit``; a node with no successful emit misses every tick. A gap across a restart is
+    no gap: the node was down, and the new node's loop starts over."""
     ok = rows[rows["emit_ok"].astype(bool)]
     times = [int(t) for t in ok["now_ms"]]
     if not times:
@@ -182,6 +199,8 @@ def _get_cadence_offender(
     missed = 0
     offender = None
     for before, after in pairwise(times):
+        if any(before < r <= after for r in restarts):
+            continue
         gap = after - before
         ticks = max(round(gap / interval_ms), 1)
         missed += ticks - 1
@@ -194,7 +213,8 @@ def _get_cadence_offender(
 
 @register(6, "snapshot-cadence", "telemetry snapshot cadence", "warning", needs=("snapshots",))
 def check_snapshot_cadence(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 6 (§2.6 loop): a node's consecutive successful emits are max(interval, 1) s
+    """docs/operations.md#guardrails row 6 (docs/operations.md#the-telemetry-loop loop): a node's
+    consecutive successful emits are max(interval, 1) s
     apart (± ``tolerance`` of the interval); figure = the most ticks one node missed,
     threshold ``max_missed_ticks`` (default 0)."""
     snapshots = frames["snapshots"]
@@ -208,7 +228,10 @@ def check_snapshot_cadence(frames: Frames, ctx: GuardrailContext) -> Verdict:
     for node in sorted(by_node):
         rows = by_node[node]
         interval_ms = _get_interval_ms(rows, ctx)
-        missed[node], offender = _get_cadence_offender(rows, node, interval_ms, tolerance, limit)
+        restarts = get_restart_times(frames, node, ctx.checks.duration_ms)
+        missed[node], offender = _get_cadence_offender(
+            rows, node, interval_ms, tolerance, limit, restarts
+        )
         if offender is not None:
             offenders.append(offender)
     worst = max(missed.values())
@@ -224,23 +247,29 @@ def check_snapshot_cadence(frames: Frames, ctx: GuardrailContext) -> Verdict:
     return make_verdict(6, True, worst, limit, message)
 
 
-def compute_stall(rows: pd.DataFrame, node: int, tip: pd.Series) -> Stall | None:
+def compute_stall(
+    rows: pd.DataFrame, node: int, tip: pd.Series, restarts: Sequence[int] = ()
+) -> Stall | None:
     """The node's longest run of successive snapshots whose ``last_observed_height`` did not
     increase (missing counts as unchanged) while the tip advanced between them; the run
-    restarts when the observed height increases. None without any such sample."""
+    restarts when the observed height increases, and at a restart of the node (a new node
+    observes nothing yet). None without any such sample."""
     best: Stall | None = None
     current: Stall | None = None
     times = [int(t) for t in rows["now_ms"]]
     heights = [_get_value(h) for h in rows["last_observed_height"]]
     for k in range(1, len(times)):
+        if any(times[k - 1] < r <= times[k] for r in restarts):
+            current = None
+            continue
         before, after = heights[k - 1], heights[k]
-        if after is not None and (before is None or int(after) > int(before)):  # type: ignore[call-overload]
+        if after is not None and (before is None or int(after) > int(before)):
             current = None
             continue
         tip_from, tip_to = get_tip_at(tip, times[k - 1]), get_tip_at(tip, times[k])
         if tip_to <= tip_from:
             continue
-        observed = None if after is None else int(after)  # type: ignore[call-overload]
+        observed = None if after is None else int(after)
         if current is None:
             current = Stall(node, 1, times[k], times[k], observed, tip_from, tip_to)
         else:
@@ -261,7 +290,8 @@ def compute_stall(rows: pd.DataFrame, node: int, tip: pd.Series) -> Stall | None
     needs=("snapshots",),
 )
 def check_telemetry_not_stalled(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 7 (playbook guardrail 3): per node, ``last_observed_height`` increases between
+    """docs/operations.md#guardrails row 7 (playbook guardrail 3): per node,
+    ``last_observed_height`` increases between
     successive snapshots whenever the chain tip advanced; fails when a node's longest such
     run of equal heights reaches ``stall_samples`` (default 2). The tip is the fleet's
     highest honest finalized height, so a chain stall is not blamed on telemetry."""
@@ -271,7 +301,11 @@ def check_telemetry_not_stalled(frames: Frames, ctx: GuardrailContext) -> Verdic
     limit = int(ctx.threshold("g07-telemetry-not-stalled", "stall_samples", 2))
     tip = compute_tip(frames, ctx)
     by_node = get_snapshots_by_node(snapshots)
-    found = [compute_stall(by_node[n], n, tip) for n in sorted(by_node)]
+    end_ms = ctx.checks.duration_ms
+    found = [
+        compute_stall(by_node[n], n, tip, get_restart_times(frames, n, end_ms))
+        for n in sorted(by_node)
+    ]
     stalls = [s for s in found if s is not None]
     worst = max((s.samples for s in stalls), default=0)
     failing = [s for s in stalls if s.samples >= limit]
@@ -351,7 +385,8 @@ def _judge_counted_failures(counted: pd.DataFrame, samples: int, limit: float) -
 
 @register(8, "payload-emittable", "telemetry payload emittable", "critical", needs=("snapshots",))
 def check_telemetry_payload_emittable(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 8 (§2.6): emit errors (encode, transport, non-2xx status) == 0, counted per
+    """docs/operations.md#guardrails row 8 (docs/operations.md#the-telemetry-loop): emit errors
+    (encode, transport, non-2xx status) == 0, counted per
     class; names the first failing node and time. The errors are the failed emits of the
     ``snapshots`` frame, or, when the nodes' own counters report more (live telemetry: a
     collector receives only the emits that succeed), those counters."""

@@ -1,4 +1,5 @@
-"""VRF health (spec/ops.md §6 row 10, thresholds §1.4 ``vrf_thresholds``) from the
+"""VRF health (docs/operations.md#guardrails row 10, thresholds
+docs/operations.md#telemetry-configuration ``vrf_thresholds``) from the
 ``vrf_rounds`` frame: one row per node per (height, round) it selected in."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ import pandas as pd
 
 from rppsim.checks.verdict import Verdict
 from rppsim.guardrails.base import Frames, GuardrailContext, make_verdict, not_applicable, register
+from rppsim.telemetry.scalars import to_int
 
 GID = "g10-vrf-health"
 
@@ -29,7 +31,8 @@ def compute_fallback_ratios(rounds: pd.DataFrame) -> pd.Series:
 
 @register(10, "vrf-health", "VRF health per round", needs=("vrf_rounds", "vrf_rejections"))
 def check_vrf_health(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 10: per round participation ≥ min_participation_rate (0.66) and rejection
+    """docs/operations.md#guardrails row 10: per round participation ≥ min_participation_rate (0.66)
+    and rejection
     rate ≤ max_rejection_rate (0.25); per node the fraction of fallback rounds ≤
     max_fallback_ratio (0.10). ``vrf_rejections`` totals are reported, not bounded."""
     rounds = frames["vrf_rounds"].dropna(subset=["participation_rate", "rejection_rate"])
@@ -71,7 +74,7 @@ def check_vrf_health(frames: Frames, ctx: GuardrailContext) -> Verdict:
             int(row["now_ms"]),
         )
     ratios = compute_fallback_ratios(rounds)
-    worst_node = int(ratios.idxmax())
+    worst_node = to_int(ratios.idxmax())
     if ratios.max() > max_fb:
         fell = rounds["fallback_selected"].fillna(False).astype(bool)
         row = get_first_row(rounds, fell & (rounds["node"] == worst_node))

@@ -1,4 +1,5 @@
-"""Workload guardrails (spec/ops.md §6 rows 15, 16, 20, 21): smoke transaction, identity
+"""Workload guardrails (docs/operations.md#guardrails rows 15, 16, 20, 21): smoke transaction,
+identity
 genesis, queues and backlog, timetoke accrual — from ``blocks``, ``block_finalized``,
 ``snapshots``, ``ledger`` and ``rejections``."""
 
@@ -15,9 +16,10 @@ from rppsim.node.mempool import REASON_TRANSACTION_DUPLICATE, REASON_TRANSACTION
 from rppsim.telemetry.frames import get_optional_int
 
 TX_REJECTIONS = (f"transaction: {REASON_TRANSACTION_FULL}", REASON_TRANSACTION_DUPLICATE)
-"""Rejection reasons (``kind: reason``) a smoke transaction must not meet (spec/ops.md §1.5)."""
+"""Rejection reasons (``kind: reason``) a smoke transaction must not meet
+(docs/operations.md#limits-and-queues)."""
 QUEUES = ("transactions", "identities", "votes")
-"""The queues bounded by ``mempool_limit`` (spec/ops.md §1.5)."""
+"""The queues bounded by ``mempool_limit`` (docs/operations.md#limits-and-queues)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,8 @@ class Offence:
 
 def compute_rejection_count(rejections: pd.DataFrame, is_match: Callable[[str], bool]) -> Offence:
     """Rejections whose reason matches, summed over nodes from each node's cumulative count
-    (its largest), and the first sample reporting one (DESIGN.md §2, ``rejections`` frame)."""
+    (its largest), and the first sample reporting one (docs/architecture.md#the-node-is-sans-io,
+    ``rejections`` frame)."""
     rows = rejections[[is_match(str(r)) for r in rejections["reason"]]]
     if rows.empty:
         return Offence(0, None, None)
@@ -63,7 +66,8 @@ def get_unfinalized_blocks(blocks: pd.DataFrame, finalized: pd.DataFrame) -> pd.
     needs=("blocks", "block_finalized", "snapshots", "rejections"),
 )
 def check_smoke_tx(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 15: blocks carry the offered transactions and are finalized; the last snapshot
+    """docs/operations.md#guardrails row 15: blocks carry the offered transactions and are
+    finalized; the last snapshot
     of every node holds at most one block's worth of transactions (the next block drains
     it); no "mempool full" or duplicate transaction rejections."""
     gid = "g15-smoke-tx"
@@ -84,7 +88,7 @@ def check_smoke_tx(frames: Frames, ctx: GuardrailContext) -> Verdict:
     last = get_last_snapshots(frames["snapshots"])
     pending = last["pending_transactions"].fillna(0)
     if not last.empty and int(pending.max()) > limit:
-        worst = last.loc[pending.idxmax()]
+        worst = last.loc[pending.idxmax()]  # type: ignore[call-overload]  # pandas-stubs: a label
         message = f"mempool not drained: node {int(worst['node'])} ends with "
         message += f"{int(pending.max())} pending transactions > {limit:g}"
         return make_verdict(
@@ -102,7 +106,8 @@ def check_smoke_tx(frames: Frames, ctx: GuardrailContext) -> Verdict:
 
 @register(16, "identity-genesis", "Smoke: identity genesis", needs=("blocks", "snapshots"))
 def check_identity_genesis(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 16: at most ``max_block_identity_registrations`` (32) identities per block and,
+    """docs/operations.md#guardrails row 16: at most ``max_block_identity_registrations`` (32)
+    identities per block and,
     if identity requests were queued, at least one included. The new identity's tier is not
     judged: the ledger frame holds only the nodes' own accounts."""
     gid = "g16-identity-genesis"
@@ -139,7 +144,8 @@ class QueueBreach:
 
 
 def compute_queue_breaches(snapshots: pd.DataFrame, ctx: GuardrailContext) -> list[QueueBreach]:
-    """Every §6 row 20 limit the snapshots exceed: per-queue max < mempool_limit, average
+    """Every docs/operations.md#guardrails row 20 limit the snapshots exceed: per-queue max <
+    mempool_limit, average
     transaction backlog ≤ 4096, average block backlog ≤ 16, pending uptime proofs ≤ 4."""
     gid = "g20-queues"
     found = []
@@ -170,7 +176,8 @@ def compute_queue_breaches(snapshots: pd.DataFrame, ctx: GuardrailContext) -> li
 
 @register(20, "queues", "Queues and backlog within limits", "warning", needs=("snapshots",))
 def check_queues(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 20 from the snapshots' ``pending_*`` columns (pruning pacing: no pruning job)."""
+    """docs/operations.md#guardrails row 20 from the snapshots' ``pending_*`` columns (pruning
+    pacing: no pruning job)."""
     snapshots = frames["snapshots"]
     if snapshots.empty:
         return make_verdict(20, None, None, None, "the run has no telemetry snapshots")
@@ -196,7 +203,8 @@ def check_queues(frames: Frames, ctx: GuardrailContext) -> Verdict:
     needs=("ledger", "snapshots", "blocks"),
 )
 def check_timetoke_slo(frames: Frames, ctx: GuardrailContext) -> Verdict:
-    """§6 row 21, the decidable part: no account credited above ``accrual_cap_hours`` (720)
+    """docs/operations.md#guardrails row 21, the decidable part: no account credited above
+    ``accrual_cap_hours`` (720)
     and queued uptime proofs reach blocks. Replay success, p95/p99 latencies and
     last-success ages need the chain's replay timings, which the simulator does not model."""
     gid = "g21-timetoke-slo"

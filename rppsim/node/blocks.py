@@ -5,18 +5,27 @@ to check it, a lagging node to apply a commit. A block is applied to a fork of t
 when the block is finalized the fork becomes the ledger, so no block is executed twice.
 
 Timestamps inside the ledger are the block's (``genesis_time_s + timestamp_ms // 1000``), never
-a node's own clock, so every node computes the same state root (DESIGN.md §3).
+a node's own clock, so every node computes the same state root (docs/architecture.md#determinism).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TypedDict, TypeVar
 
 from rppsim.node import vrf
 from rppsim.node.consensus import ValidatorSet
-from rppsim.node.ledger import Ledger, Rejection, SlashingReason, Transfer
+from rppsim.node.evidence import (
+    PROPOSAL_KINDS,
+    compute_offence_kind,
+    compute_proposal_evidence_shape_problem,
+    find_double_spend,
+    get_evidence_proposal,
+    get_slashing_reason,
+)
+from rppsim.node.ledger import Ledger, Rejection, Transfer
 from rppsim.node.messages import (
     VRF_BETA_LEN,
     VRF_PI_LEN,
@@ -60,6 +69,7 @@ from rppsim.node.selection import (
     select_validators,
 )
 from rppsim.node.signing import compute_address, generate_keypair
+from rppsim.node.verifier import MeteredVerifier
 from rppsim.node.vrf_input import PoseidonVrfInput, compute_vrf_input_digest, derive_tier_seed
 
 SECONDS_PER_HOUR = 3600
@@ -120,7 +130,10 @@ _VRF_VERDICTS: dict[bytes, bool] = {}
 _KEY_OWNERS: dict[bytes, str] = {}
 
 
-def _remember(memo: dict[bytes, object], key: bytes, value: object) -> None:
+_V = TypeVar("_V")
+
+
+def _remember(memo: dict[bytes, _V], key: bytes, value: _V) -> None:
     """Store in a process-wide memo, emptied when it reaches ``_MEMO_SIZE`` entries."""
     if len(memo) >= _MEMO_SIZE:
         memo.clear()
@@ -136,7 +149,7 @@ def compute_submission_from_message(message: VrfSubmissionMsg) -> VrfSubmission:
     submission = _SUBMISSIONS.get(key)
     if submission is None:
         submission = _convert_submission(message)
-        _remember(_SUBMISSIONS, key, submission)  # type: ignore[arg-type]
+        _remember(_SUBMISSIONS, key, submission)
     return submission
 
 
@@ -145,7 +158,7 @@ def _get_key_owner(public_key: bytes) -> str:
     owner = _KEY_OWNERS.get(public_key)
     if owner is None:
         owner = compute_address(public_key)
-        _remember(_KEY_OWNERS, public_key, owner)  # type: ignore[arg-type]
+        _remember(_KEY_OWNERS, public_key, owner)
     return owner
 
 
@@ -156,7 +169,7 @@ def is_valid_submission_proof(message: VrfSubmissionMsg) -> bool:
     verdict = _VRF_VERDICTS.get(key)
     if verdict is None:
         verdict = is_valid_vrf_proof(compute_submission_from_message(message))
-        _remember(_VRF_VERDICTS, key, verdict)  # type: ignore[arg-type]
+        _remember(_VRF_VERDICTS, key, verdict)
     return verdict
 
 
@@ -174,11 +187,13 @@ def _convert_submission(message: VrfSubmissionMsg) -> VrfSubmission:
 def compute_submission_problem(
     message: VrfSubmissionMsg, ctx: HeightContext, ledger: Ledger
 ) -> str | None:
-    """Why a submission cannot count for ``ctx.height``, before the chain's checks (§1.3, §1.6).
+    """Why a submission cannot count for ``ctx.height``, before the chain's checks
+    (docs/protocol.md#submissions-and-rejections, docs/protocol.md#epochs-and-replay-protection).
 
     The VRF input must name the tip and the ledger epoch ([RT] ``gather_vrf_submissions``); the
     key must belong to the address (a port rule: the chain never binds the VRF key); with
-    ``check_declared_tier`` the declared tier and hours must be the ledger's (spec §7.5).
+    ``check_declared_tier`` the declared tier and hours must be the ledger's
+    (docs/protocol.md#known-weaknesses).
     """
     if message.height != ctx.height:
         return "submission for another height"
@@ -200,7 +215,8 @@ def compute_submission_problem(
 
 
 def compute_gossip_submission_problem(message: VrfSubmissionMsg) -> str | None:
-    """The gossip check ``verify_submission``: a public key and a valid VRF (spec §1.3)."""
+    """The gossip check ``verify_submission``: a public key and a valid VRF
+    (docs/protocol.md#submissions-and-rejections)."""
     if not message.public_key:
         return "missing VRF public key"
     if not is_valid_submission_proof(message):
@@ -209,7 +225,8 @@ def compute_gossip_submission_problem(message: VrfSubmissionMsg) -> str | None:
 
 
 def compute_leader_key(submission: VerifiedSubmission) -> tuple[int, int, int, int, int, str]:
-    """[RT] leader order: tier, hours, weight desc; weighted randomness, address asc (§1.5)."""
+    """[RT] leader order: tier, hours, weight desc; weighted randomness, address asc
+    (docs/protocol.md#leader)."""
     return (
         not submission.verified,
         -submission.tier,
@@ -238,7 +255,8 @@ class RoundSet:
 def compute_round_set(
     ledger: Ledger, messages: Iterable[VrfSubmissionMsg], ctx: HeightContext
 ) -> RoundSet:
-    """Selection over the submissions ∩ the ledger's Tl3+ candidates (spec §1.4, §2.1).
+    """Selection over the submissions ∩ the ledger's Tl3+ candidates
+    (docs/protocol.md#selection-weight-threshold-and-fallback, docs/protocol.md#rounds-and-quorum).
 
     Submissions that fail ``compute_submission_problem`` are left out before selection.
     """
@@ -250,15 +268,19 @@ def compute_round_set(
     )
     candidates, observers = ledger.get_participants()
     profiles = compute_round_validators(selection, candidates)
+    if ctx.rules.normalise_vrf_metrics:
+        accepted = {s.address for s in selection.validators}
+        used = bool(profiles) and all(p.address not in accepted for p in profiles)
+        selection = replace(selection, metrics=selection.metrics.normalised(used))
     by_address = {s.address: s for s in selection.validators}
     if selection.fallback is not None:
         by_address.setdefault(selection.fallback.submission.address, selection.fallback.submission)
     if ctx.rules.threshold_caps_committee:
-        kept = {
+        capped = {
             s.address
             for s in compute_capped_committee(selection.validators, ctx.target_validator_count)
         }
-        profiles = tuple(p for p in profiles if p.address in kept)
+        profiles = tuple(p for p in profiles if p.address in capped)
     members = [by_address[p.address] for p in profiles]
     order = [s.address for s in sorted(members, key=compute_leader_key)]
     powers = {p.address: p.voting_power for p in profiles}
@@ -274,11 +296,16 @@ def compute_round_set(
 # --- identities, uptime and evidence ----------------------------------------------------------
 
 
-def compute_identity_problem(request: IdentityRequest, ledger: Ledger) -> str | None:
-    """Why an identity request cannot be registered now (spec §5 "Identity onboarding").
+def compute_identity_problem(
+    request: IdentityRequest, ledger: Ledger, *, verify_proof: bool = True
+) -> str | None:
+    """Why an identity request cannot be registered now (docs/protocol.md#rewards-and-treasury
+    "Identity onboarding").
 
     The chain's attestation quorum (≥ 3 precommit votes, ≥ 2 gossip confirmations) is replaced
     by the block's own commit certificate, which carries ≥ ⌈2T/3⌉ + 1 of voting power.
+    ``verify_proof`` False skips the identity's VRF proof: mempool admission with the
+    ``recursive_proofs`` gate off (docs/operations.md#rollout); blocks always verify it.
     """
     if not is_valid_identity_signature(request):
         return "invalid identity signature"
@@ -288,6 +315,8 @@ def compute_identity_problem(request: IdentityRequest, ledger: Ledger) -> str | 
         return "stale epoch nonce"
     if ledger.is_vrf_tag_used(request.vrf_tag):
         return "vrf tag already used in this epoch"
+    if not verify_proof:
+        return None
     vrf_input = PoseidonVrfInput(
         request.epoch_nonce, 0, derive_tier_seed(request.wallet_address, 0)
     )
@@ -303,7 +332,7 @@ def compute_identity_problem(request: IdentityRequest, ledger: Ledger) -> str | 
 
 def build_identity_request(ledger: Ledger, seed: bytes) -> IdentityRequest:
     """A new wallet's signed identity request against ``ledger``, one that
-    ``compute_identity_problem`` accepts (spec/consensus.md §1.6)."""
+    ``compute_identity_problem`` accepts (docs/protocol.md#epochs-and-replay-protection)."""
     wallet = generate_keypair(seed)
     vrf_secret, vrf_public = vrf.keypair(seed)
     vrf_input = PoseidonVrfInput(ledger.epoch_nonce, 0, derive_tier_seed(wallet.address, 0))
@@ -321,7 +350,8 @@ def build_identity_request(ledger: Ledger, seed: bytes) -> IdentityRequest:
 
 
 def compute_uptime_statement(proof: UptimeProof, accrual_cap_hours: int) -> UptimeStatement:
-    """The public statement an uptime proof must prove (spec §4; spec/proofs.md §C.5 item 5)."""
+    """The public statement an uptime proof must prove (docs/protocol.md#timetoke;
+    docs/proofs.md#circuits item 5)."""
     hours = max(proof.window_end - proof.window_start, 0) // SECONDS_PER_HOUR
     return UptimeStatement(
         wallet_address=proof.wallet_address,
@@ -337,7 +367,8 @@ def compute_uptime_statement(proof: UptimeProof, accrual_cap_hours: int) -> Upti
 def compute_uptime_problem(
     proof: UptimeProof, proofs: ProofService, max_proof_size_bytes: int, cap_hours: int
 ) -> str | None:
-    """Why an uptime proof is not acceptable regardless of ledger state (spec §4)."""
+    """Why an uptime proof is not acceptable regardless of ledger state
+    (docs/protocol.md#timetoke)."""
     if proof.window_end <= proof.window_start:
         return "invalid window"
     if proof.window_end - proof.window_start < SECONDS_PER_HOUR:
@@ -363,13 +394,59 @@ def _is_hex32(text: str) -> bool:
 
 
 def compute_evidence_problem(evidence: Evidence, ledger: Ledger) -> str | None:
-    """Why evidence cannot be applied: it must verify and its offender still be validated."""
-    if not is_valid_double_sign_evidence(evidence):
+    """Why evidence cannot be applied: it must verify and its offender still be validated.
+
+    Double-sign evidence verifies on its own; proposal evidence (``rppsim.node.evidence``)
+    only for its shape here: that its block is invalid is ``compute_proposal_evidence_problem``,
+    which ``compute_block_problem`` runs on every block that carries it.
+    """
+    if evidence.kind in PROPOSAL_KINDS:
+        problem = compute_proposal_evidence_shape_problem(evidence, ledger.height + 1)
+        if problem is not None:
+            return problem
+    elif not is_valid_double_sign_evidence(evidence):
         return "invalid evidence"
     account = ledger.get_account(evidence.address)
     if account is None or not account.reputation.zsi_validated:
         return "offender already slashed"
     return None
+
+
+def compute_proposal_evidence_problem(
+    evidence: Evidence,
+    ledger: Ledger,
+    ctx: HeightContext,
+    proofs: ProofService,
+    previous_set: ValidatorSet | None,
+    previous_epoch: int,
+    electorate: RoundSet | None,
+) -> str | None:
+    """Why proposal evidence does not hold at the height ``ctx`` decides (None: it holds):
+    its proposal's block, checked as ``compute_block_problem`` checks any block against
+    ``ledger`` (the state before the height), must fail with the fault the evidence names.
+    ``electorate`` is the height's voting set under the ``committed`` rule, else None."""
+    problem = compute_evidence_problem(evidence, ledger)
+    if problem is not None:
+        return problem
+    proposal = get_evidence_proposal(evidence)
+    assert proposal is not None  # the shape check decoded it
+    block = proposal.block
+    verdict = compute_block_problem(
+        ledger, block, ctx, proofs, previous_set, previous_epoch, round_set=electorate
+    )
+    if not isinstance(verdict, str):
+        return "the accused proposal is valid"
+    kind = compute_offence_kind(verdict, find_double_spend(block, ledger) is not None)
+    if kind != evidence.kind:
+        return "the accused proposal fails otherwise"
+    return None
+
+
+def get_unmetered(proofs: ProofService) -> ProofService:
+    """The proof service behind a node's ``MeteredVerifier``: re-checking the accused block of
+    proposal evidence is rppsim's (the chain never re-verifies a proof as evidence), so it
+    stays out of the node's verifier counters and cache."""
+    return proofs.service if isinstance(proofs, MeteredVerifier) else proofs
 
 
 def compute_evidence_key(evidence: Evidence) -> tuple[str, int, int, int]:
@@ -383,7 +460,8 @@ def compute_evidence_key(evidence: Evidence) -> tuple[str, int, int, int]:
 def compute_proof_problem(
     slot: ProofSlot, statement: Statement, proofs: ProofService, max_proof_size_bytes: int
 ) -> str | None:
-    """Size gate first, then the verifier registry (spec/ops.md §5)."""
+    """Size gate first, then the verifier registry
+    (docs/operations.md#proof-systems-and-the-size-gate)."""
     if slot.circuit != statement.circuit:
         return f"proof for circuit {slot.circuit}, expected {statement.circuit}"
     too_large = compute_size_gate_error(len(slot.data), max_proof_size_bytes)
@@ -415,7 +493,8 @@ def compute_consensus_statement(
 def compute_certificate_problem(
     certificate: ConsensusCertificate, validators: ValidatorSet, height: int, block_hash: str
 ) -> str | None:
-    """Certificate checks of ``verify_consensus_certificate`` (spec §2.1 "External-block").
+    """Certificate checks of ``verify_consensus_certificate`` (docs/protocol.md#rounds-and-quorum
+    "External-block").
 
     Every vote verifies and names this height, round and block; no voter twice per phase;
     every precommit voter also prevoted; recorded weights are the voters' powers; both sums
@@ -512,7 +591,8 @@ def process_block(
     Order: slashing first (an offender is not paid), then transfers, identities and uptime
     credits, then the participation detectors over the carried certificate and
     ``previous_set``, the validator set of the previous block (``process_participation``),
-    then the consensus reward (5 + fees, spec §5) to the block's validator set, except the
+    then the consensus reward (5 + fees, docs/protocol.md#rewards-and-treasury) to the block's
+    validator set, except the
     slashed and the detected.
     """
     now_s = compute_block_time_s(genesis_time_s, block.header.timestamp_ms)
@@ -520,7 +600,7 @@ def process_block(
         problem = compute_evidence_problem(evidence, ledger)
         if problem is not None:
             return problem
-        ledger.process_slash(evidence.address, SlashingReason.ConsensusFault, now_s)
+        ledger.process_slash(evidence.address, get_slashing_reason(evidence.kind), now_s)
     applied = process_block_transactions(ledger, block, now_s)
     if isinstance(applied, str):
         return applied
@@ -594,7 +674,8 @@ def compute_block_problem(
     previous_epoch: int,
     round_set: RoundSet | None = None,
 ) -> AppliedBlock | str:
-    """Check a block against the tip and ledger, and apply it to a fork (spec §2.1).
+    """Check a block against the tip and ledger, and apply it to a fork
+    (docs/protocol.md#rounds-and-quorum).
 
     Returns the applied fork, or the reason the block is invalid. Proof slots are checked
     against statements this node computes itself, so a proof over other public inputs fails.
@@ -621,6 +702,20 @@ def compute_block_problem(
     problem = compute_transactions_problem(block)
     if problem is not None:
         return problem
+    electorate = round_set if ctx.rules.electorate == "committed" else None
+    for evidence in block.evidence:
+        if evidence.kind in PROPOSAL_KINDS:
+            problem = compute_proposal_evidence_problem(
+                evidence,
+                ledger,
+                ctx,
+                get_unmetered(proofs),
+                previous_set,
+                previous_epoch,
+                electorate,
+            )
+            if problem is not None:
+                return f"evidence: {problem}"
     for uptime in block.uptime_proofs:
         problem = compute_uptime_problem(
             uptime, proofs, ctx.max_proof_size_bytes, ledger.params.timetoke.accrual_cap_hours
@@ -647,7 +742,18 @@ def compute_block_problem(
     return AppliedBlock(fork, round_set, rows, fees)
 
 
-def compute_header_vrf_fields(submission: VerifiedSubmission | None) -> dict[str, object]:
+class HeaderVrfFields(TypedDict):
+    """The VRF fields of a ``BlockHeader``, as keyword arguments."""
+
+    vrf_public_key: bytes
+    vrf_randomness: int
+    vrf_beta: bytes
+    vrf_pi: bytes
+    vrf_epoch: int
+    vrf_tier_seed: bytes
+
+
+def compute_header_vrf_fields(submission: VerifiedSubmission | None) -> HeaderVrfFields:
     """The header's VRF fields: the proposer's electing submission, or zeros for a member
     elected without one (the genesis electorate, ``rppsim.node.electorate``)."""
     if submission is None:
@@ -705,7 +811,8 @@ def compute_block_statements(
     proofs: ProofService,
 ) -> list[Statement]:
     """What a block's proofs must state, in order: its transfer batch (when it has transfers)
-    and the certificate it carries (spec/ops.md §6 rows 14 and 17). A statement the proof
+    and the certificate it carries (docs/operations.md#guardrails rows 14 and 17). A statement the
+    proof
     service cannot express is left out; every node agrees on that (``is_provable``)."""
     statements: list[Statement] = []
     if rows:

@@ -1,4 +1,5 @@
-"""Building a block: what the leader of a round proposes (spec/consensus.md §2.1 driver, step 4).
+"""Building a block: what the leader of a round proposes (docs/protocol.md#rounds-and-quorum driver,
+step 4).
 
 ≤ 32 identities, ≤ 512 transactions by fee, all uptime proofs and pending evidence that still
 apply, the VRF submissions of this height's selection (they elect the next height under
@@ -6,12 +7,13 @@ apply, the VRF submissions of this height's selection (they elect the next heigh
 block (with every vote for it the leader holds by then), a transfer-batch proof and a consensus
 proof of that certificate. No empty blocks unless
 ``allow_empty_blocks``. The payload stays queued until a finalized block includes it, so a
-proposal that does not commit loses nothing.
+proposal that does not commit loses nothing; a drained transaction the ledger refuses
+(a nonce gap included) is dropped, as the chain drops it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -26,7 +28,8 @@ from rppsim.node.blocks import (
     process_block,
 )
 from rppsim.node.consensus import PRECOMMIT, PREVOTE, RoundVotes
-from rppsim.node.ledger import Ledger, Rejection, SlashingReason, Transfer
+from rppsim.node.evidence import get_slashing_reason
+from rppsim.node.ledger import Ledger, Rejection, Transfer
 from rppsim.node.messages import (
     Block,
     BlockHeader,
@@ -69,15 +72,25 @@ def compute_sealed_block(draft: Block, state_root: bytes, proofs: tuple[ProofSlo
     return replace(draft, header=header, proofs=proofs)
 
 
+def compute_next_nonce(ledger: Ledger) -> Callable[[str], int]:
+    """A sender's next nonce on ``ledger`` (1 for an unknown account)."""
+
+    def next_nonce(address: str) -> int:
+        account = ledger.get_account(address)
+        return 1 if account is None else account.nonce + 1
+
+    return next_nonce
+
+
 class BlockBuilder:
     """Block assembly of ``Node`` (a mixin: it reads the node's ledger, pool and mempool)."""
 
-    def _build_block(self: Node, now: int, round_: int) -> Block | None:
+    def _build_block(self: Node, now: int, round_: int) -> Block | None:  # type: ignore[misc]  # mixin: self is the Node
         """The block this node would propose now, or None (see ``_assemble_block``)."""
         built = self._assemble_block(now, round_)
         return None if built is None else built[0]
 
-    def _assemble_block(self: Node, now: int, round_: int) -> tuple[Block, AppliedBlock] | None:
+    def _assemble_block(self: Node, now: int, round_: int) -> tuple[Block, AppliedBlock] | None:  # type: ignore[misc]  # mixin: self is the Node
         """Seal a block of what the ledger still accepts, with the block applied to a fork;
         None when there is nothing to propose (no empty blocks by default).
 
@@ -91,7 +104,8 @@ class BlockBuilder:
         round_set = self._voting_set_of_submissions(submissions)
         leader = round_set.validators.get_leader(round_, self.rules.rotate_leader_on_round_change)
         if leader != self.address:
-            return self._reject("propose", "not the leader of the block's validator set") or None
+            self._reject("propose", "not the leader of the block's validator set")
+            return None
         now_s = compute_block_time_s(self.genesis_time_s, now)
         evidence, transactions, identities, uptime_proofs = self._select_payload(now_s)
         has_payload = transactions or identities or uptime_proofs or evidence
@@ -111,12 +125,13 @@ class BlockBuilder:
             fork, draft, round_set, self.genesis_time_s, self._cap_hours(), self.previous_set
         )
         if isinstance(applied, str):
-            return self._reject("propose", applied) or None
+            self._reject("propose", applied)
+            return None
         proofs = tuple(self._block_proofs(draft, applied[0]))
         block = compute_sealed_block(draft, fork.get_state_root(), proofs)
         return block, AppliedBlock(fork, round_set, applied[0], applied[1])
 
-    def _carried_certificate(self: Node) -> ConsensusCertificate | None:
+    def _carried_certificate(self: Node) -> ConsensusCertificate | None:  # type: ignore[misc]  # mixin: self is the Node
         """The certificate of the previous block this node's block carries: its commit
         certificate plus every other vote for that block in the deciding round the node holds
         now, late ones included, so the participation detectors see every validator whose
@@ -145,7 +160,7 @@ class BlockBuilder:
             certificate.observers,
         )
 
-    def _draft_header(self: Node, now: int, round_: int, round_set: RoundSet) -> BlockHeader:
+    def _draft_header(self: Node, now: int, round_: int, round_set: RoundSet) -> BlockHeader:  # type: ignore[misc]  # mixin: self is the Node
         """The header fields known before the payload is applied; roots are filled in later."""
         account = self.ledger.get_account(self.address)
         assert account is not None and round_set.validators.is_member(self.address)
@@ -170,22 +185,26 @@ class BlockBuilder:
             recursive_commitment=zero,
         )
 
-    def _select_payload(
+    def _select_payload(  # type: ignore[misc]  # mixin: self is the Node
         self: Node, now_s: int
     ) -> tuple[list[Evidence], list[Transaction], list[IdentityRequest], list[UptimeProof]]:
         """Evidence, ≤ 512 transfers, ≤ 32 identities and uptime proofs that apply, in
-        ``process_block`` order on one ledger fork (spec/consensus.md §2.1 driver, step 4).
+        ``process_block`` order on one ledger fork (docs/protocol.md#rounds-and-quorum driver, step
+        4).
 
-        What no longer applies is dropped (counted); the rest goes back to the mempool.
+        What does not apply is dropped (counted), as the chain does; the rest goes back to the
+        mempool.
         """
         fork = self.ledger.fork()
         evidence: list[Evidence] = []
         for item in self.pending_evidence.values():
             if compute_evidence_problem(item, fork) is None:
-                fork.process_slash(item.address, SlashingReason.ConsensusFault, now_s)
+                fork.process_slash(item.address, get_slashing_reason(item.kind), now_s)
                 evidence.append(item)
         payload = self.mempool.take_block_payload(
-            self.config.max_block_transactions, self.config.max_block_identity_registrations
+            self.config.max_block_transactions,
+            self.config.max_block_identity_registrations,
+            compute_next_nonce(fork) if self.rules.nonce_ordered_payload else None,
         )
         transactions = self._applicable_transactions(fork, payload.transactions, now_s)
         identities: list[IdentityRequest] = []
@@ -218,11 +237,16 @@ class BlockBuilder:
             self.mempool.add_uptime_proof(proof)
         return evidence, transactions, identities, uptime_proofs
 
-    def _applicable_transactions(
+    def _applicable_transactions(  # type: ignore[misc]  # mixin: self is the Node
         self: Node, fork: Ledger, candidates: Iterable[Transaction], now_s: int
     ) -> list[Transaction]:
         """The transfers ``fork`` accepts, fee order first; a transfer waiting for a nonce
-        is retried after the others and stays queued if it still waits."""
+        is retried after the others (an rppsim choice) and dropped if it still waits.
+
+        The chain drops every drained transfer its ledger refuses ("dropping invalid
+        transaction", ``produce_block``, HUBId/chain:rpp/runtime/node.rs). Keeping the waiting
+        ones queued instead livelocks a backlog: the next-nonce transfers left behind are the
+        low-fee ones, below the fee cut of every later drain, so nothing applies again."""
         kept: list[Transaction] = []
         waiting = list(candidates)
         progress = True
@@ -244,11 +268,11 @@ class BlockBuilder:
                 else:
                     self.rejections[f"propose: transaction {rejection.value}"] += 1
             waiting = retry
-        for tx in waiting:
-            self.mempool.add_transaction(tx)
+        if waiting:
+            self.rejections[f"propose: transaction {Rejection.INVALID_NONCE.value}"] += len(waiting)
         return kept
 
-    def _block_proofs(self: Node, block: Block, rows: tuple[TransferRow, ...]) -> list[ProofSlot]:
+    def _block_proofs(self: Node, block: Block, rows: tuple[TransferRow, ...]) -> list[ProofSlot]:  # type: ignore[misc]  # mixin: self is the Node
         """The transfer-batch proof and the consensus proof of the carried certificate."""
         statements = compute_block_statements(
             block, rows, self.previous_set, self.previous_epoch, self.proofs

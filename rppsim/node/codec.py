@@ -1,10 +1,19 @@
-"""A tiny, strict, canonical binary encoding for wire messages (DESIGN.md §2).
+"""A tiny, strict, canonical binary encoding for wire messages
+(docs/architecture.md#the-node-is-sans-io).
 
 Layout rules: integers are fixed-width little-endian (u8, u32, u64, u128), except ``u256``,
 which is 32 bytes big-endian (the chain's arbitrary-precision naturals such as VRF randomness
 and voting power). Byte strings are either fixed-length (no prefix) or prefixed by a u32
 length. Strings are UTF-8 with a u32 byte-length prefix. Lists are a u32 count followed by
-the items. Optionals and bools are one byte, 0 or 1. There are no floats.
+the items. Optionals and bools are one byte, 0 or 1. ``i64`` is 8 bytes two's complement
+little-endian; ``nat`` an unbounded natural as a u32 length and its minimal big-endian bytes
+(zero is empty, a leading zero byte is malformed). Floats appear only in state snapshots (the
+chain's f64 reputation scores, ``rppsim.node.state_sync``): ``f64`` is the IEEE-754 binary64
+bits little-endian, NaN excluded, so every other bit pattern is its own canonical encoding.
+
+A record's bytes are declared once as a ``Layout``: its fields in order, each with a ``Codec``
+(a field type: how a value is written and read, e.g. ``U64``, ``fixed(32)``,
+``sequence(STRING)``); ``write_layout`` and ``read_layout`` derive both directions from it.
 
 Every value has exactly one encoding, so ``encode(decode(b)) == b`` whenever ``decode(b)``
 succeeds. A ``Reader`` reports every malformed input (truncation, trailing bytes, a bad flag,
@@ -15,16 +24,40 @@ encode (a programming error, never attacker input).
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 __all__ = [
+    "BOOL",
+    "BYTES",
+    "F64",
+    "I64",
+    "NAT",
+    "STRING",
+    "U8",
+    "U32",
+    "U64",
+    "U128",
+    "U256",
+    "Codec",
     "DecodeError",
     "EncodeError",
+    "Layout",
     "Reader",
     "Writer",
+    "constrained",
     "decode_exact",
+    "enum",
+    "fixed",
+    "layout",
+    "option",
+    "read_layout",
+    "sequence",
+    "write_layout",
 ]
 
 T = TypeVar("T")
@@ -76,6 +109,32 @@ class Writer:
         """32 bytes big-endian (an arbitrary-precision natural below 2^256)."""
         return self._uint(value, 32, "big")
 
+    def i64(self, value: int) -> Writer:
+        """8 bytes two's complement little-endian."""
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise EncodeError(f"expected an int, got {type(value).__name__}")
+        if not -(1 << 63) <= value < 1 << 63:
+            raise EncodeError(f"{value} does not fit a signed 64-bit field")
+        self._buf += value.to_bytes(8, "little", signed=True)
+        return self
+
+    def nat(self, value: int) -> Writer:
+        """A u32 length, then the minimal big-endian bytes of a natural (0: no bytes)."""
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise EncodeError(f"expected an int, got {type(value).__name__}")
+        if value < 0:
+            raise EncodeError(f"{value} is not a natural")
+        return self.var_bytes(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+    def f64(self, value: float) -> Writer:
+        """IEEE-754 binary64 little-endian; NaN has no encoding."""
+        if not isinstance(value, float):
+            raise EncodeError(f"expected a float, got {type(value).__name__}")
+        if math.isnan(value):
+            raise EncodeError("NaN has no canonical encoding")
+        self._buf += struct.pack("<d", value)
+        return self
+
     def boolean(self, flag: bool) -> Writer:
         """One byte, 0 or 1."""
         if not isinstance(flag, bool):
@@ -100,13 +159,12 @@ class Writer:
 
     def string(self, text: str) -> Writer:
         """A u32 byte-length prefix, then the strict UTF-8 bytes."""
-        if not isinstance(text, str):
-            raise EncodeError(f"expected a str, got {type(text).__name__}")
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise EncodeError(f"string is not valid UTF-8: {error.reason}") from None
-        return self.var_bytes(data)
+        return self.var_bytes(_utf8(text))
+
+    def text(self, text: str) -> Writer:
+        """The strict UTF-8 bytes with no prefix (only inside signed bytes, never decoded)."""
+        self._buf += _utf8(text)
+        return self
 
     def option(self, value: T | None, write: Callable[[Writer, T], object]) -> Writer:
         """Flag 0 for None, else flag 1 followed by ``write(self, value)``."""
@@ -192,6 +250,24 @@ class Reader:
         """32 bytes big-endian."""
         return int.from_bytes(self.take(32), "big")
 
+    def i64(self) -> int:
+        """8 bytes two's complement little-endian."""
+        return int.from_bytes(self.take(8), "little", signed=True)
+
+    def nat(self) -> int:
+        """A u32 length, then minimal big-endian bytes (no leading zero byte)."""
+        data = self.var_bytes()
+        if data[:1] == b"\x00":
+            raise DecodeError("natural with a leading zero byte")
+        return int.from_bytes(data, "big")
+
+    def f64(self) -> float:
+        """IEEE-754 binary64 little-endian; NaN is malformed."""
+        value: float = struct.unpack("<d", self.take(8))[0]
+        if math.isnan(value):
+            raise DecodeError("NaN float")
+        return value
+
     def boolean(self) -> bool:
         """One byte, 0 or 1 only."""
         flag = self.u8()
@@ -237,7 +313,7 @@ class Reader:
         member = enum_type._value2member_map_.get(value)
         if member is None:
             raise DecodeError(f"{value} is not a {enum_type.__name__}")
-        return member  # type: ignore[return-value]
+        return member  # type: ignore[return-value]  # an enum_type member
 
 
 def decode_exact(data: bytes, read: Callable[[Reader], T]) -> T:
@@ -251,6 +327,137 @@ def decode_exact(data: bytes, read: Callable[[Reader], T]) -> T:
         raise DecodeError(f"malformed value: {error}") from None
     reader.finish()
     return value
+
+
+# --- declarative layouts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """A field type of a layout: how one value is written and read.
+
+    ``min_size`` is a lower bound of its encoding, which bounds a list's count before reading;
+    ``param`` is what the type is built from (a length, an enum, an element codec, …) so
+    tests can derive values of every layout. ``read`` is None for a write-only type (one that
+    appears only inside signed bytes).
+    """
+
+    label: str
+    write: Callable[[Writer, Any], object]
+    read: Callable[[Reader], Any] | None
+    min_size: int = 1
+    param: Any = None
+
+
+Layout = tuple[tuple[str, Codec], ...]
+"""The fields of a record in wire order, each with its codec."""
+
+
+def layout(**fields: Codec) -> Layout:
+    """A layout from keyword arguments, in the order given."""
+    return tuple(fields.items())
+
+
+def write_layout(writer: Writer, record: object, fields: Layout) -> Writer:
+    """Write the ``fields`` of ``record`` (attributes of those names) in order."""
+    for name, codec in fields:
+        codec.write(writer, getattr(record, name))
+    return writer
+
+
+def read_layout(reader: Reader, fields: Layout) -> list[Any]:
+    """Read the values of ``fields`` in order."""
+    return [codec.read(reader) for _, codec in fields]  # type: ignore[misc]  # layout codecs read
+
+
+U8 = Codec("u8", Writer.u8, Reader.u8, 1)
+U32 = Codec("u32", Writer.u32, Reader.u32, 4)
+U64 = Codec("u64", Writer.u64, Reader.u64, 8)
+U128 = Codec("u128", Writer.u128, Reader.u128, 16)
+U256 = Codec("u256", Writer.u256, Reader.u256, 32)
+I64 = Codec("i64", Writer.i64, Reader.i64, 8)
+NAT = Codec("nat", Writer.nat, Reader.nat, 4)
+F64 = Codec("f64", Writer.f64, Reader.f64, 8)
+BOOL = Codec("bool", Writer.boolean, Reader.boolean, 1)
+STRING = Codec("string", Writer.string, Reader.string, 4)
+BYTES = Codec("bytes", Writer.var_bytes, Reader.var_bytes, 4)
+
+
+def fixed(length: int) -> Codec:
+    """Exactly ``length`` bytes, no prefix."""
+    return Codec(
+        f"bytes[{length}]",
+        lambda w, data: w.fixed(data, length),
+        lambda r: r.fixed(length),
+        length,
+        length,
+    )
+
+
+def enum(enum_type: type[IntEnum]) -> Codec:
+    """A u8 member value of ``enum_type``."""
+    return Codec(
+        enum_type.__name__,
+        lambda w, value: w.enum(value, enum_type),
+        lambda r: r.enum(enum_type),
+        1,
+        enum_type,
+    )
+
+
+def option(item: Codec) -> Codec:
+    """Flag 0 for None, else flag 1 and the item."""
+    return Codec(
+        f"option<{item.label}>",
+        lambda w, value: w.option(value, item.write),
+        lambda r: r.option(item.read),  # type: ignore[arg-type]  # item reads
+        1,
+        item,
+    )
+
+
+def sequence(item: Codec) -> Codec:
+    """A u32 count, then the items (the count bounded by ``item.min_size`` when read)."""
+    return Codec(
+        f"list<{item.label}>",
+        lambda w, items: w.sequence(items, item.write),
+        lambda r: r.sequence(item.read, min_item_size=item.min_size),  # type: ignore[arg-type]  # item reads
+        4,
+        item,
+    )
+
+
+def constrained(
+    label: str,
+    base: Codec,
+    is_valid: Callable[[Any], bool],
+    encode_error: str,
+    decode_error: str,
+) -> Codec:
+    """``base`` restricted to values where ``is_valid`` holds; the errors are format strings
+    of ``value`` (checked before writing, and after reading)."""
+
+    def write(writer: Writer, value: Any) -> None:
+        if not is_valid(value):
+            raise EncodeError(encode_error.format(value=value))
+        base.write(writer, value)
+
+    def read(reader: Reader) -> Any:
+        value = base.read(reader)  # type: ignore[misc]  # base reads
+        if not is_valid(value):
+            raise DecodeError(decode_error.format(value=value))
+        return value
+
+    return Codec(label, write, read, base.min_size, base)
+
+
+def _utf8(text: str) -> bytes:
+    if not isinstance(text, str):
+        raise EncodeError(f"expected a str, got {type(text).__name__}")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise EncodeError(f"string is not valid UTF-8: {error.reason}") from None
 
 
 def _as_bytes(data: bytes) -> bytes:

@@ -1,7 +1,8 @@
-"""Typed node configuration: the chain's ``NodeConfig`` keys the harness uses (spec/ops.md §1).
+"""Typed node configuration: the chain's ``NodeConfig`` keys the harness uses
+(docs/operations.md#node-configuration).
 
-Loading runs in three steps, each stopping at its first error (the chain's rule, spec/ops.md
-§1.1):
+Loading runs in three steps, each stopping at its first error (the chain's rule,
+docs/operations.md#loading-and-rejection):
 
 1. parse (the chain's serde step): first unknown keys in document order (strict: error,
    relaxed: warning; an unknown feature gate fails in both modes), then types, required keys,
@@ -51,7 +52,8 @@ SUM_TOLERANCE: Final = 1e-6
 
 
 class ReleaseChannel(Enum):
-    """``rollout.release_channel`` (spec/ops.md §1.3); ``order`` is the promotion order."""
+    """``rollout.release_channel`` (docs/operations.md#rollout); ``order`` is the promotion
+    order."""
 
     DEVELOPMENT = "development"
     TESTNET = "testnet"
@@ -60,7 +62,8 @@ class ReleaseChannel(Enum):
 
     @property
     def order(self) -> int:
-        """Index in development → testnet → canary → mainnet (spec/ops.md §6 row 3)."""
+        """Index in development → testnet → canary → mainnet (docs/operations.md#guardrails row
+        3)."""
         return list(ReleaseChannel).index(self)
 
 
@@ -74,7 +77,7 @@ FEATURE_GATE_NAMES: Final = (
     "witness_network",
 )
 
-# The gate each stage switches on, in order (spec/ops.md §1.3, staged rollout bundles).
+# The gate each stage switches on, in order (docs/operations.md#rollout, staged rollout bundles).
 _STAGE_GATE: Final = {
     ReleaseChannel.TESTNET: "malachite_consensus",
     ReleaseChannel.CANARY: "timetoke_rewards",
@@ -84,7 +87,8 @@ _STAGE_GATE: Final = {
 
 @dataclass(frozen=True, slots=True)
 class FeatureGates:
-    """``[rollout.feature_gates]``: 7 bools at the chain's code defaults (spec/ops.md §1.3)."""
+    """``[rollout.feature_gates]``: 7 bools at the chain's code defaults
+    (docs/operations.md#rollout)."""
 
     pruning: bool = True
     recursive_proofs: bool = True
@@ -99,9 +103,21 @@ class FeatureGates:
         return {name: getattr(self, name) for name in FEATURE_GATE_NAMES}
 
 
+def compute_announcement_problem(announced: Mapping[str, object]) -> str | None:
+    """Why a peer's feature-gate announcement (gate name → bool) is refused, None when it is
+    not: the chain rejects a name outside the 7 gates (docs/operations.md#rollout)."""
+    for name, value in announced.items():
+        if name not in FEATURE_GATE_NAMES:
+            return f"unknown feature gate `{name}` in announcement"
+        if not isinstance(value, bool):
+            return f"feature gate `{name}` in announcement is not a bool"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class VrfThresholds:
-    """``[rollout.telemetry.vrf_thresholds]`` (spec/ops.md §1.4), each in [0, 1]."""
+    """``[rollout.telemetry.vrf_thresholds]`` (docs/operations.md#telemetry-configuration), each in
+    [0, 1]."""
 
     min_participation_rate: float = 0.66
     max_rejection_rate: float = 0.25
@@ -110,7 +126,8 @@ class VrfThresholds:
 
 @dataclass(frozen=True, slots=True)
 class TelemetryConfig:
-    """``[rollout.telemetry]`` (spec/ops.md §1.4); an empty endpoint is stored as None."""
+    """``[rollout.telemetry]`` (docs/operations.md#telemetry-configuration); an empty endpoint is
+    stored as None."""
 
     enabled: bool = False
     endpoint: str | None = None
@@ -124,7 +141,7 @@ class TelemetryConfig:
 
 @dataclass(frozen=True, slots=True)
 class RolloutConfig:
-    """``[rollout]`` (spec/ops.md §1.3)."""
+    """``[rollout]`` (docs/operations.md#rollout)."""
 
     release_channel: ReleaseChannel = ReleaseChannel.DEVELOPMENT
     feature_gates: FeatureGates = field(default_factory=FeatureGates)
@@ -133,7 +150,7 @@ class RolloutConfig:
 
 @dataclass(frozen=True, slots=True)
 class ProofCacheConfig:
-    """``[proof_cache]`` (spec/ops.md §1.2): retain counts, per backend fingerprint."""
+    """``[proof_cache]`` (docs/operations.md#root-keys): retain counts, per backend fingerprint."""
 
     default_retain: int = 1024
     per_backend_retain: dict[str, int] = field(default_factory=dict)
@@ -141,7 +158,8 @@ class ProofCacheConfig:
 
 @dataclass(frozen=True, slots=True)
 class ReputationConfig:
-    """``[reputation]``: weights, tier thresholds and timetoke params (spec/ops.md §1.6)."""
+    """``[reputation]``: weights, tier thresholds and timetoke params
+    (docs/operations.md#reputation-timetoke-and-governance-keys)."""
 
     weights: ReputationWeights = field(default_factory=ReputationWeights)
     tier_thresholds: TierThresholds = field(default_factory=TierThresholds)
@@ -150,7 +168,8 @@ class ReputationConfig:
 
 @dataclass(frozen=True, slots=True)
 class QueueWeights:
-    """``[queue_weights]``: shown by /status/mempool, not used for ordering (spec/ops.md §1.5)."""
+    """``[queue_weights]``: shown by /status/mempool, not used for ordering
+    (docs/operations.md#limits-and-queues)."""
 
     priority: float = 0.7
     fee: float = 0.3
@@ -158,7 +177,8 @@ class QueueWeights:
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
-    """The node configuration; defaults are the chain's code defaults (spec/ops.md §1.2).
+    """The node configuration; defaults are the chain's code defaults
+    (docs/operations.md#root-keys).
 
     ``genesis_path`` (rppsim's) names a genesis file relative to the config file that sets it;
     ``genesis`` then holds that file's content. A file has either it or a ``[genesis]`` table.
@@ -186,7 +206,8 @@ class NodeConfig:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view with the chain's key names (enums as their values)."""
-        return _jsonable(dataclasses.asdict(self))
+        view: dict[str, Any] = _jsonable(dataclasses.asdict(self))
+        return view
 
 
 DEFAULT: Final = NodeConfig()
@@ -217,7 +238,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-# --- Stage bundles (spec/ops.md §1.3; guardrail 4) -----------------------------------------
+# --- Stage bundles (docs/operations.md#rollout; guardrail 4)
+# -----------------------------------------
 
 
 def compute_stage_gates(channel: ReleaseChannel | str) -> dict[str, bool]:
@@ -231,7 +253,8 @@ def compute_stage_gates(channel: ReleaseChannel | str) -> dict[str, bool]:
 
 
 def compute_gate_regressions(earlier: Mapping[str, bool], later: Mapping[str, bool]) -> list[str]:
-    """Gates on in the earlier stage but off in the later one (spec/ops.md §6 row 4)."""
+    """Gates on in the earlier stage but off in the later one (docs/operations.md#guardrails row
+    4)."""
     return [name for name in FEATURE_GATE_NAMES if earlier.get(name) and not later.get(name)]
 
 
@@ -241,7 +264,8 @@ def is_monotone_gate_sequence(stages: Sequence[Mapping[str, bool]]) -> bool:
 
 
 def compute_cache_capacity(proof_cache: ProofCacheConfig, fingerprint: str) -> int:
-    """Retain count for a backend fingerprint, else ``default_retain`` (spec/ops.md §1.2)."""
+    """Retain count for a backend fingerprint, else ``default_retain``
+    (docs/operations.md#root-keys)."""
     return proof_cache.per_backend_retain.get(fingerprint, proof_cache.default_retain)
 
 
@@ -273,7 +297,7 @@ def _check_unknown_keys(table: Mapping[str, Any], reader: TableReader, path: str
     """Unknown keys of every schema table, in document order (strict: error, relaxed: warning).
 
     Runs before any type check, so a root key nested under a table by a misplaced header gets
-    its "belongs at the root" hint instead of a "missing" error (spec/ops.md §0).
+    its "belongs at the root" hint instead of a "missing" error (docs/operations.md#sources).
     """
     gates = path == "rollout.feature_gates"
     reader.check_keys(table, path, SCHEMA[path], always_strict=gates)
@@ -330,7 +354,7 @@ def _parse_gates(table: Mapping[str, Any], reader: TableReader) -> FeatureGates:
 
 
 def _parse_telemetry(table: Mapping[str, Any], reader: TableReader) -> TelemetryConfig:
-    """``[rollout.telemetry]``: missing values take the defaults (spec/ops.md §0)."""
+    """``[rollout.telemetry]``: missing values take the defaults (docs/operations.md#sources)."""
     path = "rollout.telemetry"
     base = TelemetryConfig()
     vrf_path = join_key(path, "vrf_thresholds")
@@ -362,7 +386,8 @@ def _parse_rollout(doc: Mapping[str, Any], reader: TableReader) -> RolloutConfig
 
 
 def _parse_weights(table: Mapping[str, Any], reader: TableReader) -> ReputationWeights:
-    """``[reputation.weights]``: each in [0, 1], sum 1 ± 1e-6, checked while parsing (§1.6)."""
+    """``[reputation.weights]``: each in [0, 1], sum 1 ± 1e-6, checked while parsing
+    (docs/operations.md#reputation-timetoke-and-governance-keys)."""
     path = "reputation.weights"
     names = _field_names(ReputationWeights)
     defaults = ReputationWeights()
@@ -378,7 +403,8 @@ def _parse_weights(table: Mapping[str, Any], reader: TableReader) -> ReputationW
 
 
 def _parse_tier_thresholds(table: Mapping[str, Any], reader: TableReader) -> TierThresholds:
-    """``[reputation.tier_thresholds]``: all four keys once the table is present (§1.6)."""
+    """``[reputation.tier_thresholds]``: all four keys once the table is present
+    (docs/operations.md#reputation-timetoke-and-governance-keys)."""
     path = "reputation.tier_thresholds"
     return TierThresholds(
         tier2_min_uptime_hours=reader.get_int(table, path, "tier2_min_uptime_hours"),
@@ -443,7 +469,8 @@ def _check_positive(reader: TableReader, path: str, value: int) -> None:
 
 
 def _check_root(config: NodeConfig, reader: TableReader) -> None:
-    """config_version "1.0", then the root > 0 checks and the u32 proof-size limit (§1.1-1.2)."""
+    """config_version "1.0", then the root > 0 checks and the u32 proof-size limit
+    (docs/operations.md#loading-and-rejection to docs/operations.md#root-keys)."""
     version = config.config_version.strip()
     if version != CONFIG_VERSION:
         expected = f'"{CONFIG_VERSION}" (config_version {version or "<empty>"} is not supported)'
@@ -459,14 +486,14 @@ def _check_root(config: NodeConfig, reader: TableReader) -> None:
 
 
 def _check_proof_cache(proof_cache: ProofCacheConfig, reader: TableReader) -> None:
-    """default_retain > 0 and every per-backend retain > 0 (§1.2)."""
+    """default_retain > 0 and every per-backend retain > 0 (docs/operations.md#root-keys)."""
     _check_positive(reader, "proof_cache.default_retain", proof_cache.default_retain)
     for backend, retain in sorted(proof_cache.per_backend_retain.items()):
         _check_positive(reader, f"proof_cache.per_backend_retain.{backend}", retain)
 
 
 def is_endpoint_uri(text: str) -> bool:
-    """An http(s) URI with a host (spec/ops.md §1.4 endpoint rule)."""
+    """An http(s) URI with a host (docs/operations.md#telemetry-configuration endpoint rule)."""
     try:
         parts = urllib.parse.urlsplit(text.strip())
         _ = parts.port
@@ -476,7 +503,8 @@ def is_endpoint_uri(text: str) -> bool:
 
 
 def _check_telemetry(telemetry: TelemetryConfig, reader: TableReader) -> None:
-    """Endpoint URIs, sample interval ≥ 1, VRF thresholds in [0, 1] (§1.4)."""
+    """Endpoint URIs, sample interval ≥ 1, VRF thresholds in [0, 1]
+    (docs/operations.md#telemetry-configuration)."""
     path = "rollout.telemetry"
     for key in ("endpoint", "http_endpoint"):
         value = getattr(telemetry, key)
@@ -493,7 +521,7 @@ def _check_telemetry(telemetry: TelemetryConfig, reader: TableReader) -> None:
 
 
 def _check_queue_weights(weights: QueueWeights, reader: TableReader) -> None:
-    """Not NaN, each ≥ 0, sum 1 within 1e-6 (spec/ops.md §1.5)."""
+    """Not NaN, each ≥ 0, sum 1 within 1e-6 (docs/operations.md#limits-and-queues)."""
     for key in ("priority", "fee"):
         value = getattr(weights, key)
         if not value >= 0.0:
@@ -504,7 +532,7 @@ def _check_queue_weights(weights: QueueWeights, reader: TableReader) -> None:
 
 
 def _check_timetoke(timetoke: TimetokeParams, reader: TableReader) -> None:
-    """All five timetoke params > 0 (spec/ops.md §1.6)."""
+    """All five timetoke params > 0 (docs/operations.md#reputation-timetoke-and-governance-keys)."""
     for item in dataclasses.fields(TimetokeParams):
         _check_positive(reader, f"reputation.timetoke.{item.name}", getattr(timetoke, item.name))
 
@@ -539,19 +567,22 @@ def _load_genesis_for(
 ) -> GenesisConfig:
     """The embedded ``[genesis]`` table or the file named by ``genesis_path`` (exactly one)."""
     reputation = config.reputation
-    limits = {"thresholds": reputation.tier_thresholds, "timetoke": reputation.timetoke}
+    thresholds, timetoke = reputation.tier_thresholds, reputation.timetoke
     has_table = "genesis" in doc
     if has_table == (config.genesis_path is not None):
         expected = 'either a [genesis] table or genesis_path = "genesis.toml", not both'
         found = "both" if has_table else "neither"
         reader.fail("genesis", expected, found)
     if has_table:
-        return parse_genesis(reader.get_table(doc, "", "genesis"), reader, **limits)
+        table = reader.get_table(doc, "", "genesis")
+        return parse_genesis(table, reader, thresholds=thresholds, timetoke=timetoke)
     path = Path(os.path.normpath((base_dir or Path()) / (config.genesis_path or "")))
     if not path.is_file():
         expected = "a genesis file, relative to the file setting genesis_path"
         reader.fail("genesis_path", expected, f"nothing at {path}")
-    genesis, _ = load_genesis(path, reader.strict, warnings=reader.warnings, **limits)
+    genesis, _ = load_genesis(
+        path, reader.strict, warnings=reader.warnings, thresholds=thresholds, timetoke=timetoke
+    )
     return genesis
 
 

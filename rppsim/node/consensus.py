@@ -1,6 +1,7 @@
 """Vote bookkeeping of one height: tallies, quorum, locks and double-sign detection.
 
-The runtime path [RT] (spec/consensus.md §2.1) counts a prevote when the voter is a validator
+The runtime path [RT] (docs/protocol.md#rounds-and-quorum) counts a prevote when the voter is a
+validator
 of the round and a precommit only when the voter already prevoted in that round; commit is
 reached when precommit power ≥ ⌈2T/3⌉ + 1. The chain has no round timer and no locking; we
 add Tendermint-style locking: a node that precommitted block B in round r prevotes only B in

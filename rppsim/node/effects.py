@@ -1,4 +1,4 @@
-"""What a sans-IO node asks its driver to do (DESIGN.md §2).
+"""What a sans-IO node asks its driver to do (docs/architecture.md#the-node-is-sans-io).
 
 Handlers return a list of effects; the driver (in-memory cluster, simulator or testnet)
 carries them out. Effects are frozen dataclasses; none holds a clock or a socket.
@@ -16,13 +16,15 @@ class TimerKind(IntEnum):
     """The node's timers; a timer is identified by (kind, height, round)."""
 
     PROPOSE = 0
-    """The block-production tick of a height (every ``block_time_ms``, spec/consensus.md §2.1)."""
+    """The block-production tick of a height (every ``block_time_ms``,
+    docs/protocol.md#rounds-and-quorum)."""
     ROUND_TIMEOUT = 1
     """The round timer (``Rules.round_timeout_ms``)."""
     UPTIME = 2
-    """The uptime scheduler, every max(sync_interval_secs, 600) s (spec/consensus.md §4)."""
+    """The uptime scheduler, every max(sync_interval_secs, 600) s (docs/protocol.md#timetoke)."""
     TELEMETRY = 3
-    """The telemetry loop, every max(sample_interval_secs, 1) s (spec/ops.md §2.6)."""
+    """The telemetry loop, every max(sample_interval_secs, 1) s
+    (docs/operations.md#the-telemetry-loop)."""
     SYNC = 4
     """Retry of a catch-up request."""
 
@@ -62,7 +64,8 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class EmitTelemetry:
-    """A telemetry snapshot (spec/ops.md §2.6) taken at ``now_ms`` at node height ``height``.
+    """A telemetry snapshot (docs/operations.md#the-telemetry-loop) taken at ``now_ms`` at node
+    height ``height``.
 
     The driver POSTs ``payload`` (canonical JSON) to the endpoint and answers with
     ``Node.on_emit_result(now, EmitResult(seq, ...))``. ``payload`` None: encoding failed
@@ -80,7 +83,7 @@ class EmitTelemetry:
 EMIT_ERROR_CLASSES = ("transport", "status")
 """Failure classes of an answered emit: no response / timeout, and a non-2xx response."""
 EMIT_FAILURE_CLASSES = ("encode", *EMIT_ERROR_CLASSES)
-"""Every failure class the telemetry loop counts (spec/ops.md §2.6)."""
+"""Every failure class the telemetry loop counts (docs/operations.md#the-telemetry-loop)."""
 TELEMETRY_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 """Default encoded-snapshot limit (the chain's config names none; see ``TelemetryState``)."""
 

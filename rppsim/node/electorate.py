@@ -1,19 +1,22 @@
 """The electorate: who votes on height h, and with what power (``[rules] electorate``).
 
 The chain counts the votes of a height against the validator set each node derives from its own
-VRF pool (spec/consensus.md §2.1). Two honest nodes whose pools differ (a partition, one
+VRF pool (docs/protocol.md#rounds-and-quorum). Two honest nodes whose pools differ (a partition, one
 restart, a leader that shows different submissions to different peers) then count against
 different sets and can each see a quorum for a different block. rppsim's default rule,
 ``electorate = "committed"``, fixes the electorate by committed state instead: a lookahead by
 one height.
 
 * The VRF submissions made while height h is decided are seeded by the tip (block h − 1) and
-  the ledger epoch, exactly as the chain makes them (§1.2, §1.6). The leader of h carries them
+  the ledger epoch, exactly as the chain makes them (docs/protocol.md#vrf-input,
+  docs/protocol.md#epochs-and-replay-protection). The leader of h carries them
   in block h (its ``vrf_submissions``), as the chain does.
 * When block h is finalized, every node runs the chain's selection over those submissions
-  (§1.3–§1.5: verification, weighting and threshold with jitter, fallback, leader order) and
+  (docs/protocol.md#submissions-and-rejections to docs/protocol.md#leader: verification, weighting
+  and threshold with jitter, fallback, leader order) and
   intersects it with the Tl3+ candidates of the ledger *after* block h, whose stake, score and
-  hours give the voting powers (§2.1). The result is the electorate of h + 1: its members,
+  hours give the voting powers (docs/protocol.md#rounds-and-quorum). The result is the electorate of
+  h + 1: its members,
   powers, quorum ⌈2T/3⌉ + 1 and leader order.
 * The electorate of height 1 is every Tl3+ candidate of the genesis ledger (no submission
   exists yet), in the order of ``compute_genesis_order``.

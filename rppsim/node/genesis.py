@@ -1,10 +1,13 @@
 """Genesis: the chain's ``[genesis]`` plus seeded validators and a funded treasury.
 
-The chain's table is ``chain_id`` and ``accounts[{address, balance, stake}]`` (spec/ops.md §1.7).
-rppsim adds, per DESIGN.md §8 and spec/consensus.md §7 items 7 and 14, optional per-account
+The chain's table is ``chain_id`` and ``accounts[{address, balance, stake}]``
+(docs/operations.md#genesis).
+rppsim adds, per docs/architecture.md#departures-from-the-chain and
+docs/protocol.md#known-weaknesses items 7 and 14, optional per-account
 fields that seed a genesis validator's reputation profile (``validator``, ``zsi_validated``,
 ``uptime_hours``, ``consensus_success``), a ``key_seed`` that derives a development key pair, and
-treasury accounts by name. The genesis hash of the parity guardrail (spec/ops.md §6 row 22) is
+treasury accounts by name. The genesis hash of the parity guardrail (docs/operations.md#guardrails
+row 22) is
 ``compute_genesis_hash``.
 
 This module also holds ``TableReader``, the typed TOML access shared with ``config.py``: every
@@ -90,7 +93,7 @@ class TableReader:
 
     ``origins`` maps dotted key paths to the file that set them (profiles merge several files),
     so an error names the file the user has to edit. Unknown keys fail in strict mode and become
-    ``warnings`` otherwise (spec/ops.md §1.1).
+    ``warnings`` otherwise (docs/operations.md#loading-and-rejection).
     """
 
     source: str
@@ -125,7 +128,7 @@ class TableReader:
 
         ``always_strict`` mirrors serde's deny-unknown-fields (feature gates fail even in relaxed
         mode); a key named in ``self.root_keys`` gets the hint that it belongs at the root (the
-        chain's templates mis-nest root keys, spec/ops.md §0).
+        chain's templates mis-nest root keys, docs/operations.md#sources).
         """
         for key, value in table.items():
             if key in known:
@@ -240,7 +243,8 @@ def _describe_unknown(
     return f"one of the keys of {_table_name(path)}: {', '.join(sorted(known))}", found
 
 
-# --- Keys and addresses (spec/consensus.md §0) ---------------------------------------------
+# --- Keys and addresses (docs/protocol.md#two-consensus-implementations)
+# ---------------------------------------------
 
 
 def derive_dev_keypair(key_seed: str) -> tuple[bytes, bytes]:
@@ -251,7 +255,8 @@ def derive_dev_keypair(key_seed: str) -> tuple[bytes, bytes]:
 
 
 def compute_address(public_key: bytes) -> str:
-    """Account address = hex BLAKE2s-256(ed25519 public key) (spec/consensus.md §0)."""
+    """Account address = hex BLAKE2s-256(ed25519 public key)
+    (docs/protocol.md#two-consensus-implementations)."""
     return hashlib.blake2s(public_key, digest_size=32).hexdigest()
 
 
@@ -263,7 +268,7 @@ def is_address(text: str) -> bool:
 def compute_stake_value(stake: str) -> int | None:
     """The decimal-integer stake string as an int (≤ u128::MAX), or None ("invalid genesis stake").
 
-    Only ASCII digits are accepted (spec/ops.md §1.7).
+    Only ASCII digits are accepted (docs/operations.md#genesis).
     """
     if _STAKE_RE.fullmatch(stake) is None:
         return None
@@ -313,7 +318,8 @@ class GenesisConfig:
         return tuple(sorted((a for a in self.accounts if a.validator), key=lambda a: a.address))
 
 
-# --- Genesis hash (spec/ops.md §6 row 22) --------------------------------------------------
+# --- Genesis hash (docs/operations.md#guardrails row 22)
+# --------------------------------------------------
 
 
 def _length_prefixed(data: bytes) -> bytes:
@@ -397,7 +403,7 @@ def check_genesis(
 ) -> None:
     """Semantic rules of a typed genesis; the first violation raises a ``UserError``.
 
-    Seeded validators must reach Tl3 under ``thresholds`` (spec/consensus.md §3: validated,
+    Seeded validators must reach Tl3 under ``thresholds`` (docs/protocol.md#reputation: validated,
     hours ≥ tier2, successes ≥ tier3, stake > 0) and stay within the timetoke accrual cap.
     """
     thresholds = thresholds or TierThresholds()
@@ -441,7 +447,8 @@ def _check_validator(
     thresholds: TierThresholds,
     timetoke: TimetokeParams,
 ) -> None:
-    """A seeded genesis validator is Tl3+ with stake (DESIGN.md §8)."""
+    """A seeded genesis validator is Tl3+ with stake
+    (docs/architecture.md#departures-from-the-chain)."""
     if not account.zsi_validated:
         reader.fail(f"{path}.zsi_validated", "true for a validator (tier ≥ Tl1)", "false")
     hours = account.uptime_hours
@@ -468,14 +475,33 @@ def load_genesis(
     thresholds: TierThresholds | None = None,
     timetoke: TimetokeParams | None = None,
     warnings: list[str] | None = None,
+    standalone: bool = False,
 ) -> tuple[GenesisConfig, list[str]]:
-    """Load a standalone genesis file: one top-level ``[genesis]`` table."""
+    """Load a standalone genesis file: one top-level ``[genesis]`` table (``standalone``, as
+    ``rppsim validate`` reads it: also ``check_genesis_file``)."""
     reader = TableReader(str(path), strict, warnings if warnings is not None else [])
     document = read_toml(path)
     reader.check_keys(document, "", ("genesis",))
     table = reader.get_table(document, "", "genesis")
     genesis = parse_genesis(table, reader, thresholds=thresholds, timetoke=timetoke)
+    if standalone:
+        check_genesis_file(genesis, reader)
     return genesis, reader.warnings
+
+
+def check_genesis_file(genesis: GenesisConfig, reader: TableReader, path: str = "genesis") -> None:
+    """A genesis file a chain can start from: accounts listed with at least one seeded
+    validator among them (else none could propose or vote; an empty list stays valid, as the
+    chain allows it) and a total stake that fits the chain's u128 (stakes are summed into
+    voting power)."""
+    if genesis.accounts and not genesis.validators:
+        expected = "at least one account with validator = true (no one could propose)"
+        found = f"{len(genesis.accounts)} accounts, no validator"
+        reader.fail(join_key(path, "accounts"), expected, found)
+    total = sum(account.stake_value for account in genesis.accounts)
+    if total > U128_MAX:
+        expected = "stakes summing to at most u128::MAX (the voting power total)"
+        reader.fail(join_key(path, "accounts"), expected, f"a total of {total}")
 
 
 # --- Development genesis of a run (the kernel and the in-memory cluster) --------------------
@@ -490,7 +516,8 @@ def build_genesis(
     validator_keys: Collection[Any], wallets: Collection[Any], chain_id: str = DEFAULT_CHAIN_ID
 ) -> GenesisConfig:
     """Seeded validators (validated, 24 h, 10 successes, stake 1000), Tl2 wallets and a
-    funded treasury (DESIGN.md §8); both lists hold anything with an ``address``."""
+    funded treasury (docs/architecture.md#departures-from-the-chain); both lists hold anything with
+    an ``address``."""
     accounts = [
         GenesisAccount(keys.address, VALIDATOR_BALANCE, "1000", True, True, 24, 10)
         for keys in validator_keys

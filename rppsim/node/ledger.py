@@ -1,6 +1,8 @@
 """The ledger of the runtime path [RT]: accounts, transfers, rewards, slashing, epochs, uptime.
 
-spec/consensus.md §1.6, §2.5, §3, §4, §5. Sans-IO and deterministic: time is an argument.
+docs/protocol.md#epochs-and-replay-protection, docs/protocol.md#slashing,
+docs/protocol.md#reputation, docs/protocol.md#timetoke, docs/protocol.md#rewards-and-treasury.
+Sans-IO and deterministic: time is an argument.
 
 Every ``process_*`` method validates fully before it changes anything; a rejection returns a
 ``Rejection`` and leaves the ledger untouched. Accounts are frozen records replaced one at a
@@ -101,7 +103,8 @@ _U64_LIMIT = 1 << 64
 
 
 class SlashingReason(IntEnum):
-    """``SlashingReason``; the value is the discriminant hashed into the evidence (spec §2.5)."""
+    """``SlashingReason``; the value is the discriminant hashed into the evidence
+    (docs/protocol.md#slashing)."""
 
     InvalidIdentity = 0
     InvalidVote = 1
@@ -210,7 +213,7 @@ class Transfer:
 
 @dataclass(frozen=True, slots=True)
 class SlashingEvent:
-    """``SlashingEvent`` with its evidence hash (spec §2.5)."""
+    """``SlashingEvent`` with its evidence hash (docs/protocol.md#slashing)."""
 
     address: str
     reason: SlashingReason
@@ -230,7 +233,8 @@ class RewardOutcome:
 
 @dataclass(frozen=True, slots=True)
 class LedgerGenesisAccount:
-    """A genesis account plus rppsim's validator seeds (DESIGN.md §8; spec §7.7)."""
+    """A genesis account plus rppsim's validator seeds
+    (docs/architecture.md#departures-from-the-chain; docs/protocol.md#known-weaknesses)."""
 
     address: str
     balance: int
@@ -276,30 +280,34 @@ class RewardProfile(Protocol):
 
 
 def compute_epoch(height: int, epoch_length: int) -> int:
-    """epoch = ⌊height / epoch_length⌋ (spec §1.6; a length below 1 counts as 1)."""
+    """epoch = ⌊height / epoch_length⌋ (docs/protocol.md#epochs-and-replay-protection; a length
+    below 1 counts as 1)."""
     return height // max(epoch_length, 1)
 
 
 def compute_epoch_nonce(epoch: int, state_root: bytes) -> bytes:
-    """BLAKE2s("rpp-epoch-nonce" ‖ epoch u64 LE ‖ state_root) (spec §1.6)."""
+    """BLAKE2s("rpp-epoch-nonce" ‖ epoch u64 LE ‖ state_root)
+    (docs/protocol.md#epochs-and-replay-protection)."""
     return hashlib.blake2s(EPOCH_NONCE_DOMAIN + epoch.to_bytes(8, "little") + state_root).digest()
 
 
 def compute_slashing_evidence_hash(
     address: str, reason: SlashingReason, penalty_percent: int, timestamp: int
 ) -> bytes:
-    """BLAKE2s(address ‖ reason byte ‖ percent byte ‖ timestamp u64 BE) (spec §2.5)."""
+    """BLAKE2s(address ‖ reason byte ‖ percent byte ‖ timestamp u64 BE)
+    (docs/protocol.md#slashing)."""
     data = address.encode() + bytes((int(reason), penalty_percent)) + timestamp.to_bytes(8, "big")
     return hashlib.blake2s(data).digest()
 
 
 def compute_leader_bonus(reward: int, leader_bonus_percent: int) -> int:
-    """⌈R·pct/100⌉, 0 when pct = 0 (spec §5)."""
+    """⌈R·pct/100⌉, 0 when pct = 0 (docs/protocol.md#rewards-and-treasury)."""
     return 0 if leader_bonus_percent == 0 else (reward * leader_bonus_percent + 99) // 100
 
 
 def compute_payout_order(validators: Iterable[RewardProfile]) -> list[RewardProfile]:
-    """Tier desc, hours desc, randomness desc, address asc (spec §5)."""
+    """Tier desc, hours desc, randomness desc, address asc
+    (docs/protocol.md#rewards-and-treasury)."""
     return sorted(
         validators, key=lambda v: (-int(v.tier), -v.timetoke_hours, -v.randomness, v.address)
     )
@@ -385,8 +393,8 @@ def compute_genesis_account(entry: object) -> LedgerGenesisAccount:
     if isinstance(stake, str) and stake.isascii() and stake.isdigit():
         stake = int(stake)
     account = LedgerGenesisAccount(
-        address=getattr(entry, "address", None),  # type: ignore[arg-type]
-        balance=getattr(entry, "balance", None),  # type: ignore[arg-type]
+        address=getattr(entry, "address", None),  # type: ignore[arg-type]  # checked by the dataclass
+        balance=getattr(entry, "balance", None),  # type: ignore[arg-type]  # checked by the dataclass
         stake=stake,
         zsi_validated=bool(getattr(entry, "zsi_validated", False)),
         uptime_hours=getattr(entry, "uptime_hours", 0),
@@ -411,7 +419,8 @@ Participants = tuple[tuple[ValidatorCandidate, ...], tuple[ObserverProfile, ...]
 
 
 class Ledger:
-    """Accounts plus epoch state (``Ledger``, spec §1.6, §2.5, §4, §5)."""
+    """Accounts plus epoch state (``Ledger``, docs/protocol.md#epochs-and-replay-protection,
+    docs/protocol.md#slashing, docs/protocol.md#timetoke, docs/protocol.md#rewards-and-treasury)."""
 
     __slots__ = (
         "_accounts",
@@ -448,7 +457,8 @@ class Ledger:
     def from_genesis(
         cls, accounts: Iterable[object], params: LedgerParams | None = None, now: int = 0
     ) -> Ledger:
-        """The ledger after genesis at time ``now`` (spec §5 "Genesis").
+        """The ledger after genesis at time ``now`` (docs/protocol.md#rewards-and-treasury
+        "Genesis").
 
         Seeded validators (validated, hours, successes) get their tier by a recompute at
         ``now``. The epoch-0 nonce is derived from the EMPTY state root, as on the chain
@@ -470,6 +480,43 @@ class Ledger:
             account = Account(spec.address, spec.balance, spec.stake, 0, profile)
             ledger._put(replace(account, reputation=ledger._recompute(profile, now)))
         return ledger
+
+    @classmethod
+    def from_parts(
+        cls,
+        params: LedgerParams,
+        accounts: Iterable[Account],
+        *,
+        height: int,
+        epoch: int,
+        epoch_nonce: bytes,
+        reward_shortfall: int,
+        used_vrf_tags: Iterable[str] = (),
+        slashing_log: Iterable[SlashingEvent] = (),
+        misses: Mapping[str, Misses] | None = None,
+        participation_log: Iterable[ParticipationEvent] = (),
+    ) -> Ledger:
+        """A ledger holding exactly these parts (a state snapshot's, ``rppsim.node.state_sync``)."""
+        ledger = cls(params)
+        for account in accounts:
+            ledger._put(account)
+        ledger.height = height
+        ledger.epoch = epoch
+        ledger.epoch_nonce = epoch_nonce
+        ledger.reward_shortfall = reward_shortfall
+        ledger._used_vrf_tags = set(used_vrf_tags)
+        ledger.slashing_log = list(slashing_log)
+        ledger._misses = {a: m for a, m in (misses or {}).items() if m != NO_MISSES}
+        ledger.participation_log = list(participation_log)
+        return ledger
+
+    def get_used_vrf_tags(self) -> list[str]:
+        """The VRF tags registered in the current epoch, sorted."""
+        return sorted(self._used_vrf_tags)
+
+    def get_all_misses(self) -> list[tuple[str, Misses]]:
+        """Every validator's non-zero consecutive misses, by address."""
+        return sorted(self._misses.items())
 
     def fork(self) -> Ledger:
         """An independent copy to apply a block to; accounts are shared until replaced.
@@ -504,7 +551,8 @@ class Ledger:
         return [self._accounts[a] for a in sorted(self._accounts)]
 
     def get_participants(self) -> Participants:
-        """Tl3+ validator candidates and Tl1–Tl2 observers, by address (spec §2.1).
+        """Tl3+ validator candidates and Tl1–Tl2 observers, by address
+        (docs/protocol.md#rounds-and-quorum).
 
         Cached until an account changes: every node reads it at each height and round.
         """
@@ -530,7 +578,8 @@ class Ledger:
         return self._state_root
 
     def get_timetoke_root(self) -> bytes:
-        """timetoke_root over every account's ``TimetokeRecord`` (spec §4 "Commitments")."""
+        """timetoke_root over every account's ``TimetokeRecord`` (docs/protocol.md#timetoke
+        "Commitments")."""
         return compute_timetoke_root(
             [compute_timetoke_record(a.address, a.timetoke) for a in self._accounts.values()]
         )
@@ -553,7 +602,8 @@ class Ledger:
     # --- epochs ---
 
     def process_epoch_change(self, height: int) -> bool:
-        """Set the height; on a new epoch derive its nonce and clear VRF tags (spec §1.6)."""
+        """Set the height; on a new epoch derive its nonce and clear VRF tags
+        (docs/protocol.md#epochs-and-replay-protection)."""
         self.height = height
         epoch = compute_epoch(height, self.params.epoch_length)
         if epoch == self.epoch:
@@ -566,7 +616,8 @@ class Ledger:
     # --- transfers ---
 
     def process_transfer(self, tx: Transfer, now: int) -> Rejection | None:
-        """Apply a transfer: fee to the fee pool; None on success (spec §3, §5)."""
+        """Apply a transfer: fee to the fee pool; None on success (docs/protocol.md#reputation,
+        docs/protocol.md#rewards-and-treasury)."""
         sender = self._accounts.get(tx.sender)
         if sender is None:
             return Rejection.UNKNOWN_ACCOUNT
@@ -639,7 +690,8 @@ class Ledger:
         now: int,
         withheld: frozenset[str] = frozenset(),
     ) -> RewardOutcome:
-        """R = base + fees split over the round's validators, plus the leader bonus (§5).
+        """R = base + fees split over the round's validators, plus the leader bonus
+        (docs/protocol.md#rewards-and-treasury).
 
         The payouts of ``withheld`` addresses (flagged by the participation detectors) are
         computed but not paid: no credit, no consensus success (the crate's
@@ -660,7 +712,8 @@ class Ledger:
         return self._pay(owed, now, self.params.treasury_validator, None)
 
     def process_witness_payouts(self, payouts: Mapping[str, int], now: int) -> RewardOutcome:
-        """Witness rewards funded treasury-witness : fee pool by the pool weights (spec §5)."""
+        """Witness rewards funded treasury-witness : fee pool by the pool weights
+        (docs/protocol.md#rewards-and-treasury)."""
         owed = [(address, max(amount, 0)) for address, amount in sorted(payouts.items())]
         return self._pay(owed, now, self.params.treasury_witness, self.params.witness_pool_weights)
 
@@ -674,7 +727,8 @@ class Ledger:
         """Fund each payout from ``treasury`` (its share), then the fee pool; shortfall counted.
 
         Payouts are funded in order, exactly as one withdrawal per payout would; the pool
-        balances are kept in locals and written back once (spec §5 "Funding").
+        balances are kept in locals and written back once (docs/protocol.md#rewards-and-treasury
+        "Funding").
         """
         fees = self.params.treasury_fees
         left = {name: self._balance(name) for name in (treasury, fees)}
@@ -707,7 +761,8 @@ class Ledger:
     def process_slash(
         self, address: str, reason: SlashingReason, now: int
     ) -> SlashingEvent | Rejection:
-        """Cut stake by the reason's percentage and reset reputation and timetoke (§2.5)."""
+        """Cut stake by the reason's percentage and reset reputation and timetoke
+        (docs/protocol.md#slashing)."""
         account = self._accounts.get(address)
         if account is None:
             return Rejection.UNKNOWN_ACCOUNT
@@ -790,7 +845,8 @@ class Ledger:
         *,
         proof_verified: bool = True,
     ) -> int | Rejection:
-        """Credit an uptime proof; the zk proof is verified by the caller (spec §4)."""
+        """Credit an uptime proof; the zk proof is verified by the caller
+        (docs/protocol.md#timetoke)."""
         if end <= start:
             return Rejection.INVALID_WINDOW
         if end - start < SECONDS_PER_HOUR:
@@ -831,7 +887,8 @@ class Ledger:
     def process_timetoke_merge(
         self, records: Iterable[TimetokeRecord], now: int
     ) -> tuple[str, ...]:
-        """Merge peers' records into known accounts (``sync_timetoke_records``, spec §4)."""
+        """Merge peers' records into known accounts (``sync_timetoke_records``,
+        docs/protocol.md#timetoke)."""
         updated: list[str] = []
         for record in records:
             account = self._accounts.get(record.identity)
@@ -847,7 +904,8 @@ class Ledger:
     # --- identities ---
 
     def process_register_identity(self, address: str, vrf_tag: str, now: int) -> Rejection | None:
-        """A new validated account (stake 0, Tl1); the proof checks happen before (§5)."""
+        """A new validated account (stake 0, Tl1); the proof checks happen before
+        (docs/protocol.md#rewards-and-treasury)."""
         if address in self._accounts:
             return Rejection.ADDRESS_EXISTS
         if vrf_tag in self._used_vrf_tags:

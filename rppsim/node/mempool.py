@@ -1,4 +1,5 @@
-"""The node's four pending queues and block-payload selection (spec/ops.md §1.5, §2.4).
+"""The node's four pending queues and block-payload selection (docs/operations.md#limits-and-queues,
+docs/operations.md#mempool-status).
 
 Each queue is an insertion-ordered dict (FIFO with O(1) lookup and removal), keyed by what the
 chain deduplicates on: transaction hash, identity wallet address, vote hash; uptime proofs by
@@ -10,7 +11,7 @@ returns the chain's reason string; a successful add returns None.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "REASON_VOTE_FULL",
     "BlockPayload",
     "Mempool",
+    "compute_nonce_ordered",
 ]
 
 DEFAULT_MEMPOOL_LIMIT = 8192
@@ -50,7 +52,8 @@ REASON_UPTIME_DUPLICATE = "uptime proof already queued"
 
 @dataclass(frozen=True, slots=True)
 class BlockPayload:
-    """What a proposer takes from the mempool for one block (spec/ops.md §1.5)."""
+    """What a proposer takes from the mempool for one block
+    (docs/operations.md#limits-and-queues)."""
 
     transactions: tuple[Transaction, ...]
     identities: tuple[IdentityRequest, ...]
@@ -66,6 +69,32 @@ def _transaction_order(item: tuple[str, Transaction]) -> tuple[int, int, str]:
     """Fee descending, then nonce ascending, then hash (a total order)."""
     tx_hash, tx = item
     return (-tx.fee, tx.nonce, tx_hash)
+
+
+def compute_nonce_ordered(
+    items: Iterable[tuple[str, Transaction]], limit: int, next_nonce: Callable[[str], int]
+) -> list[tuple[str, Transaction]]:
+    """Up to ``limit`` transfers that apply in sequence: each sender's transfers from its
+    ``next_nonce`` on, without a gap, the best fee among the senders' next ones first
+    (``Rules.nonce_ordered_payload``; the chain takes the top fees whatever their nonce)."""
+    by_sender: dict[str, dict[int, tuple[str, Transaction]]] = {}
+    for item in sorted(items, key=_transaction_order):  # the best fee wins a nonce
+        by_sender.setdefault(item[1].sender, {}).setdefault(item[1].nonce, item)
+    heads: list[tuple[int, int, str, str]] = []
+    for sender, queued in by_sender.items():
+        head = queued.get(next_nonce(sender))
+        if head is not None:
+            heads.append((*_transaction_order(head), sender))
+    heapq.heapify(heads)
+    chosen: list[tuple[str, Transaction]] = []
+    while heads and len(chosen) < limit:
+        _, nonce, _, sender = heapq.heappop(heads)
+        queued = by_sender[sender]
+        chosen.append(queued[nonce])
+        following = queued.get(nonce + 1)
+        if following is not None:
+            heapq.heappush(heads, (*_transaction_order(following), sender))
+    return chosen
 
 
 class Mempool:
@@ -86,7 +115,7 @@ class Mempool:
     # --- admission -------------------------------------------------------------------------
 
     def add_transaction(self, tx: Transaction) -> str | None:
-        """Queue a transaction: full, then duplicate hash (spec/ops.md §1.5)."""
+        """Queue a transaction: full, then duplicate hash (docs/operations.md#limits-and-queues)."""
         if len(self._transactions) >= self.limit:
             return REASON_TRANSACTION_FULL
         tx_hash = tx.hash
@@ -105,7 +134,8 @@ class Mempool:
         return None
 
     def add_vote(self, vote: SignedBftVote, next_height: int) -> str | None:
-        """Queue a vote: finalized height, then full, then duplicate (spec/consensus.md §2.1)."""
+        """Queue a vote: finalized height, then full, then duplicate
+        (docs/protocol.md#rounds-and-quorum)."""
         height = vote.vote.height
         if height < next_height:
             return REASON_VOTE_FINALIZED_HEIGHT
@@ -132,14 +162,20 @@ class Mempool:
         self,
         max_transactions: int = DEFAULT_MAX_BLOCK_TRANSACTIONS,
         max_identities: int = DEFAULT_MAX_BLOCK_IDENTITIES,
+        next_nonce: Callable[[str], int] | None = None,
     ) -> BlockPayload:
-        """Identities FIFO, top transactions by (fee desc, nonce asc, hash), all uptime proofs.
+        """Identities FIFO, top transactions by (fee desc, nonce asc, hash), all uptime proofs;
+        with ``next_nonce`` (a sender's next nonce), the transactions of
+        ``compute_nonce_ordered`` instead.
 
-        The transactions not taken stay queued in their original FIFO order (spec/ops.md §1.5).
+        The transactions not taken stay queued in their original FIFO order
+        (docs/operations.md#limits-and-queues).
         """
-        chosen = heapq.nsmallest(
-            max(max_transactions, 0), self._transactions.items(), key=_transaction_order
-        )
+        limit = max(max_transactions, 0)
+        if next_nonce is None:
+            chosen = heapq.nsmallest(limit, self._transactions.items(), key=_transaction_order)
+        else:
+            chosen = compute_nonce_ordered(self._transactions.items(), limit, next_nonce)
         for tx_hash, _ in chosen:
             del self._transactions[tx_hash]
         wallets = list(islice(self._identities, max(max_identities, 0)))
@@ -174,7 +210,7 @@ class Mempool:
         return [self._pop_vote(vote_hash) for vote_hash in taken]
 
     def remove_votes_of(self, voter: str, height: int, round: int, kind: int) -> int:
-        """Drop an offender's queued votes for (height, round, kind) (spec/consensus.md §2.3)."""
+        """Drop an offender's queued votes for (height, round, kind) (docs/protocol.md#evidence)."""
         bucket = self._vote_heights.get(height, {})
         doomed = [
             vote_hash
@@ -228,7 +264,7 @@ class Mempool:
         return tx_hash in self._transactions
 
     def pending_counts(self) -> dict[str, int]:
-        """Queue lengths under the chain's NodeStatus names (spec/ops.md §2.2)."""
+        """Queue lengths under the chain's NodeStatus names (docs/operations.md#node-status)."""
         return {
             "pending_transactions": len(self._transactions),
             "pending_identities": len(self._identities),
@@ -241,7 +277,7 @@ class Mempool:
         queue_weights: Mapping[str, float],
         identity_attestations: Mapping[str, tuple[int, int]] | None = None,
     ) -> dict[str, Any]:
-        """The /status/mempool payload; empty lists omitted (spec/ops.md §2.4).
+        """The /status/mempool payload; empty lists omitted (docs/operations.md#mempool-status).
 
         ``identity_attestations`` maps a wallet to (attested_votes, gossip_confirmations),
         which the node tracks; a wallet missing from it shows (0, 0).

@@ -1,4 +1,5 @@
-"""Sorted-leaf BLAKE2s Merkle root of the ledger commitments (spec/consensus.md §4 "Commitments").
+"""Sorted-leaf BLAKE2s Merkle root of the ledger commitments (docs/protocol.md#timetoke
+"Commitments").
 
 The chain's rule (``rpp/storage/state/merkle.rs``): sort the 32-byte leaves once, then hash
 pairs level by level, an odd last node pairing with itself; parent = BLAKE2s(left ‖ right).
@@ -18,12 +19,14 @@ EMPTY_ROOT = hashlib.blake2s(b"rpp-empty").digest()
 
 
 def compute_leaf_hash(payload: bytes) -> bytes:
-    """A leaf: the plain unkeyed BLAKE2s-256 of a record's canonical bytes (spec §0)."""
+    """A leaf: the plain unkeyed BLAKE2s-256 of a record's canonical bytes
+    (docs/protocol.md#two-consensus-implementations)."""
     return hashlib.blake2s(payload).digest()
 
 
 def compute_merkle_root(leaves: Iterable[bytes]) -> bytes:
-    """Root over ``leaves`` in any order: sorted once, then paired upward (spec §4)."""
+    """Root over ``leaves`` in any order: sorted once, then paired upward
+    (docs/protocol.md#timetoke)."""
     level = sorted(leaves)
     if not level:
         return EMPTY_ROOT

@@ -1,16 +1,27 @@
-"""Wire messages: frozen, slotted dataclasses with one canonical byte encoding (DESIGN.md §2).
+"""Wire messages: frozen, slotted dataclasses with one canonical byte encoding
+(docs/architecture.md#the-node-is-sans-io).
 
 Every message starts with its ``MessageKind`` tag byte, followed by its fields in declaration
-order, encoded by ``rppsim.node.codec``. A message embedded in another (a header in a block, a
-vote in a record) is written with its own tag, so its bytes inside the parent equal its
-``to_bytes()``. ``digest()`` is BLAKE2s-256 of ``to_bytes()``; ``size_bytes`` is its length.
-``decode_message`` turns any byte string into a well-formed message or raises ``DecodeError``.
+order. A message class is its layout: each field's type names its wire encoding (``U64``,
+``Str``, ``Hash``, … are ``Annotated`` with a codec of ``rppsim.node.codec``; a message type
+is embedded, an ``IntEnum`` is a byte, ``tuple[X, ...]`` a list, ``X | None`` an option), and
+a signed kind names the fields its signature covers in ``SIGNED``. ``@_wire`` derives
+``LAYOUT`` and ``SIGNED_LAYOUT`` from these declarations; encoding, decoding and signing bytes
+all follow from them. A message embedded in another (a header in a block, a vote in a record)
+is written with its own tag, so its bytes inside the parent equal its ``to_bytes()``.
+``digest()`` is BLAKE2s-256 of ``to_bytes()``; ``size_bytes`` is its length. ``decode_message``
+turns any byte string into a well-formed message or raises ``DecodeError``.
 
 Identifiers the chain keeps as hex strings (addresses, block hashes, vote/transaction hashes,
 the uptime commitment) are ``str`` fields; keys, signatures, roots and VRF bytes are raw
 ``bytes`` of fixed length; the chain's arbitrary-precision naturals (VRF randomness, voting
 power) are ints encoded as 32-byte big-endian. Sequences are tuples (lists are accepted by the
 constructors and converted).
+
+State sync travels as messages too: ``StateSyncResponse`` embeds a ``StateSnapshot`` whose
+``LedgerState``, ``ElectorateRecord`` and ``ValidatorSetRecord`` declare the ledger, the
+electorate and the validator sets field by field (``rppsim.node.state_sync`` converts them);
+they hold the only floats on the wire, the f64 reputation scores.
 
 Signatures cover domain-tagged bytes. The tags ``rpp-tx``, ``rpp-identity``, ``rpp-proposal``
 and the chain's ``rpp-bft-vote`` are prefix-free, so a signature of one kind never verifies as
@@ -20,14 +31,37 @@ another.
 from __future__ import annotations
 
 import hashlib
-import struct
+import types
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import IntEnum, StrEnum
-from typing import Any, ClassVar, Self, TypeVar
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Self,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
-from rppsim.node.codec import DecodeError, EncodeError, Reader, Writer, decode_exact
+from rppsim.node import codec
+from rppsim.node.codec import (
+    Codec,
+    DecodeError,
+    EncodeError,
+    Layout,
+    Reader,
+    Writer,
+    decode_exact,
+    read_layout,
+    write_layout,
+)
+from rppsim.node.ledger import SlashingReason
 from rppsim.node.merkle import compute_merkle_root
+from rppsim.node.participation import Detection
 from rppsim.node.signing import Keypair, compute_address, sign, verify_signature_memoized
 from rppsim.node.timetoke import compute_uptime_commitment
 
@@ -38,19 +72,21 @@ VRF_PUBLIC_KEY_LEN = 32
 VRF_BETA_LEN = 64
 VRF_PI_LEN = 80
 MAX_TIER = 5
-"""Tiers travel as plain ints 0..5 (Tl0..Tl5, spec/consensus.md §1.3)."""
+"""Tiers travel as plain ints 0..5 (Tl0..Tl5, docs/protocol.md#submissions-and-rejections)."""
 
 TX_DOMAIN = b"rpp-tx"
 IDENTITY_DOMAIN = b"rpp-identity"
 PROPOSAL_DOMAIN = b"rpp-proposal"
 VOTE_DOMAIN = b"rpp-bft-vote"
-_VOTE_NUMBERS = struct.Struct("<QQ")
 RECURSIVE_DOMAIN = b"rpp-recursive"
 GENESIS_RECURSIVE_COMMITMENT = bytes(32)
-"""The recursive commitment before block 1: 32 zero bytes (port choice; spec/ops.md §6 row 14)."""
+"""The recursive commitment before block 1: 32 zero bytes (port choice;
+docs/operations.md#guardrails row 14)."""
 
 CIRCUITS = ("transaction", "identity", "state", "pruning", "recursive", "uptime", "consensus")
-"""Proof circuits of the verifier registry (spec/ops.md §5)."""
+"""Proof circuits of the verifier registry (docs/operations.md#proof-systems-and-the-size-gate)."""
+DETECTIONS = tuple(str(d) for d in Detection)
+"""The participation detectors' record kinds (``rppsim.node.participation``)."""
 
 
 class MessageKind(IntEnum):
@@ -73,10 +109,22 @@ class MessageKind(IntEnum):
     VRF_SUBMISSION = 15
     COMMIT = 16
     SYNC_REQUEST = 17
+    ACCOUNT_RECORD = 18
+    SLASHING_RECORD = 19
+    MISSES_RECORD = 20
+    PARTICIPATION_RECORD = 21
+    LEDGER_STATE = 22
+    MEMBER_POWER = 23
+    VALIDATOR_SET_RECORD = 24
+    PROFILE_RECORD = 25
+    SUBMISSION_RECORD = 26
+    ELECTORATE_RECORD = 27
+    STATE_SNAPSHOT = 28
+    STATE_SYNC_RESPONSE = 29
 
 
 class VoteKind(IntEnum):
-    """BftVoteKind and its signed byte (spec/consensus.md §2.1)."""
+    """BftVoteKind and its signed byte (docs/protocol.md#rounds-and-quorum)."""
 
     PRE_VOTE = 0
     PRE_COMMIT = 1
@@ -88,16 +136,19 @@ class VoteKind(IntEnum):
 
 
 class EvidenceKind(IntEnum):
-    """[RT] EvidenceKind (spec/consensus.md §2.3)."""
+    """[RT] EvidenceKind (docs/protocol.md#evidence)."""
 
     DOUBLE_SIGN_PREVOTE = 0
     DOUBLE_SIGN_PRECOMMIT = 1
     INVALID_PROOF = 2
     INVALID_PROPOSAL = 3
+    INVALID_IDENTITY = 4
+    """Port addition: a proposal registering an identity the ledger refuses (the chain's
+    ``SlashingReason::InvalidIdentity``; ``rppsim.node.evidence``)."""
 
 
 class GossipTopic(StrEnum):
-    """The chain's gossip topics ``/rpp/gossip/<name>/1.0.0`` (spec/consensus.md §3)."""
+    """The chain's gossip topics ``/rpp/gossip/<name>/1.0.0`` (docs/protocol.md#reputation)."""
 
     BLOCKS = "/rpp/gossip/blocks/1.0.0"
     VOTES = "/rpp/gossip/votes/1.0.0"
@@ -125,7 +176,8 @@ MESSAGE_TOPICS: dict[MessageKind, GossipTopic] = {
     MessageKind.COMMIT: GossipTopic.BLOCKS,
 }
 """Topic a standalone message is published on. Evidence goes to witness/meta and timetoke
-deltas to meta (the chain also copies them to snapshots) as in spec/consensus.md §2.3 and §4;
+deltas to meta (the chain also copies them to snapshots) as in docs/protocol.md#evidence and
+docs/protocol.md#timetoke;
 mempool items ride on proofs (port choice). Headers, unsigned votes, vote records and single
 timetoke records are never gossiped alone."""
 
@@ -143,34 +195,44 @@ class _Wire:
     """Shared encoding methods: one flat mixin (no hierarchy) holding the memo slots.
 
     A message is immutable, so its bytes, digest, hash and signature verdict are memoized on it.
+    ``LAYOUT`` and the signing layout are derived from the class's fields by ``@_wire``.
     """
 
     __slots__ = ("_cached_bytes", "_cached_digest", "_cached_hash", "_cached_verdict")
     KIND: ClassVar[MessageKind]
+    SIGNED: ClassVar[Signed | None] = None
+    LAYOUT: ClassVar[Layout] = ()
+    SIGNED_LAYOUT: ClassVar[Layout] = ()
+    _SEQUENCES: ClassVar[tuple[str, ...]] = ()
 
-    def _write(self, writer: Writer) -> None:
-        raise NotImplementedError
+    def __post_init__(self) -> None:
+        for name in self._SEQUENCES:
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @classmethod
     def _read(cls, reader: Reader) -> Self:
-        raise NotImplementedError
+        return cls(*read_layout(reader, cls.LAYOUT))
 
     def to_bytes(self) -> bytes:
         """The canonical bytes: tag ‖ fields (memoized; EncodeError on an unencodable field)."""
         try:
-            return self._cached_bytes  # type: ignore[no-any-return]
+            return self._cached_bytes  # type: ignore[attr-defined,no-any-return]  # memo set by object.__setattr__
         except AttributeError:
             pass
-        writer = Writer().u8(self.KIND)
-        self._write(writer)
-        data = writer.to_bytes()
+        data = write_layout(Writer().u8(self.KIND), self, self.LAYOUT).to_bytes()
         object.__setattr__(self, "_cached_bytes", data)
         return data
+
+    def signing_bytes(self) -> bytes:
+        """The bytes a signature covers: the ``SIGNED`` domain tag ‖ the signed fields."""
+        if self.SIGNED is None:
+            raise TypeError(f"{type(self).__name__} is not signed")
+        return write_layout(Writer().raw(self.SIGNED.domain), self, self.SIGNED_LAYOUT).to_bytes()
 
     def digest(self) -> bytes:
         """BLAKE2s-256 of the canonical bytes (memoized)."""
         try:
-            return self._cached_digest  # type: ignore[no-any-return]
+            return self._cached_digest  # type: ignore[attr-defined,no-any-return]  # memo set by object.__setattr__
         except AttributeError:
             pass
         value = _blake2s(self.to_bytes())
@@ -191,9 +253,40 @@ class _Wire:
         return message
 
 
-# --- field helpers -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """What a signature covers: ``domain`` ‖ the fields ``names`` in order, each with its own
+    field type unless ``overrides`` gives another (name, codec) for the signed bytes."""
 
+    domain: bytes
+    names: tuple[str, ...]
+    overrides: tuple[tuple[str, Codec], ...] = ()
+
+
+def signed(domain: bytes, *names: str, **overrides: Codec) -> Signed:
+    """``Signed(domain, names, overrides)`` written as a call."""
+    return Signed(domain, names, tuple(overrides.items()))
+
+
+W = TypeVar("W", bound=type[_Wire])
 M = TypeVar("M", bound=_Wire)
+
+
+def _wire(cls: W) -> W:
+    """Class decorator: the ``LAYOUT`` of a message dataclass is its fields in order, each
+    encoded by the codec of its type annotation (``get_field_codec``); ``SIGNED`` becomes
+    ``SIGNED_LAYOUT``. List fields given as lists are stored as tuples."""
+    hints = get_type_hints(cls, include_extras=True)
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]  # W is a dataclass
+    cls.LAYOUT = tuple((name, get_field_codec(hints[name])) for name in names)
+    cls._SEQUENCES = tuple(name for name, c in cls.LAYOUT if c.label.startswith("list<"))
+    if cls.SIGNED is not None:
+        by_name = dict(cls.LAYOUT) | dict(cls.SIGNED.overrides)
+        cls.SIGNED_LAYOUT = tuple((name, by_name[name]) for name in cls.SIGNED.names)
+    return cls
+
+
+# --- field types -----------------------------------------------------------------------------
 
 
 def _write_nested(writer: Writer, message: _Wire) -> None:
@@ -207,36 +300,101 @@ def _read_nested(reader: Reader, message_type: type[M]) -> M:
     return message_type._read(reader)
 
 
-def _write_tier(writer: Writer, tier: int) -> None:
-    if not isinstance(tier, int) or not 0 <= tier <= MAX_TIER:
-        raise EncodeError(f"tier must be an int 0..{MAX_TIER}, got {tier!r}")
-    writer.u8(tier)
+def nested(message_type: type[_Wire]) -> Codec:
+    """An embedded message, written with its own tag (its ``to_bytes()``)."""
+    return Codec(
+        message_type.__name__,
+        _write_nested,
+        lambda r: _read_nested(r, message_type),
+        1,
+        message_type,
+    )
 
 
-def _read_tier(reader: Reader) -> int:
-    tier = reader.u8()
-    if tier > MAX_TIER:
-        raise DecodeError(f"tier must be 0..{MAX_TIER}, got {tier}")
-    return tier
+def get_field_codec(hint: Any) -> Codec:
+    """The codec of a field's type: an ``Annotated`` alias below carries its codec; a message
+    type is embedded; an ``IntEnum`` is a u8; ``tuple[X, ...]`` is a list and ``X | None`` an
+    option of X's codec."""
+    if get_origin(hint) is Annotated:
+        return hint.__metadata__[0]  # type: ignore[no-any-return]  # our aliases carry a Codec
+    if isinstance(hint, type) and issubclass(hint, _Wire):
+        return nested(hint)
+    if isinstance(hint, type) and issubclass(hint, IntEnum):
+        return codec.enum(hint)
+    args = get_args(hint)
+    if get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return codec.sequence(get_field_codec(args[0]))
+    if get_origin(hint) in (Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        return codec.option(get_field_codec(args[0] if args[1] is type(None) else args[1]))
+    raise TypeError(f"no wire encoding for {hint!r}")
 
 
-def _write_circuit(writer: Writer, circuit: str) -> None:
-    if circuit not in CIRCUITS:
-        raise EncodeError(f"unknown proof circuit {circuit!r}")
-    writer.string(circuit)
+TIER = codec.constrained(
+    "tier",
+    codec.U8,
+    lambda tier: isinstance(tier, int) and 0 <= tier <= MAX_TIER,
+    f"tier must be an int 0..{MAX_TIER}, got {{value!r}}",
+    f"tier must be 0..{MAX_TIER}, got {{value}}",
+)
+CIRCUIT = codec.constrained(
+    "circuit",
+    codec.STRING,
+    lambda circuit: circuit in CIRCUITS,
+    "unknown proof circuit {value!r}",
+    "unknown proof circuit {value!r}",
+)
+MAYBE_VRF_PUBLIC_KEY = codec.constrained(
+    "optional VRF public key",
+    codec.BYTES,
+    lambda key: len(key) in (0, VRF_PUBLIC_KEY_LEN),
+    "VRF public key must be empty (missing) or 32 bytes",
+    "VRF public key must be empty (missing) or 32 bytes",
+)
+TEXT = Codec("text", Writer.text, None)
+"""A string's UTF-8 bytes without a length prefix (only in the vote's signing bytes)."""
+BLOCK_HASH = Codec("block hash", lambda w, block: w.string(block.hash), None)
+"""A block by its hash string (only in a proposal's signing bytes)."""
 
-
-def _read_circuit(reader: Reader) -> str:
-    circuit = reader.string()
-    if circuit not in CIRCUITS:
-        raise DecodeError(f"unknown proof circuit {circuit!r}")
-    return circuit
+# The field types of the layouts: a Python type annotated with its codec.
+U32 = Annotated[int, codec.U32]
+U64 = Annotated[int, codec.U64]
+U128 = Annotated[int, codec.U128]
+U256 = Annotated[int, codec.U256]
+"""The chain's arbitrary-precision naturals (VRF randomness, voting power): 32 bytes BE."""
+Str = Annotated[str, codec.STRING]
+Bytes = Annotated[bytes, codec.BYTES]
+Hash = Annotated[bytes, codec.fixed(HASH_LEN)]
+PublicKey = Annotated[bytes, codec.fixed(PUBLIC_KEY_LEN)]
+Signature = Annotated[bytes, codec.fixed(SIGNATURE_LEN)]
+VrfPublicKey = Annotated[bytes, codec.fixed(VRF_PUBLIC_KEY_LEN)]
+MaybeVrfPublicKey = Annotated[bytes, MAYBE_VRF_PUBLIC_KEY]
+VrfBeta = Annotated[bytes, codec.fixed(VRF_BETA_LEN)]
+VrfPi = Annotated[bytes, codec.fixed(VRF_PI_LEN)]
+Tier = Annotated[int, TIER]
+Circuit = Annotated[str, CIRCUIT]
+U8 = Annotated[int, codec.U8]
+Bool = Annotated[bool, codec.BOOL]
+I64 = Annotated[int, codec.I64]
+Nat = Annotated[int, codec.NAT]
+"""An unbounded natural (selection weights and weighted randomness)."""
+F64 = Annotated[float, codec.F64]
+"""An f64 reputation score: only in state snapshots."""
+DetectionLabel = Annotated[
+    str,
+    codec.constrained(
+        "detection",
+        codec.STRING,
+        lambda label: label in DETECTIONS,
+        "unknown detection {value!r}",
+        "unknown detection {value!r}",
+    ),
+]
 
 
 def _memoized_verdict(message: _Wire, check: Callable[[], bool]) -> bool:
     """The result of ``check`` for this immutable message, computed once per object."""
     try:
-        return message._cached_verdict  # type: ignore[no-any-return]
+        return message._cached_verdict  # type: ignore[attr-defined,no-any-return]  # memo set by object.__setattr__
     except AttributeError:
         pass
     verdict = check()
@@ -244,13 +402,13 @@ def _memoized_verdict(message: _Wire, check: Callable[[], bool]) -> bool:
     return verdict
 
 
-def _memoized_hash(message: _Wire, signing_bytes: Callable[[], bytes]) -> str:
+def _memoized_hash(message: _Wire) -> str:
     """hex BLAKE2s of the signing bytes, computed once per immutable message object."""
     try:
-        return message._cached_hash  # type: ignore[no-any-return]
+        return message._cached_hash  # type: ignore[attr-defined,no-any-return]  # memo set by object.__setattr__
     except AttributeError:
         pass
-    value = _blake2s(signing_bytes()).hex()
+    value = _blake2s(message.signing_bytes()).hex()
     object.__setattr__(message, "_cached_hash", value)
     return value
 
@@ -265,53 +423,31 @@ def _is_signature_valid(public_key: bytes, address: str, message: bytes, sig: by
 # --- transactions and identities ------------------------------------------------------------
 
 
+@_wire
 @dataclass(frozen=True, slots=True)
 class Transaction(_Wire):
     """A transfer signed by the sender's ed25519 key; sender = hex BLAKE2s(public_key)."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.TRANSACTION
-    sender: str
-    recipient: str
-    amount: int
+    KIND = MessageKind.TRANSACTION
+    SIGNED = signed(TX_DOMAIN, "sender", "recipient", "amount", "fee", "nonce", "public_key")
+    """b"rpp-tx" ‖ the fields without the signature."""
+
+    sender: Str
+    recipient: Str
+    amount: U128
     """u128, as the chain's amount."""
-    fee: int
-    nonce: int
-    public_key: bytes
-    signature: bytes = bytes(SIGNATURE_LEN)
-
-    def _write_unsigned(self, writer: Writer) -> None:
-        writer.string(self.sender).string(self.recipient).u128(self.amount)
-        writer.u64(self.fee).u64(self.nonce).fixed(self.public_key, PUBLIC_KEY_LEN)
-
-    def _write(self, writer: Writer) -> None:
-        self._write_unsigned(writer)
-        writer.fixed(self.signature, SIGNATURE_LEN)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.string(),
-            reader.string(),
-            reader.u128(),
-            reader.u64(),
-            reader.u64(),
-            reader.fixed(PUBLIC_KEY_LEN),
-            reader.fixed(SIGNATURE_LEN),
-        )
-
-    def signing_bytes(self) -> bytes:
-        """b"rpp-tx" ‖ the fields without the signature."""
-        writer = Writer().raw(TX_DOMAIN)
-        self._write_unsigned(writer)
-        return writer.to_bytes()
+    fee: U64
+    nonce: U64
+    public_key: PublicKey
+    signature: Signature = bytes(SIGNATURE_LEN)
 
     @property
     def hash(self) -> str:
         """hex BLAKE2s of the signing bytes (like the chain's vote hash, excludes the signature)."""
-        return _memoized_hash(self, self.signing_bytes)
+        return _memoized_hash(self)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The /status/mempool transaction entry (spec/ops.md §2.4)."""
+        """The /status/mempool transaction entry (docs/operations.md#mempool-status)."""
         return {
             "hash": self.hash,
             "from": self.sender,
@@ -322,66 +458,47 @@ class Transaction(_Wire):
         }
 
 
+@_wire
 @dataclass(frozen=True, slots=True)
 class IdentityRequest(_Wire):
-    """An identity genesis request (spec/ops.md §2.4 identity entry, spec/consensus.md §1.6)."""
+    """An identity genesis request (docs/operations.md#mempool-status identity entry,
+    docs/protocol.md#epochs-and-replay-protection)."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.IDENTITY_REQUEST
-    wallet_address: str
-    public_key: bytes
-    vrf_public_key: bytes
-    vrf_pi: bytes
+    KIND = MessageKind.IDENTITY_REQUEST
+    SIGNED = signed(
+        IDENTITY_DOMAIN,
+        *("wallet_address", "public_key", "vrf_public_key", "vrf_pi"),
+        *("epoch_nonce", "state_root", "identity_root", "commitment"),
+    )
+    """b"rpp-identity" ‖ the fields without the signature."""
+
+    wallet_address: Str
+    public_key: PublicKey
+    vrf_public_key: VrfPublicKey
+    vrf_pi: VrfPi
     """80-byte ECVRF proof over the epoch nonce; its hex is the per-epoch unique VRF tag."""
-    epoch_nonce: bytes
-    state_root: bytes
-    identity_root: bytes
-    commitment: bytes
-    signature: bytes = bytes(SIGNATURE_LEN)
-
-    def _write_unsigned(self, writer: Writer) -> None:
-        writer.string(self.wallet_address).fixed(self.public_key, PUBLIC_KEY_LEN)
-        writer.fixed(self.vrf_public_key, VRF_PUBLIC_KEY_LEN).fixed(self.vrf_pi, VRF_PI_LEN)
-        for root in (self.epoch_nonce, self.state_root, self.identity_root, self.commitment):
-            writer.fixed(root, HASH_LEN)
-
-    def _write(self, writer: Writer) -> None:
-        self._write_unsigned(writer)
-        writer.fixed(self.signature, SIGNATURE_LEN)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.string(),
-            reader.fixed(PUBLIC_KEY_LEN),
-            reader.fixed(VRF_PUBLIC_KEY_LEN),
-            reader.fixed(VRF_PI_LEN),
-            reader.fixed(HASH_LEN),
-            reader.fixed(HASH_LEN),
-            reader.fixed(HASH_LEN),
-            reader.fixed(HASH_LEN),
-            reader.fixed(SIGNATURE_LEN),
-        )
-
-    def signing_bytes(self) -> bytes:
-        """b"rpp-identity" ‖ the fields without the signature."""
-        writer = Writer().raw(IDENTITY_DOMAIN)
-        self._write_unsigned(writer)
-        return writer.to_bytes()
+    epoch_nonce: Hash
+    state_root: Hash
+    identity_root: Hash
+    commitment: Hash
+    signature: Signature = bytes(SIGNATURE_LEN)
 
     @property
     def hash(self) -> str:
         """hex BLAKE2s of the signing bytes."""
-        return _memoized_hash(self, self.signing_bytes)
+        return _memoized_hash(self)
 
     @property
     def vrf_tag(self) -> str:
-        """The VRF tag: hex of the genesis VRF proof (spec/consensus.md §1.6)."""
+        """The VRF tag: hex of the genesis VRF proof
+        (docs/protocol.md#epochs-and-replay-protection)."""
         return self.vrf_pi.hex()
 
     def to_json_dict(
         self, attested_votes: int = 0, gossip_confirmations: int = 0
     ) -> dict[str, Any]:
-        """The /status/mempool identity entry (spec/ops.md §2.4); the counts are node-side."""
+        """The /status/mempool identity entry (docs/operations.md#mempool-status); the counts are
+        node-side."""
         return {
             "wallet_addr": self.wallet_address,
             "commitment": self.commitment.hex(),
@@ -397,66 +514,41 @@ class IdentityRequest(_Wire):
 # --- proofs ----------------------------------------------------------------------------------
 
 
+@_wire
 @dataclass(frozen=True, slots=True)
 class ProofSlot(_Wire):
-    """One proof: its system label, its circuit (spec/ops.md §5) and the proof bytes."""
+    """One proof: its system label, its circuit (docs/operations.md#proof-systems-and-the-size-gate)
+    and the proof bytes."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.PROOF_SLOT
-    system: str
+    KIND = MessageKind.PROOF_SLOT
+    system: Str
     """Proof system label, e.g. "numba-stark", "stwo", "plonky3", "rpp-stark"."""
-    circuit: str
+    circuit: Circuit
     """One of CIRCUITS."""
-    data: bytes
-
-    def _write(self, writer: Writer) -> None:
-        writer.string(self.system)
-        _write_circuit(writer, self.circuit)
-        writer.var_bytes(self.data)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(reader.string(), _read_circuit(reader), reader.var_bytes())
+    data: Bytes
 
     def data_digest(self) -> bytes:
         """BLAKE2s-256 of the proof bytes alone (``digest()`` also binds system and circuit)."""
         return _blake2s(self.data)
 
 
+@_wire
 @dataclass(frozen=True, slots=True)
 class UptimeProof(_Wire):
-    """A claim of online time over [window_start, window_end] (spec/consensus.md §4)."""
+    """A claim of online time over [window_start, window_end] (docs/protocol.md#timetoke)."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.UPTIME_PROOF
-    wallet_address: str
-    window_start: int
-    window_end: int
-    proof_commitment: str
-    node_clock: int | None = None
-    epoch: int | None = None
-    head_hash: str | None = None
+    KIND = MessageKind.UPTIME_PROOF
+    wallet_address: Str
+    window_start: U64
+    window_end: U64
+    proof_commitment: Str
+    node_clock: U64 | None = None
+    epoch: U64 | None = None
+    head_hash: Str | None = None
     proof: ProofSlot | None = None
 
-    def _write(self, writer: Writer) -> None:
-        writer.string(self.wallet_address).u64(self.window_start).u64(self.window_end)
-        writer.string(self.proof_commitment)
-        writer.option(self.node_clock, Writer.u64).option(self.epoch, Writer.u64)
-        writer.option(self.head_hash, Writer.string).option(self.proof, _write_nested)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.string(),
-            reader.u64(),
-            reader.u64(),
-            reader.string(),
-            reader.option(Reader.u64),
-            reader.option(Reader.u64),
-            reader.option(Reader.string),
-            reader.option(lambda r: _read_nested(r, ProofSlot)),
-        )
-
     def is_commitment_valid(self) -> bool:
-        """The proof commitment matches the address and window (spec/consensus.md §4)."""
+        """The proof commitment matches the address and window (docs/protocol.md#timetoke)."""
         try:
             expected = compute_uptime_commitment(
                 self.wallet_address, self.window_start, self.window_end
@@ -466,7 +558,8 @@ class UptimeProof(_Wire):
         return expected == self.proof_commitment
 
     def to_json_dict(self, credited_hours: int = 0) -> dict[str, Any]:
-        """The /status/mempool uptime entry; credited hours come from the ledger (spec §2.4)."""
+        """The /status/mempool uptime entry; credited hours come from the ledger
+        (docs/operations.md#mempool-status)."""
         return {
             "identity": self.wallet_address,
             "window_start": self.window_start,
@@ -475,11 +568,269 @@ class UptimeProof(_Wire):
         }
 
 
+# --- consensus -------------------------------------------------------------------------------
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class BftVote(_Wire):
+    """BftVote{round, height, block_hash, voter, kind} (docs/protocol.md#rounds-and-quorum)."""
+
+    KIND = MessageKind.BFT_VOTE
+    SIGNED = signed(
+        VOTE_DOMAIN, "round", "height", "block_hash", "voter", "kind", block_hash=TEXT, voter=TEXT
+    )
+    """b"rpp-bft-vote" ‖ round u64 LE ‖ height u64 LE ‖ block_hash ‖ voter ‖ kind
+    (docs/protocol.md#rounds-and-quorum):
+    the chain's exact bytes, whose strings have no length prefix."""
+
+    round: U64
+    height: U64
+    block_hash: Str
+    voter: Str
+    kind: VoteKind
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class SignedBftVote(_Wire):
+    """A vote with the voter's ed25519 key and signature; voter = hex BLAKE2s(pk)
+    (docs/protocol.md#rounds-and-quorum)."""
+
+    KIND = MessageKind.SIGNED_BFT_VOTE
+    vote: BftVote
+    public_key: PublicKey
+    signature: Signature
+
+    def signing_bytes(self) -> bytes:
+        """The vote's signing bytes."""
+        return self.vote.signing_bytes()
+
+    @property
+    def hash(self) -> str:
+        """hex BLAKE2s of the vote's signing bytes (docs/protocol.md#rounds-and-quorum)."""
+        return _memoized_hash(self)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The /status/mempool vote entry (docs/operations.md#mempool-status)."""
+        vote = self.vote
+        return {
+            "hash": self.hash,
+            "voter": vote.voter,
+            "height": vote.height,
+            "round": vote.round,
+            "block_hash": vote.block_hash,
+            "kind": VoteKind(vote.kind).label,
+        }
+
+    def to_wire_json(self) -> dict[str, Any]:
+        """The chain's serde shape: {vote{...}, public_key hex, signature hex}."""
+        vote = self.vote
+        return {
+            "vote": {
+                "round": vote.round,
+                "height": vote.height,
+                "block_hash": vote.block_hash,
+                "voter": vote.voter,
+                "kind": VoteKind(vote.kind).label,
+            },
+            "public_key": self.public_key.hex(),
+            "signature": self.signature.hex(),
+        }
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class VoteRecord(_Wire):
+    """A registered vote and its voting power (docs/protocol.md#rounds-and-quorum)."""
+
+    KIND = MessageKind.VOTE_RECORD
+    vote: SignedBftVote
+    weight: U256
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """{vote, weight as a decimal string} as in the chain."""
+        return {"vote": self.vote.to_wire_json(), "weight": str(self.weight)}
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class ConsensusCertificate(_Wire):
+    """The quorum evidence of a committed block (docs/protocol.md#rounds-and-quorum), plus height
+    and hash."""
+
+    KIND = MessageKind.CONSENSUS_CERTIFICATE
+    height: U64
+    round: U64
+    block_hash: Str
+    total_power: U256
+    quorum_threshold: U256
+    pre_vote_power: U256
+    pre_commit_power: U256
+    commit_power: U256
+    observers: U64
+    pre_votes: tuple[VoteRecord, ...] = ()
+    pre_commits: tuple[VoteRecord, ...] = ()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The chain's JSON shape: powers as decimal strings."""
+        return {
+            "height": self.height,
+            "round": self.round,
+            "block_hash": self.block_hash,
+            "total_power": str(self.total_power),
+            "quorum_threshold": str(self.quorum_threshold),
+            "pre_vote_power": str(self.pre_vote_power),
+            "pre_commit_power": str(self.pre_commit_power),
+            "commit_power": str(self.commit_power),
+            "observers": self.observers,
+            "pre_votes": [record.to_json_dict() for record in self.pre_votes],
+            "pre_commits": [record.to_json_dict() for record in self.pre_commits],
+        }
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class Evidence(_Wire):
+    """[RT] evidence record plus what proves it (docs/protocol.md#evidence): the conflicting
+    signed votes of a double sign, or the canonical bytes of the signed ``Proposal`` of an
+    invalid block (``rppsim.node.evidence``; bytes, since a proposal's block holds evidence)."""
+
+    KIND = MessageKind.EVIDENCE
+    kind: EvidenceKind
+    address: Str
+    height: U64
+    round: U64
+    vote_kind: VoteKind | None = None
+    block_hashes: tuple[Str, ...] = ()
+    votes: tuple[SignedBftVote, ...] = ()
+    proposal: Bytes | None = None
+
+
+_DOUBLE_SIGN_VOTE_KIND = {
+    EvidenceKind.DOUBLE_SIGN_PREVOTE: VoteKind.PRE_VOTE,
+    EvidenceKind.DOUBLE_SIGN_PRECOMMIT: VoteKind.PRE_COMMIT,
+}
+
+
+def is_valid_double_sign_evidence(evidence: Evidence) -> bool:
+    """Anyone can check double-sign evidence: ≥2 valid votes by the accused for one
+    (height, round, kind) with distinct block hashes, listed in ``block_hashes``
+    (docs/protocol.md#evidence)."""
+    expected_kind = _DOUBLE_SIGN_VOTE_KIND.get(evidence.kind)
+    if expected_kind is None or evidence.vote_kind != expected_kind:
+        return False
+    if evidence.proposal is not None:
+        return False
+    hashes = [signed.vote.block_hash for signed in evidence.votes]
+    if len(hashes) < 2 or len(set(hashes)) != len(hashes):
+        return False
+    if sorted(hashes) != sorted(evidence.block_hashes):
+        return False
+    return all(
+        signed.vote.voter == evidence.address
+        and signed.vote.height == evidence.height
+        and signed.vote.round == evidence.round
+        and signed.vote.kind == expected_kind
+        and is_valid_vote_signature(signed)
+        for signed in evidence.votes
+    )
+
+
+# --- timetoke and VRF ------------------------------------------------------------------------
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class TimetokeRecordMsg(_Wire):
+    """TimetokeRecord (docs/protocol.md#timetoke) without decay_rate, which the chain fixes at
+    1.0."""
+
+    KIND = MessageKind.TIMETOKE_RECORD
+    identity: Str
+    balance: U128
+    """u128 hours, as the chain."""
+    epoch_accrual: U64
+    last_update: U64
+    last_sync: U64
+    last_decay: U64
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The chain's serde shape, including the constant decay_rate 1.0 (not in our bytes)."""
+        return {
+            "identity": self.identity,
+            "balance": self.balance,
+            "epoch_accrual": self.epoch_accrual,
+            "decay_rate": 1.0,
+            "last_update": self.last_update,
+            "last_sync": self.last_sync,
+            "last_decay": self.last_decay,
+        }
+
+
+TimetokeDelta = TimetokeRecordMsg
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class TimetokeDeltaBroadcast(_Wire):
+    """TimetokeDeltaBroadcast{timetoke_root, records} (docs/protocol.md#timetoke)."""
+
+    KIND = MessageKind.TIMETOKE_DELTA_BROADCAST
+    timetoke_root: Hash
+    records: tuple[TimetokeRecordMsg, ...] = ()
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class VrfSubmissionMsg(_Wire):
+    """The chain's GossipVrfSubmission (docs/protocol.md#submissions-and-rejections) plus the gossip
+    height/round."""
+
+    KIND = MessageKind.VRF_SUBMISSION
+    address: Str
+    public_key: MaybeVrfPublicKey
+    """32-byte VRF public key, or b"" when missing (→ MissingPublicKey)."""
+    last_block_header: Hash
+    epoch: U64
+    tier_seed: Hash
+    randomness: U256
+    beta: VrfBeta
+    """64-byte VRF output (the chain's preoutput slot)."""
+    pi: VrfPi
+    tier: Tier
+    timetoke_hours: U64
+    height: U64
+    round: U64
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The gossip payload's JSON shape: randomness in decimal, bytes in hex, tier "TlN"."""
+        return {
+            "address": self.address,
+            "public_key": self.public_key.hex() or None,
+            "input": {
+                "last_block_header": self.last_block_header.hex(),
+                "epoch": self.epoch,
+                "tier_seed": self.tier_seed.hex(),
+            },
+            "proof": {
+                "randomness": str(self.randomness),
+                "preoutput": self.beta.hex(),
+                "proof": self.pi.hex(),
+            },
+            "tier": f"Tl{self.tier}",
+            "timetoke_hours": self.timetoke_hours,
+            "height": self.height,
+            "round": self.round,
+        }
+
+
 # --- blocks ----------------------------------------------------------------------------------
 
 
 def compute_recursive_commitment(previous: bytes, proof_digests: Sequence[bytes]) -> bytes:
-    """BLAKE2s("rpp-recursive" ‖ previous ‖ proof digests in block order) (spec/ops.md §6 #14)."""
+    """BLAKE2s("rpp-recursive" ‖ previous ‖ proof digests in block order)
+    (docs/operations.md#guardrails #14)."""
     if len(previous) != HASH_LEN or any(len(d) != HASH_LEN for d in proof_digests):
         raise ValueError("recursive commitment inputs must be 32-byte digests")
     return _blake2s(RECURSIVE_DOMAIN + bytes(previous) + b"".join(proof_digests))
@@ -494,88 +845,43 @@ def compute_proof_digests(
 
 
 def compute_list_root(messages: Iterable[_Wire]) -> bytes:
-    """Sorted-leaf Merkle root over the messages' digests (spec/consensus.md §4 Merkle rule)."""
+    """Sorted-leaf Merkle root over the messages' digests (docs/protocol.md#timetoke Merkle
+    rule)."""
     return compute_merkle_root(message.digest() for message in messages)
 
 
+@_wire
 @dataclass(frozen=True, slots=True)
 class BlockHeader(_Wire):
-    """A block header; its digest is the block hash (spec/consensus.md §2.1)."""
+    """A block header; its digest is the block hash (docs/protocol.md#rounds-and-quorum)."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.BLOCK_HEADER
-    height: int
-    previous_hash: str
-    timestamp_ms: int
-    state_root: bytes
-    tx_root: bytes
-    uptime_root: bytes
-    identity_root: bytes
-    vrf_root: bytes
+    KIND = MessageKind.BLOCK_HEADER
+    height: U64
+    previous_hash: Str
+    timestamp_ms: U64
+    state_root: Hash
+    tx_root: Hash
+    uptime_root: Hash
+    identity_root: Hash
+    vrf_root: Hash
     """Root of the block's VRF submissions: the validator set it was voted with."""
-    evidence_root: bytes
-    last_commit_hash: bytes
+    evidence_root: Hash
+    last_commit_hash: Hash
     """BLAKE2s of the previous block's certificate carried in the body (zeros at height 1)."""
-    proposer: str
-    vrf_public_key: bytes
-    vrf_randomness: int
-    """The chain's randomness natural: the first 32 bytes of beta, big-endian (DESIGN.md §8)."""
-    vrf_beta: bytes
-    vrf_pi: bytes
-    vrf_epoch: int
-    vrf_tier_seed: bytes
-    leader_tier: int
-    leader_timetoke: int
-    round: int
-    recursive_previous_commitment: bytes
-    recursive_commitment: bytes
-
-    def _write(self, writer: Writer) -> None:
-        writer.u64(self.height).string(self.previous_hash).u64(self.timestamp_ms)
-        for root in (
-            self.state_root,
-            self.tx_root,
-            self.uptime_root,
-            self.identity_root,
-            self.vrf_root,
-            self.evidence_root,
-            self.last_commit_hash,
-        ):
-            writer.fixed(root, HASH_LEN)
-        writer.string(self.proposer).fixed(self.vrf_public_key, VRF_PUBLIC_KEY_LEN)
-        writer.u256(self.vrf_randomness).fixed(self.vrf_beta, VRF_BETA_LEN)
-        writer.fixed(self.vrf_pi, VRF_PI_LEN).u64(self.vrf_epoch)
-        writer.fixed(self.vrf_tier_seed, HASH_LEN)
-        _write_tier(writer, self.leader_tier)
-        writer.u64(self.leader_timetoke).u64(self.round)
-        writer.fixed(self.recursive_previous_commitment, HASH_LEN)
-        writer.fixed(self.recursive_commitment, HASH_LEN)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            height=reader.u64(),
-            previous_hash=reader.string(),
-            timestamp_ms=reader.u64(),
-            state_root=reader.fixed(HASH_LEN),
-            tx_root=reader.fixed(HASH_LEN),
-            uptime_root=reader.fixed(HASH_LEN),
-            identity_root=reader.fixed(HASH_LEN),
-            vrf_root=reader.fixed(HASH_LEN),
-            evidence_root=reader.fixed(HASH_LEN),
-            last_commit_hash=reader.fixed(HASH_LEN),
-            proposer=reader.string(),
-            vrf_public_key=reader.fixed(VRF_PUBLIC_KEY_LEN),
-            vrf_randomness=reader.u256(),
-            vrf_beta=reader.fixed(VRF_BETA_LEN),
-            vrf_pi=reader.fixed(VRF_PI_LEN),
-            vrf_epoch=reader.u64(),
-            vrf_tier_seed=reader.fixed(HASH_LEN),
-            leader_tier=_read_tier(reader),
-            leader_timetoke=reader.u64(),
-            round=reader.u64(),
-            recursive_previous_commitment=reader.fixed(HASH_LEN),
-            recursive_commitment=reader.fixed(HASH_LEN),
-        )
+    proposer: Str
+    vrf_public_key: VrfPublicKey
+    vrf_randomness: U256
+    """The chain's randomness natural: the first 32 bytes of beta, big-endian
+    (docs/architecture.md#departures-from-the-chain)."""
+    vrf_beta: VrfBeta
+    vrf_pi: VrfPi
+    vrf_epoch: U64
+    vrf_tier_seed: Hash
+    leader_tier: Tier
+    leader_timetoke: U64
+    round: U64
+    recursive_previous_commitment: Hash
+    recursive_commitment: Hash
 
     @property
     def hash(self) -> str:
@@ -583,6 +889,7 @@ class BlockHeader(_Wire):
         return self.digest().hex()
 
 
+@_wire
 @dataclass(frozen=True, slots=True)
 class Block(_Wire):
     """A header and the payload it commits to through its roots and recursive commitment.
@@ -592,7 +899,7 @@ class Block(_Wire):
     node applies the same slashing and can check the previous commit; port additions).
     """
 
-    KIND: ClassVar[MessageKind] = MessageKind.BLOCK
+    KIND = MessageKind.BLOCK
     header: BlockHeader
     transactions: tuple[Transaction, ...] = ()
     identities: tuple[IdentityRequest, ...] = ()
@@ -602,43 +909,10 @@ class Block(_Wire):
     evidence: tuple[Evidence, ...] = ()
     last_certificate: ConsensusCertificate | None = None
 
-    def __post_init__(self) -> None:
-        for name in _BLOCK_LISTS:
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-
-    def _write(self, writer: Writer) -> None:
-        _write_nested(writer, self.header)
-        for name in _BLOCK_LISTS:
-            writer.sequence(getattr(self, name), _write_nested)
-        writer.option(self.last_certificate, _write_nested)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            _read_nested(reader, BlockHeader),
-            reader.sequence(lambda r: _read_nested(r, Transaction)),
-            reader.sequence(lambda r: _read_nested(r, IdentityRequest)),
-            reader.sequence(lambda r: _read_nested(r, UptimeProof)),
-            reader.sequence(lambda r: _read_nested(r, ProofSlot)),
-            reader.sequence(lambda r: _read_nested(r, VrfSubmissionMsg)),
-            reader.sequence(lambda r: _read_nested(r, Evidence)),
-            reader.option(lambda r: _read_nested(r, ConsensusCertificate)),
-        )
-
     @property
     def hash(self) -> str:
         """The block hash: hex BLAKE2s of the header bytes."""
         return self.header.hash
-
-
-_BLOCK_LISTS = (
-    "transactions",
-    "identities",
-    "uptime_proofs",
-    "proofs",
-    "vrf_submissions",
-    "evidence",
-)
 
 
 def compute_last_commit_hash(certificate: ConsensusCertificate | None) -> bytes:
@@ -667,456 +941,222 @@ def is_valid_block_body(block: Block) -> bool:
         return False
 
 
-# --- consensus -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BftVote(_Wire):
-    """BftVote{round, height, block_hash, voter, kind} (spec/consensus.md §2.1)."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.BFT_VOTE
-    round: int
-    height: int
-    block_hash: str
-    voter: str
-    kind: VoteKind
-
-    def _write(self, writer: Writer) -> None:
-        writer.u64(self.round).u64(self.height).string(self.block_hash).string(self.voter)
-        writer.enum(self.kind, VoteKind)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.u64(), reader.u64(), reader.string(), reader.string(), reader.enum(VoteKind)
-        )
-
-    def signing_bytes(self) -> bytes:
-        """b"rpp-bft-vote" ‖ round u64 LE ‖ height u64 LE ‖ block_hash ‖ voter ‖ kind (spec §2.1)"""
-        try:
-            numbers = _VOTE_NUMBERS.pack(self.round, self.height)
-            text = self.block_hash.encode("utf-8") + self.voter.encode("utf-8")
-            kind = VoteKind(self.kind)
-        except (struct.error, ValueError, TypeError, AttributeError) as error:
-            raise EncodeError(f"vote has no signing bytes: {error}") from None
-        return VOTE_DOMAIN + numbers + text + bytes((kind,))
-
-
-@dataclass(frozen=True, slots=True)
-class SignedBftVote(_Wire):
-    """A vote with the voter's ed25519 key and signature; voter = hex BLAKE2s(pk) (spec §2.1)."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.SIGNED_BFT_VOTE
-    vote: BftVote
-    public_key: bytes
-    signature: bytes
-
-    def _write(self, writer: Writer) -> None:
-        _write_nested(writer, self.vote)
-        writer.fixed(self.public_key, PUBLIC_KEY_LEN).fixed(self.signature, SIGNATURE_LEN)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            _read_nested(reader, BftVote), reader.fixed(PUBLIC_KEY_LEN), reader.fixed(SIGNATURE_LEN)
-        )
-
-    @property
-    def hash(self) -> str:
-        """hex BLAKE2s of the vote's signing bytes (spec/consensus.md §2.1)."""
-        return _memoized_hash(self, self.vote.signing_bytes)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The /status/mempool vote entry (spec/ops.md §2.4)."""
-        vote = self.vote
-        return {
-            "hash": self.hash,
-            "voter": vote.voter,
-            "height": vote.height,
-            "round": vote.round,
-            "block_hash": vote.block_hash,
-            "kind": VoteKind(vote.kind).label,
-        }
-
-    def to_wire_json(self) -> dict[str, Any]:
-        """The chain's serde shape: {vote{...}, public_key hex, signature hex}."""
-        vote = self.vote
-        return {
-            "vote": {
-                "round": vote.round,
-                "height": vote.height,
-                "block_hash": vote.block_hash,
-                "voter": vote.voter,
-                "kind": VoteKind(vote.kind).label,
-            },
-            "public_key": self.public_key.hex(),
-            "signature": self.signature.hex(),
-        }
-
-
+@_wire
 @dataclass(frozen=True, slots=True)
 class Proposal(_Wire):
     """A block proposed for (height, round), signed by the proposer."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.PROPOSAL
+    KIND = MessageKind.PROPOSAL
+    SIGNED = signed(PROPOSAL_DOMAIN, "block", "round", "proposer", block=BLOCK_HASH)
+    """b"rpp-proposal" ‖ block hash (string) ‖ round u64 ‖ proposer (string)."""
+
     block: Block
-    round: int
-    proposer: str
-    public_key: bytes
-    signature: bytes
-
-    def _write(self, writer: Writer) -> None:
-        _write_nested(writer, self.block)
-        writer.u64(self.round).string(self.proposer)
-        writer.fixed(self.public_key, PUBLIC_KEY_LEN).fixed(self.signature, SIGNATURE_LEN)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            _read_nested(reader, Block),
-            reader.u64(),
-            reader.string(),
-            reader.fixed(PUBLIC_KEY_LEN),
-            reader.fixed(SIGNATURE_LEN),
-        )
-
-    def signing_bytes(self) -> bytes:
-        """b"rpp-proposal" ‖ block hash (string) ‖ round u64 ‖ proposer (string)."""
-        writer = Writer().raw(PROPOSAL_DOMAIN).string(self.block.hash)
-        return writer.u64(self.round).string(self.proposer).to_bytes()
+    round: U64
+    proposer: Str
+    public_key: PublicKey
+    signature: Signature
 
 
-@dataclass(frozen=True, slots=True)
-class VoteRecord(_Wire):
-    """A registered vote and its voting power (spec/consensus.md §2.1)."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.VOTE_RECORD
-    vote: SignedBftVote
-    weight: int
-
-    def _write(self, writer: Writer) -> None:
-        _write_nested(writer, self.vote)
-        writer.u256(self.weight)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(_read_nested(reader, SignedBftVote), reader.u256())
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """{vote, weight as a decimal string} as in the chain."""
-        return {"vote": self.vote.to_wire_json(), "weight": str(self.weight)}
-
-
-@dataclass(frozen=True, slots=True)
-class ConsensusCertificate(_Wire):
-    """The quorum evidence of a committed block (spec/consensus.md §2.1), plus height and hash."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.CONSENSUS_CERTIFICATE
-    height: int
-    round: int
-    block_hash: str
-    total_power: int
-    quorum_threshold: int
-    pre_vote_power: int
-    pre_commit_power: int
-    commit_power: int
-    observers: int
-    pre_votes: tuple[VoteRecord, ...] = ()
-    pre_commits: tuple[VoteRecord, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "pre_votes", tuple(self.pre_votes))
-        object.__setattr__(self, "pre_commits", tuple(self.pre_commits))
-
-    def _write(self, writer: Writer) -> None:
-        writer.u64(self.height).u64(self.round).string(self.block_hash)
-        for power in self._powers():
-            writer.u256(power)
-        writer.u64(self.observers)
-        writer.sequence(self.pre_votes, _write_nested)
-        writer.sequence(self.pre_commits, _write_nested)
-
-    def _powers(self) -> tuple[int, int, int, int, int]:
-        return (
-            self.total_power,
-            self.quorum_threshold,
-            self.pre_vote_power,
-            self.pre_commit_power,
-            self.commit_power,
-        )
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.u64(),
-            reader.u64(),
-            reader.string(),
-            reader.u256(),
-            reader.u256(),
-            reader.u256(),
-            reader.u256(),
-            reader.u256(),
-            reader.u64(),
-            reader.sequence(lambda r: _read_nested(r, VoteRecord)),
-            reader.sequence(lambda r: _read_nested(r, VoteRecord)),
-        )
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The chain's JSON shape: powers as decimal strings."""
-        return {
-            "height": self.height,
-            "round": self.round,
-            "block_hash": self.block_hash,
-            "total_power": str(self.total_power),
-            "quorum_threshold": str(self.quorum_threshold),
-            "pre_vote_power": str(self.pre_vote_power),
-            "pre_commit_power": str(self.pre_commit_power),
-            "commit_power": str(self.commit_power),
-            "observers": self.observers,
-            "pre_votes": [record.to_json_dict() for record in self.pre_votes],
-            "pre_commits": [record.to_json_dict() for record in self.pre_commits],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence(_Wire):
-    """[RT] evidence record plus the conflicting signed votes (spec/consensus.md §2.3)."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.EVIDENCE
-    kind: EvidenceKind
-    address: str
-    height: int
-    round: int
-    vote_kind: VoteKind | None = None
-    block_hashes: tuple[str, ...] = ()
-    votes: tuple[SignedBftVote, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "block_hashes", tuple(self.block_hashes))
-        object.__setattr__(self, "votes", tuple(self.votes))
-
-    def _write(self, writer: Writer) -> None:
-        writer.enum(self.kind, EvidenceKind).string(self.address)
-        writer.u64(self.height).u64(self.round)
-        writer.option(self.vote_kind, lambda w, k: w.enum(k, VoteKind))
-        writer.sequence(self.block_hashes, Writer.string)
-        writer.sequence(self.votes, _write_nested)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.enum(EvidenceKind),
-            reader.string(),
-            reader.u64(),
-            reader.u64(),
-            reader.option(lambda r: r.enum(VoteKind)),
-            reader.sequence(Reader.string, min_item_size=4),
-            reader.sequence(lambda r: _read_nested(r, SignedBftVote)),
-        )
-
-
-_DOUBLE_SIGN_VOTE_KIND = {
-    EvidenceKind.DOUBLE_SIGN_PREVOTE: VoteKind.PRE_VOTE,
-    EvidenceKind.DOUBLE_SIGN_PRECOMMIT: VoteKind.PRE_COMMIT,
-}
-
-
-def is_valid_double_sign_evidence(evidence: Evidence) -> bool:
-    """Anyone can check double-sign evidence: ≥2 valid votes by the accused for one
-    (height, round, kind) with distinct block hashes, listed in ``block_hashes`` (spec §2.3)."""
-    expected_kind = _DOUBLE_SIGN_VOTE_KIND.get(evidence.kind)
-    if expected_kind is None or evidence.vote_kind != expected_kind:
-        return False
-    hashes = [signed.vote.block_hash for signed in evidence.votes]
-    if len(hashes) < 2 or len(set(hashes)) != len(hashes):
-        return False
-    if sorted(hashes) != sorted(evidence.block_hashes):
-        return False
-    return all(
-        signed.vote.voter == evidence.address
-        and signed.vote.height == evidence.height
-        and signed.vote.round == evidence.round
-        and signed.vote.kind == expected_kind
-        and is_valid_vote_signature(signed)
-        for signed in evidence.votes
-    )
-
-
-# --- timetoke and VRF ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TimetokeRecordMsg(_Wire):
-    """TimetokeRecord (spec/consensus.md §4) without decay_rate, which the chain fixes at 1.0."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.TIMETOKE_RECORD
-    identity: str
-    balance: int
-    """u128 hours, as the chain."""
-    epoch_accrual: int
-    last_update: int
-    last_sync: int
-    last_decay: int
-
-    def _write(self, writer: Writer) -> None:
-        writer.string(self.identity).u128(self.balance).u64(self.epoch_accrual)
-        writer.u64(self.last_update).u64(self.last_sync).u64(self.last_decay)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.string(), reader.u128(), reader.u64(), reader.u64(), reader.u64(), reader.u64()
-        )
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The chain's serde shape, including the constant decay_rate 1.0 (not in our bytes)."""
-        return {
-            "identity": self.identity,
-            "balance": self.balance,
-            "epoch_accrual": self.epoch_accrual,
-            "decay_rate": 1.0,
-            "last_update": self.last_update,
-            "last_sync": self.last_sync,
-            "last_decay": self.last_decay,
-        }
-
-
-TimetokeDelta = TimetokeRecordMsg
-
-
-@dataclass(frozen=True, slots=True)
-class TimetokeDeltaBroadcast(_Wire):
-    """TimetokeDeltaBroadcast{timetoke_root, records} (spec/consensus.md §4)."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.TIMETOKE_DELTA_BROADCAST
-    timetoke_root: bytes
-    records: tuple[TimetokeRecordMsg, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "records", tuple(self.records))
-
-    def _write(self, writer: Writer) -> None:
-        writer.fixed(self.timetoke_root, HASH_LEN).sequence(self.records, _write_nested)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            reader.fixed(HASH_LEN), reader.sequence(lambda r: _read_nested(r, TimetokeRecordMsg))
-        )
-
-
-def _write_vrf_public_key(writer: Writer, public_key: bytes) -> None:
-    if len(public_key) not in (0, VRF_PUBLIC_KEY_LEN):
-        raise EncodeError("VRF public key must be empty (missing) or 32 bytes")
-    writer.var_bytes(public_key)
-
-
-def _read_vrf_public_key(reader: Reader) -> bytes:
-    public_key = reader.var_bytes()
-    if len(public_key) not in (0, VRF_PUBLIC_KEY_LEN):
-        raise DecodeError("VRF public key must be empty (missing) or 32 bytes")
-    return public_key
-
-
-@dataclass(frozen=True, slots=True)
-class VrfSubmissionMsg(_Wire):
-    """The chain's GossipVrfSubmission (spec/consensus.md §1.3) plus the gossip height/round."""
-
-    KIND: ClassVar[MessageKind] = MessageKind.VRF_SUBMISSION
-    address: str
-    public_key: bytes
-    """32-byte VRF public key, or b"" when missing (→ MissingPublicKey)."""
-    last_block_header: bytes
-    epoch: int
-    tier_seed: bytes
-    randomness: int
-    beta: bytes
-    """64-byte VRF output (the chain's preoutput slot)."""
-    pi: bytes
-    tier: int
-    timetoke_hours: int
-    height: int
-    round: int
-
-    def _write(self, writer: Writer) -> None:
-        writer.string(self.address)
-        _write_vrf_public_key(writer, self.public_key)
-        writer.fixed(self.last_block_header, HASH_LEN).u64(self.epoch)
-        writer.fixed(self.tier_seed, HASH_LEN).u256(self.randomness)
-        writer.fixed(self.beta, VRF_BETA_LEN).fixed(self.pi, VRF_PI_LEN)
-        _write_tier(writer, self.tier)
-        writer.u64(self.timetoke_hours).u64(self.height).u64(self.round)
-
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(
-            address=reader.string(),
-            public_key=_read_vrf_public_key(reader),
-            last_block_header=reader.fixed(HASH_LEN),
-            epoch=reader.u64(),
-            tier_seed=reader.fixed(HASH_LEN),
-            randomness=reader.u256(),
-            beta=reader.fixed(VRF_BETA_LEN),
-            pi=reader.fixed(VRF_PI_LEN),
-            tier=_read_tier(reader),
-            timetoke_hours=reader.u64(),
-            height=reader.u64(),
-            round=reader.u64(),
-        )
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """The gossip payload's JSON shape: randomness in decimal, bytes in hex, tier "TlN"."""
-        return {
-            "address": self.address,
-            "public_key": self.public_key.hex() or None,
-            "input": {
-                "last_block_header": self.last_block_header.hex(),
-                "epoch": self.epoch,
-                "tier_seed": self.tier_seed.hex(),
-            },
-            "proof": {
-                "randomness": str(self.randomness),
-                "preoutput": self.beta.hex(),
-                "proof": self.pi.hex(),
-            },
-            "tier": f"Tl{self.tier}",
-            "timetoke_hours": self.timetoke_hours,
-            "height": self.height,
-            "round": self.round,
-        }
-
-
+@_wire
 @dataclass(frozen=True, slots=True)
 class Commit(_Wire):
     """A finalized block with its certificate: how a lagging node catches up (port addition)."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.COMMIT
+    KIND = MessageKind.COMMIT
     block: Block
     certificate: ConsensusCertificate
 
-    def _write(self, writer: Writer) -> None:
-        _write_nested(writer, self.block)
-        _write_nested(writer, self.certificate)
 
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(_read_nested(reader, Block), _read_nested(reader, ConsensusCertificate))
-
-
+@_wire
 @dataclass(frozen=True, slots=True)
 class SyncRequest(_Wire):
     """Ask a peer for the commits of heights ``from_height`` .. ``from_height + count − 1``."""
 
-    KIND: ClassVar[MessageKind] = MessageKind.SYNC_REQUEST
-    from_height: int
-    count: int
+    KIND = MessageKind.SYNC_REQUEST
+    from_height: U64
+    count: U32
 
-    def _write(self, writer: Writer) -> None:
-        writer.u64(self.from_height).u32(self.count)
 
-    @classmethod
-    def _read(cls, reader: Reader) -> Self:
-        return cls(reader.u64(), reader.u32())
+# --- state snapshots (rppsim.node.state_sync) ------------------------------------------------
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class AccountRecord(_Wire):
+    """An account with its reputation and timetoke balance, field for field."""
+
+    KIND = MessageKind.ACCOUNT_RECORD
+    address: Str
+    balance: U128
+    stake: U128
+    nonce: U64
+    zsi_validated: Bool
+    hours_online: U64
+    last_proof_timestamp: U64 | None
+    last_decay_timestamp: U64 | None
+    last_sync_timestamp: U64 | None
+    consensus_success: U64
+    peer_feedback: I64
+    reputation_last_decay: U64
+    score: F64
+    tier: Tier
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class SlashingRecord(_Wire):
+    """A ``SlashingEvent`` of the ledger's slashing log."""
+
+    KIND = MessageKind.SLASHING_RECORD
+    address: Str
+    reason: SlashingReason
+    penalty_percent: U8
+    timestamp: U64
+    evidence_hash: Hash
+    signature: Bytes | None = None
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class MissesRecord(_Wire):
+    """A validator's consecutive misses (the participation detectors' counters)."""
+
+    KIND = MessageKind.MISSES_RECORD
+    address: Str
+    prevotes: U64
+    precommits: U64
+    inactive: U64
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class ParticipationRecord(_Wire):
+    """A ``ParticipationEvent`` of the ledger's participation log."""
+
+    KIND = MessageKind.PARTICIPATION_RECORD
+    height: U64
+    offense_height: U64
+    round: U64
+    address: Str
+    kind: DetectionLabel
+    misses: U64
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class LedgerState(_Wire):
+    """A ledger's whole state (its parameters are the receiver's configuration): accounts
+    by address, the epoch's used VRF tags sorted, and its logs in order."""
+
+    KIND = MessageKind.LEDGER_STATE
+    height: U64
+    epoch: U64
+    epoch_nonce: Hash
+    reward_shortfall: Nat
+    accounts: tuple[AccountRecord, ...] = ()
+    used_vrf_tags: tuple[Str, ...] = ()
+    slashing_log: tuple[SlashingRecord, ...] = ()
+    misses: tuple[MissesRecord, ...] = ()
+    participation_log: tuple[ParticipationRecord, ...] = ()
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class MemberPower(_Wire):
+    """A validator set member and its voting power."""
+
+    KIND = MessageKind.MEMBER_POWER
+    address: Str
+    power: U256
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class ValidatorSetRecord(_Wire):
+    """A ``ValidatorSet``: powers by address and the leader order (totals follow)."""
+
+    KIND = MessageKind.VALIDATOR_SET_RECORD
+    powers: tuple[MemberPower, ...] = ()
+    leader_order: tuple[Str, ...] = ()
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class ProfileRecord(_Wire):
+    """A ``ValidatorProfile``: the candidate and its VRF output."""
+
+    KIND = MessageKind.PROFILE_RECORD
+    address: Str
+    stake: U128
+    reputation_score: F64
+    tier: Tier
+    timetoke_hours: U64
+    proof_randomness: U256
+    preoutput: Bytes
+    proof: Bytes
+    randomness: U256
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class SubmissionRecord(_Wire):
+    """A ``VerifiedSubmission`` (b"" for a missing VRF public key)."""
+
+    KIND = MessageKind.SUBMISSION_RECORD
+    address: Str
+    public_key: MaybeVrfPublicKey
+    last_block_header: Hash
+    epoch: U64
+    tier_seed: Hash
+    proof_randomness: U256
+    preoutput: Bytes
+    proof: Bytes
+    tier: Tier
+    timetoke_hours: U64
+    randomness: U256
+    verified: Bool
+    weight: Nat
+    weighted_randomness: Nat
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class ElectorateRecord(_Wire):
+    """The electorate of a height (a ``RoundSet`` without its selection audit)."""
+
+    KIND = MessageKind.ELECTORATE_RECORD
+    profiles: tuple[ProfileRecord, ...]
+    validators: ValidatorSetRecord
+    submissions: tuple[SubmissionRecord, ...] = ()
+    observers: U64 = 0
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class StateSnapshot(_Wire):
+    """The state after block ``height`` plus what verifying block ``height + 1`` needs
+    (``rppsim.node.state_sync``)."""
+
+    KIND = MessageKind.STATE_SNAPSHOT
+    height: U64
+    tip_hash: Str
+    tip_commitment: Hash
+    ledger: LedgerState
+    elected: ElectorateRecord
+    """The electorate of height ``height + 1``."""
+    previous_set: ValidatorSetRecord | None
+    previous_epoch: U64
+    headers: tuple[Commit, ...] = ()
+    """Commits of heights 1..height (pruned ones keep header and certificate)."""
+
+
+@_wire
+@dataclass(frozen=True, slots=True)
+class StateSyncResponse(_Wire):
+    """A peer's answer to a ``SyncRequest`` for blocks it has pruned: its tip snapshot."""
+
+    KIND = MessageKind.STATE_SYNC_RESPONSE
+    snapshot: StateSnapshot
 
 
 # --- decoding and signatures -----------------------------------------------------------------
@@ -1139,9 +1179,21 @@ Message = (
     | VrfSubmissionMsg
     | Commit
     | SyncRequest
+    | AccountRecord
+    | SlashingRecord
+    | MissesRecord
+    | ParticipationRecord
+    | LedgerState
+    | MemberPower
+    | ValidatorSetRecord
+    | ProfileRecord
+    | SubmissionRecord
+    | ElectorateRecord
+    | StateSnapshot
+    | StateSyncResponse
 )
 
-_MESSAGE_TYPES: dict[MessageKind, type[Message]] = {
+MESSAGE_TYPES: dict[MessageKind, type[Message]] = {
     cls.KIND: cls
     for cls in (
         Transaction,
@@ -1161,12 +1213,25 @@ _MESSAGE_TYPES: dict[MessageKind, type[Message]] = {
         VrfSubmissionMsg,
         Commit,
         SyncRequest,
+        AccountRecord,
+        SlashingRecord,
+        MissesRecord,
+        ParticipationRecord,
+        LedgerState,
+        MemberPower,
+        ValidatorSetRecord,
+        ProfileRecord,
+        SubmissionRecord,
+        ElectorateRecord,
+        StateSnapshot,
+        StateSyncResponse,
     )
 }
+"""Every message class by its tag: the table of layouts ``decode_message`` dispatches on."""
 
 
 def _read_message(reader: Reader) -> Message:
-    return _MESSAGE_TYPES[reader.enum(MessageKind)]._read(reader)
+    return MESSAGE_TYPES[reader.enum(MessageKind)]._read(reader)
 
 
 def decode_message(data: bytes) -> Message:
@@ -1176,14 +1241,12 @@ def decode_message(data: bytes) -> Message:
     return message
 
 
-def _is_signed_by(
-    message: _Wire, signing_bytes: Callable[[], bytes], public_key: bytes, address: str, sig: bytes
-) -> bool:
-    """Memoized per message: the signing bytes encode and ``_is_signature_valid`` holds."""
+def _is_signed_by(message: _Wire, public_key: bytes, address: str, sig: bytes) -> bool:
+    """Memoized per message: its signing bytes encode and ``_is_signature_valid`` holds."""
 
     def check() -> bool:
         try:
-            data = signing_bytes()
+            data = message.signing_bytes()
         except (EncodeError, AttributeError):
             return False
         return _is_signature_valid(public_key, address, data, sig)
@@ -1193,37 +1256,26 @@ def _is_signed_by(
 
 def is_valid_transaction_signature(tx: Transaction) -> bool:
     """sender == hex BLAKE2s(pk) and the signature over the signing bytes verifies."""
-    return _is_signed_by(tx, tx.signing_bytes, tx.public_key, tx.sender, tx.signature)
+    return _is_signed_by(tx, tx.public_key, tx.sender, tx.signature)
 
 
 def is_valid_identity_signature(request: IdentityRequest) -> bool:
     """wallet_address == hex BLAKE2s(pk) and the wallet's signature verifies."""
-    return _is_signed_by(
-        request,
-        request.signing_bytes,
-        request.public_key,
-        request.wallet_address,
-        request.signature,
-    )
+    return _is_signed_by(request, request.public_key, request.wallet_address, request.signature)
 
 
 def is_valid_vote_signature(signed: SignedBftVote) -> bool:
     """voter == hex BLAKE2s(pk) and the signature over the vote's signing bytes verifies."""
     try:
-        return signed._cached_verdict  # type: ignore[no-any-return]  # the hottest check
+        return signed._cached_verdict  # type: ignore[attr-defined,no-any-return]  # memo set by object.__setattr__
     except AttributeError:
         pass
-    vote = signed.vote
-    return _is_signed_by(
-        signed, vote.signing_bytes, signed.public_key, vote.voter, signed.signature
-    )
+    return _is_signed_by(signed, signed.public_key, signed.vote.voter, signed.signature)
 
 
 def is_valid_proposal_signature(proposal: Proposal) -> bool:
     """proposer == hex BLAKE2s(pk) and the proposal signature verifies."""
-    return _is_signed_by(
-        proposal, proposal.signing_bytes, proposal.public_key, proposal.proposer, proposal.signature
-    )
+    return _is_signed_by(proposal, proposal.public_key, proposal.proposer, proposal.signature)
 
 
 def sign_transaction(tx: Transaction, keypair: Keypair) -> Transaction:
@@ -1239,7 +1291,7 @@ def sign_identity_request(request: IdentityRequest, keypair: Keypair) -> Identit
 
 
 def sign_vote(vote: BftVote, keypair: Keypair) -> SignedBftVote:
-    """The vote signed over its exact signing bytes (spec/consensus.md §2.1)."""
+    """The vote signed over its exact signing bytes (docs/protocol.md#rounds-and-quorum)."""
     return SignedBftVote(vote, keypair.public_key, sign(keypair, vote.signing_bytes()))
 
 

@@ -1,4 +1,5 @@
-"""The sans-IO RPP node (DESIGN.md §2): inputs in, effects out, time always an argument.
+"""The sans-IO RPP node (docs/architecture.md#the-node-is-sans-io): inputs in, effects out, time
+always an argument.
 
 One concept per module; ``Node`` wires them over one state:
 
@@ -12,7 +13,8 @@ One concept per module; ``Node`` wires them over one state:
 
 Height h: when h − 1 is final, every Tl3+ candidate publishes its VRF submission (input: tip
 hash, ledger epoch, its tier seed) and the node sets the PROPOSE timer for the next block slot.
-The leader of round 0 (first in the electorate's leader order, spec §1.5) proposes; the rounds
+The leader of round 0 (first in the electorate's leader order, docs/protocol.md#leader) proposes;
+the rounds
 run as ``rppsim.node.rounds`` describes.
 
 Gossip admission: a VRF submission needs a key and a valid VRF (``verify_submission``); a vote
@@ -22,6 +24,16 @@ double-sign evidence, also when the second arrives just after the height was fin
 comes in a certificate (the commit's, or the one the next block carries); the next block
 applies it (10 % slash, ZSI revoked, out for good). Applying a block also runs the
 participation detectors over the certificate it carries (``rppsim.node.participation``).
+
+Feature gates (docs/operations.md#rollout): ``consensus_enforcement`` verifies vote signatures and
+turns a signed proposal with an invalid identity, an invalid proof or a double spend into
+evidence that slashes its proposer (``rppsim.node.evidence``);
+``recursive_proofs`` verifies identity proofs at admission (blocks always verify them) and
+allows ``verify_proof_chain``; ``pruning`` drops the payload of block h − 1 once h is stored
+(``rppsim.node.pruning``); ``reconstruction`` runs the pruning cycles that persist snapshots,
+serves and adopts state sync and restores from a snapshot (``rppsim.node.state_sync``,
+``rppsim.node.persistence``). ``malachite_consensus``, ``timetoke_rewards`` and
+``witness_network`` are only advertised (status and telemetry ``feature_gates``).
 
 Invalid input never raises and never changes state: it is counted by reason in
 ``rejections`` (``metrics()["rejections"]``). An object handed over directly must have the
@@ -33,7 +45,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rppsim.node import vrf
 from rppsim.node.blocks import (
@@ -44,11 +56,13 @@ from rppsim.node.blocks import (
     compute_evidence_problem,
     compute_gossip_submission_problem,
     compute_identity_problem,
+    compute_proposal_evidence_problem,
     compute_round_set,
     compute_submission_message,
     compute_submission_problem,
     compute_uptime_problem,
     compute_uptime_statement,
+    get_unmetered,
 )
 from rppsim.node.building import BlockBuilder
 from rppsim.node.codec import DecodeError, EncodeError
@@ -59,7 +73,9 @@ from rppsim.node.effects import (
     Effect,
     EmitResult,
     EmitTelemetry,
+    Persist,
     Publish,
+    Send,
     SetTimer,
     Timer,
     TimerKind,
@@ -67,6 +83,12 @@ from rppsim.node.effects import (
     encode_telemetry_payload,
 )
 from rppsim.node.electorate import compute_genesis_electorate, compute_next_electorate
+from rppsim.node.evidence import (
+    PROPOSAL_KINDS,
+    compute_offence_kind,
+    compute_proposal_evidence,
+    find_double_spend,
+)
 from rppsim.node.ledger import Ledger, LedgerParams, compute_epoch
 from rppsim.node.mempool import Mempool
 from rppsim.node.messages import (
@@ -76,26 +98,50 @@ from rppsim.node.messages import (
     Evidence,
     GossipTopic,
     IdentityRequest,
+    Message,
     ProofSlot,
     Proposal,
     SignedBftVote,
     SyncRequest,
+    TimetokeDeltaBroadcast,
     Transaction,
     UptimeProof,
     VrfSubmissionMsg,
-    compute_uptime_commitment,
     decode_message,
     is_valid_transaction_signature,
 )
+from rppsim.node.persistence import PersistedState
 from rppsim.node.proofs import ModelProofService, ProofService
+from rppsim.node.pruning import (
+    PruningStatus,
+    compute_payload_bytes,
+    compute_pruned_commit,
+    compute_snapshot_interval,
+    is_pruned_block,
+)
 from rppsim.node.reputation import PUBLISH_TIERS, Tier, is_allowed_to_publish
 from rppsim.node.rounds import ConsensusMetrics, HeightState, RoundMachine, SignState
 from rppsim.node.rules import Rules
 from rppsim.node.selection import VrfSelectionMetrics, compute_submission
 from rppsim.node.signing import Keypair, generate_keypair
+from rppsim.node.state_sync import (
+    REASON_GATE_DISABLED,
+    StateSnapshot,
+    StateSyncResponse,
+    compute_electorate,
+    compute_snapshot,
+    compute_snapshot_ledger,
+    compute_state_sync_problem,
+    compute_validator_set,
+)
 from rppsim.node.status import NodeView
 from rppsim.node.sync import Sync
-from rppsim.node.timetoke import compute_uptime_cadence_secs
+from rppsim.node.timetoke import (
+    TimetokeRecord,
+    compute_merge_problem,
+    compute_uptime_cadence_secs,
+    compute_uptime_commitment,
+)
 from rppsim.node.verifier import MeteredVerifier, compute_node_cache_capacity
 
 GENESIS_TIME_S = 1_767_225_600
@@ -104,6 +150,10 @@ GENESIS_HASH = "00" * 32
 ROUND_SET_CACHE = 8
 MAX_PENDING_EMITS = 64
 """Emits a node keeps awaiting an answer; older ones are abandoned (counted)."""
+REASON_RECURSIVE_DISABLED = "recursive proof verification disabled by rollout"
+"""The chain's ``verify_proof_chain`` error with the ``recursive_proofs`` gate off."""
+REASON_ENFORCEMENT_DISABLED = "consensus enforcement disabled"
+"""Why a node with the ``consensus_enforcement`` gate off refuses gossiped proposal evidence."""
 
 __all__ = ["GENESIS_HASH", "GENESIS_TIME_S", "HeightState", "Node", "NodeKeys", "SignState"]
 
@@ -122,13 +172,14 @@ class NodeKeys:
 
     @property
     def address(self) -> str:
-        """hex BLAKE2s(public key) (spec/consensus.md §0)."""
+        """hex BLAKE2s(public key) (docs/protocol.md#two-consensus-implementations)."""
         return self.keypair.address
 
 
 @dataclass(slots=True)
 class TelemetryState:
-    """The telemetry loop's state (spec/ops.md §2.6): emits taken, their outcomes by class,
+    """The telemetry loop's state (docs/operations.md#the-telemetry-loop): emits taken, their
+    outcomes by class,
     the emits awaiting an answer (seq → height) and ``last_observed_height``, the height of
     the newest snapshot the endpoint accepted. ``max_payload_bytes`` bounds an encoded
     snapshot (the chain's ``[rollout.telemetry]`` names no limit; this is rppsim's)."""
@@ -163,9 +214,12 @@ class Node(RoundMachine, BlockBuilder, Sync):
         genesis_time_s: int = GENESIS_TIME_S,
         commits: Iterable[Commit] = (),
         sign_state: SignState | None = None,
+        restore: PersistedState | None = None,
+        snapshot_interval: int | None = None,
     ) -> None:
         self.config = config
-        self._enforce_votes = config.rollout.feature_gates.consensus_enforcement
+        self.gates = config.rollout.feature_gates
+        self._enforce_votes = self.gates.consensus_enforcement
         self._vote_tier = PUBLISH_TIERS[GossipTopic.VOTES]
         self.keys = keys
         self.address = keys.address
@@ -204,8 +258,22 @@ class Node(RoundMachine, BlockBuilder, Sync):
         self.sync_requested_ms: int | None = None
         self.future: dict[int, list[tuple[str, Any]]] = {}
         self.last_votes: dict[int, RoundVotes] = {}
-        for commit in commits:
-            self._replay(commit)
+        self.pruning = PruningStatus()
+        self.stored: list[Commit] = []
+        """The data_dir's commits: ``chain`` with the payloads the ``pruning`` gate pruned
+        dropped. ``chain`` stays whole: it is the run's record that drivers and checkers read;
+        the node itself serves, snapshots and persists only ``stored``."""
+        self.pruned_heights: set[int] = set()
+        self.payload_bytes: dict[int, int] = {}
+        """Payload bytes of every height whose payload is retained."""
+        self.snapshot: StateSnapshot | None = None
+        """The snapshot_dir: the state the latest pruning cycle persisted."""
+        self.snapshot_interval = snapshot_interval or compute_snapshot_interval(
+            config.block_time_ms
+        )
+        if restore is not None:
+            self._restore(restore)
+        self._replay_all(commits)
         self.hs = HeightState(self.height + 1)
         self._resume_sign_state(sign_state)
 
@@ -246,6 +314,7 @@ class Node(RoundMachine, BlockBuilder, Sync):
             telemetry=self.telemetry,
             vrf_metrics=self.vrf_metrics,
             rejections=self.rejections,
+            pruning=self.pruning.to_json_dict(),
         )
 
     def _context(self) -> HeightContext:
@@ -310,7 +379,9 @@ class Node(RoundMachine, BlockBuilder, Sync):
         if handler is None:
             return self._reject("message", f"unexpected {type(msg).__name__}")
         try:
-            msg.to_bytes()  # an object must have the canonical encoding decoded bytes have
+            # an object must have the canonical encoding decoded bytes have (a handler's key
+            # is a wire message type, which mypy cannot see through the table)
+            cast("Message", msg).to_bytes()
             return handler(self, now, sender, msg)
         except (DecodeError, EncodeError) as error:
             return self._reject("message", f"malformed {type(msg).__name__}: {error}")
@@ -353,7 +424,9 @@ class Node(RoundMachine, BlockBuilder, Sync):
         return self._reject("transaction", reason) if reason else []
 
     def _on_identity(self, now: int, sender: str, request: IdentityRequest) -> list[Effect]:
-        problem = compute_identity_problem(request, self.ledger)
+        problem = compute_identity_problem(
+            request, self.ledger, verify_proof=self.gates.recursive_proofs
+        )
         if problem is not None:
             return self._reject("identity", problem)
         reason = self.mempool.add_identity(request)
@@ -374,7 +447,20 @@ class Node(RoundMachine, BlockBuilder, Sync):
         return self._reject("uptime", reason) if reason else []
 
     def _on_evidence(self, now: int, sender: str, evidence: Evidence) -> list[Effect]:
-        problem = compute_evidence_problem(evidence, self.ledger)
+        if evidence.kind in PROPOSAL_KINDS:
+            if not self.gates.consensus_enforcement:
+                return self._reject("evidence", REASON_ENFORCEMENT_DISABLED)
+            problem = compute_proposal_evidence_problem(
+                evidence,
+                self.ledger,
+                self._context(),
+                get_unmetered(self.verifier),
+                self.previous_set,
+                self.previous_epoch,
+                self.elected if self._committed else None,
+            )
+        else:
+            problem = compute_evidence_problem(evidence, self.ledger)
         if problem is not None:
             return self._reject("evidence", problem)
         key = compute_evidence_key(evidence)
@@ -382,6 +468,56 @@ class Node(RoundMachine, BlockBuilder, Sync):
             return self._reject("evidence", "already pending")
         self.pending_evidence[key] = evidence
         self.consensus.witness_events += 1
+        return []
+
+    def _on_invalid_proposal(self, proposal: Proposal, problem: str) -> list[Effect]:
+        """Turn a signed proposal whose block fails with a punishable fault into evidence
+        (``consensus_enforcement``; ``rppsim.node.evidence``) and gossip it; a later round's
+        block of this height carries it."""
+        if not self.gates.consensus_enforcement:
+            return []
+        double_spend = find_double_spend(proposal.block, self.ledger) is not None
+        kind = compute_offence_kind(problem, double_spend)
+        if kind is None:
+            return []
+        evidence = compute_proposal_evidence(proposal, kind)
+        key = compute_evidence_key(evidence)
+        if key in self.pending_evidence or compute_evidence_problem(evidence, self.ledger):
+            return []
+        self.pending_evidence[key] = evidence
+        self.consensus.witness_events += 1
+        return [Publish(GossipTopic.WITNESS_META, evidence)]
+
+    def _on_timetoke_delta(
+        self, now: int, sender: str, msg: TimetokeDeltaBroadcast
+    ) -> list[Effect]:
+        """Merge a peer's timetoke records (``sync_timetoke_records``, docs/protocol.md#timetoke):
+        unauthenticated
+        as on the chain, or only within what this node observed (``authenticate_timetoke_merge``,
+        refusals counted by reason). Records of unknown accounts are skipped, as on the chain."""
+        now_s = self._now_s(now)
+        params = self.config.reputation.timetoke
+        records = []
+        for r in msg.records:
+            record = TimetokeRecord(
+                r.identity,
+                r.balance,
+                r.epoch_accrual,
+                1.0,
+                r.last_update,
+                r.last_sync,
+                r.last_decay,
+            )
+            account = self.ledger.get_account(r.identity)
+            if account is not None and self.rules.authenticate_timetoke_merge:
+                problem = compute_merge_problem(account.timetoke, record, params, now_s)
+                if problem is not None:
+                    self._reject("timetoke", problem)
+                    continue
+            records.append(record)
+        if self.ledger.process_timetoke_merge(records, now_s):
+            self.hs.round_sets.clear()  # the ledger changed within the height
+            self.round_set = None
         return []
 
     # --- VRF submissions and voting sets -------------------------------------------------------
@@ -400,8 +536,10 @@ class Node(RoundMachine, BlockBuilder, Sync):
         if problem is not None:
             return self._reject("vrf", problem)
         if self.pool.get(msg.address) == msg:
-            return []  # a duplicate is ignored silently (spec §1.6); round timeouts re-gossip
-        self.pool[msg.address] = msg  # the chain's pool: last insert wins (spec §1.3)
+            return []  # a duplicate is ignored silently
+            # (docs/protocol.md#epochs-and-replay-protection); round timeouts re-gossip
+        self.pool[msg.address] = msg  # the chain's pool: last insert wins
+        # (docs/protocol.md#submissions-and-rejections)
         self.round_set = None
         return []
 
@@ -478,12 +616,167 @@ class Node(RoundMachine, BlockBuilder, Sync):
             self.vrf_metrics = metrics.with_round(commit.certificate.round)
         self.ledger = applied.ledger
         self.chain.append(commit)
+        self.stored.append(commit)
         self.tip_hash = block.hash
         self.tip_commitment = block.header.recursive_commitment
         self.previous_set = applied.round_set.validators
         self.previous_epoch = compute_epoch(height, self.config.epoch_length)
         self.pool = {}
         self.round_set = None
+        self.payload_bytes[height] = payload = compute_payload_bytes(block)
+        self.pruning.on_stored(payload)
+        if self.gates.pruning and height > 1:
+            self._prune(height - 1)
+        if height % self.snapshot_interval == 0:
+            self.run_pruning_cycle()
+
+    # --- pruning, snapshots, state sync and restarts -------------------------------------------
+
+    def _prune(self, height: int) -> None:
+        """Drop the payload of finalized block ``height`` (header and certificate stay)."""
+        if height in self.pruned_heights:
+            return
+        self.stored[height - 1] = compute_pruned_commit(self.stored[height - 1])
+        self.pruned_heights.add(height)
+        self.pruning.on_pruned(self.payload_bytes.pop(height, 0))
+
+    def get_snapshot(self) -> StateSnapshot:
+        """The node's state at its tip as a snapshot (``rppsim.node.state_sync``)."""
+        return compute_snapshot(
+            self.height,
+            self.tip_hash,
+            self.tip_commitment,
+            self.ledger,
+            self.elected,
+            self.previous_set,
+            self.previous_epoch,
+            self.stored,
+        )
+
+    def run_pruning_cycle(self) -> dict[str, Any]:
+        """A pruning cycle: persist a snapshot of the tip into the snapshot_dir. With the
+        ``reconstruction`` gate off it is the chain's empty "completed" summary."""
+        if not self.gates.reconstruction:
+            return {"completed": True, "snapshot_height": None}
+        self.snapshot = self.get_snapshot()
+        self.pruning.cycles += 1
+        self.pruning.last_snapshot_height = self.height
+        return {"completed": True, "snapshot_height": self.height}
+
+    def get_persisted(self) -> PersistedState:
+        """What the node has on disk now (``rppsim.node.persistence``)."""
+        return PersistedState(
+            commits=tuple(self.stored),
+            tip_state=self.get_snapshot() if self.chain else None,
+            snapshot=self.snapshot,
+            proof_cache=tuple(self.verifier.cache.entries),
+        )
+
+    def _restore(self, persisted: PersistedState) -> None:
+        """Start from the data_dir's tip state, else the snapshot (reconstruction gate), then
+        replay the full commits that follow; stop at the first pruned or missing one."""
+        for key in persisted.proof_cache:
+            self.verifier.cache.insert(key)
+        self.snapshot = persisted.snapshot
+        base = persisted.tip_state
+        if base is None and persisted.snapshot is not None:
+            if self.gates.reconstruction:
+                base = persisted.snapshot
+            else:
+                self._reject("restore", REASON_GATE_DISABLED)
+        if base is not None:
+            self._adopt_snapshot(base, compute_snapshot_ledger(base.ledger, self.ledger.params))
+        self._replay_all(persisted.commits)
+
+    def _replay_all(self, commits: Iterable[Commit]) -> None:
+        """Replay the persisted commits above the height, in order, up to the first gap
+        (heights adopted by state sync are not in a driver's commit log) or pruned payload;
+        the node catches up on the rest from its peers."""
+        for commit in commits:
+            height = commit.block.header.height
+            if height <= self.height:
+                continue
+            if height != self.height + 1 or is_pruned_block(commit.block):
+                break
+            self._replay(commit)
+
+    def _adopt_snapshot(self, snapshot: StateSnapshot, ledger: Ledger) -> None:
+        """Continue from ``snapshot``: its ``ledger`` (built from its state), tip, electorate
+        and the headers above this node's own chain; messages of the heights it covers are
+        dropped."""
+        height = snapshot.height
+        for commit in snapshot.headers[self.height :]:
+            h = commit.block.header.height
+            self.chain.append(commit)
+            self.stored.append(commit)
+            if is_pruned_block(commit.block):
+                self.pruned_heights.add(h)
+            else:
+                self.payload_bytes[h] = payload = compute_payload_bytes(commit.block)
+                self.pruning.on_stored(payload)
+        if self.gates.pruning:
+            for h in [h for h in self.payload_bytes if h < height]:
+                self._prune(h)
+        self.ledger = ledger
+        self.tip_hash = snapshot.tip_hash
+        self.tip_commitment = snapshot.tip_commitment
+        self.elected = compute_electorate(snapshot.elected)
+        previous = snapshot.previous_set
+        self.previous_set = None if previous is None else compute_validator_set(previous)
+        self.previous_epoch = snapshot.previous_epoch
+        self.pool = {}
+        self.round_set = None
+        self.last_votes = {}
+        self.future = {h: q for h, q in self.future.items() if h > height + 1}
+        self.pending_evidence = {
+            key: evidence
+            for key, evidence in self.pending_evidence.items()
+            if compute_evidence_problem(evidence, self.ledger) is None
+        }
+        self.hs = HeightState(height + 1)
+
+    def _on_state_sync(self, now: int, sender: str, response: StateSyncResponse) -> list[Effect]:
+        """Adopt a peer's snapshot that extends this node's chain, persist the adopted commits
+        (header and certificate: what the data_dir now holds) and start the next height."""
+        if not self.gates.reconstruction:
+            return self._reject("state_sync", REASON_GATE_DISABLED)
+        electorate = self.elected.validators if self._committed else None
+        snapshot = response.snapshot
+        args = (self.height, self.tip_hash, self.tip_commitment, electorate)
+        problem = compute_state_sync_problem(snapshot, None, *args)
+        ledger = None
+        if problem is None:
+            ledger = compute_snapshot_ledger(snapshot.ledger, self.ledger.params)
+            problem = compute_state_sync_problem(snapshot, ledger, *args)
+        if problem is not None or ledger is None:
+            return self._reject("state_sync", str(problem))
+        adopted = snapshot.headers[self.height :]
+        self._adopt_snapshot(snapshot, ledger)
+        self.vrf_metrics = None  # no VRF round of this node's own for the adopted heights
+        self.sync_requested_ms = None
+        effects: list[Effect] = [Persist("commit", commit) for commit in adopted]
+        return effects + self._start_height(now)
+
+    def _serve_pruned(self, sender: str) -> list[Effect]:
+        """Answer a request for pruned blocks: the tip snapshot (reconstruction gate)."""
+        if not self.gates.reconstruction:
+            return self._reject("sync", REASON_GATE_DISABLED)
+        return [Send(sender, StateSyncResponse(self.get_snapshot()))]
+
+    def verify_proof_chain(self) -> str | None:
+        """Walk the recursive commitments from genesis to the tip: None when every header
+        extends the previous one, else the first break. With ``recursive_proofs`` off it is
+        the chain's error (counted as a rejection)."""
+        if not self.gates.recursive_proofs:
+            self._reject("proof_chain", REASON_RECURSIVE_DISABLED)
+            return REASON_RECURSIVE_DISABLED
+        previous = GENESIS_RECURSIVE_COMMITMENT
+        for commit in self.chain:
+            header = commit.block.header
+            if header.recursive_previous_commitment != previous:
+                return f"recursive commitment breaks at height {header.height}"
+            previous = header.recursive_commitment
+        return None
 
     # --- uptime and telemetry ------------------------------------------------------------------
 
@@ -491,7 +784,8 @@ class Node(RoundMachine, BlockBuilder, Sync):
         cadence_ms = compute_uptime_cadence_secs(self.config.reputation.timetoke) * 1000
         effects: list[Effect] = [SetTimer(Timer(TimerKind.UPTIME), now + cadence_ms)]
         if any(p.wallet_address == self.address for p in self.mempool.uptime_proofs()):
-            return effects  # the scheduler skips while proofs are pending (spec §4)
+            return effects  # the scheduler skips while proofs are pending
+            # (docs/protocol.md#timetoke)
         proof = self._uptime_claim(now)
         if proof is not None and self.mempool.add_uptime_proof(proof) is None:
             effects.append(Publish(GossipTopic.PROOFS, proof))
@@ -562,7 +856,7 @@ class Node(RoundMachine, BlockBuilder, Sync):
         A malformed or unexpected answer is rejected and counted, never raised."""
         state = self.telemetry
         problem = compute_emit_result_problem(result)
-        if problem is None and result.seq not in state.pending:  # type: ignore[union-attr]
+        if problem is None and isinstance(result, EmitResult) and result.seq not in state.pending:
             problem = "no emit awaits this seq"
         if problem is not None:
             state.invalid_results += 1
@@ -581,19 +875,21 @@ class Node(RoundMachine, BlockBuilder, Sync):
     # --- queries -------------------------------------------------------------------------------
 
     def status_rollout(self) -> dict[str, Any]:
-        """``GET /status/rollout`` (spec/ops.md §2.1)."""
+        """``GET /status/rollout`` (docs/operations.md#rollout-status)."""
         from rppsim.node.status import compute_rollout_status
 
         return compute_rollout_status(self.view())
 
     def status_node(self) -> dict[str, Any]:
-        """``GET /status/node`` plus consensus, mempool and timetoke_params sections (§2.2)."""
+        """``GET /status/node`` plus consensus, mempool and timetoke_params sections
+        (docs/operations.md#node-status)."""
         from rppsim.node.status import compute_node_status
 
         return compute_node_status(self.view())
 
     def metrics(self) -> dict[str, Any]:
-        """``GET /validator/telemetry`` (spec/ops.md §2.5) plus rejection counters."""
+        """``GET /validator/telemetry`` (docs/operations.md#validator-telemetry) plus rejection
+        counters."""
         from rppsim.node.status import compute_telemetry_snapshot
 
         return compute_telemetry_snapshot(self.view())
@@ -611,4 +907,6 @@ Node._HANDLERS = {
     SignedBftVote: Node._on_vote,
     SyncRequest: Node._on_sync_request,
     Commit: Node._on_commit,
+    TimetokeDeltaBroadcast: Node._on_timetoke_delta,
+    StateSyncResponse: Node._on_state_sync,
 }

@@ -5,7 +5,8 @@ canonical bytes bind every public value, and asks its ``ProofService`` to prove 
 The driver injects the service: the numba STARK behind the verifier registry (prover mode
 ``real``) or ``ModelProofService`` (prover mode ``model``: digest and size only, and never
 reported as a verified proof). Before any verification the node applies the size gate
-against ``max_proof_size_bytes`` (spec/ops.md §5, "Size limits").
+against ``max_proof_size_bytes`` (docs/operations.md#proof-systems-and-the-size-gate, "Size
+limits").
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ CIRCUITS = ("transaction", "identity", "state", "pruning", "recursive", "uptime"
 
 @dataclass(frozen=True, slots=True)
 class UptimeStatement:
-    """An uptime claim as the uptime circuit sees it (spec/proofs.md §C.5 item 5)."""
+    """An uptime claim as the uptime circuit sees it (docs/proofs.md#circuits item 5)."""
 
     wallet_address: str
     window_start: int
@@ -43,7 +44,8 @@ class UptimeStatement:
 
 @dataclass(frozen=True, slots=True)
 class TransferRow:
-    """One transfer of a batch with the balances and nonce it moves (spec/proofs.md §C.5 item 1)."""
+    """One transfer of a batch with the balances and nonce it moves (docs/proofs.md#circuits item
+    1)."""
 
     amount: int
     fee: int
@@ -79,7 +81,7 @@ class TransactionBatchStatement:
 
 @dataclass(frozen=True, slots=True)
 class ConsensusStatement:
-    """A commit certificate: weighted votes reach the quorum (spec/proofs.md §C.5 item 6)."""
+    """A commit certificate: weighted votes reach the quorum (docs/proofs.md#circuits item 6)."""
 
     block_hash: str
     height: int
@@ -136,7 +138,8 @@ class ProofService(Protocol):
 
 
 def compute_size_gate_error(size_bytes: int, max_proof_size_bytes: int) -> str | None:
-    """The chain's ``ProofTooLarge`` message, or None when the proof fits (spec/ops.md §5).
+    """The chain's ``ProofTooLarge`` message, or None when the proof fits
+    (docs/operations.md#proof-systems-and-the-size-gate).
 
     KiB values are rounded up, as the rpp-stark size gate does.
     """

@@ -1,9 +1,10 @@
-"""Reputation score and tiers of the runtime path [RT] (spec/consensus.md §3, spec/ops.md §1.6).
+"""Reputation score and tiers of the runtime path [RT] (docs/protocol.md#reputation,
+docs/operations.md#reputation-timetoke-and-governance-keys).
 
 The tier is re-derived from counters on every recompute (first matching rule of ``TIER_RULES``);
 it is never sticky. The chain's ``apply_decay_if_needed`` (score × (1 − decay_factor) once per
 ``decay_interval_secs``) has no runtime caller, so it is deliberately NOT ported: the live decay
-is the timetoke decay (spec §4) plus the score's w_d term.
+is the timetoke decay (docs/protocol.md#timetoke) plus the score's w_d term.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ UPTIME_SCALE_HOURS = 24.0
 CONSENSUS_SCALE = 128.0
 PEER_FEEDBACK_SCALE = 50.0
 DECAY_SCALE_SECS = 7 * 86400.0
-"""The w_d term saturates over 7 days since the previous recompute (spec §3)."""
+"""The w_d term saturates over 7 days since the previous recompute (docs/protocol.md#reputation)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class TierThresholds:
 
 
 class Tier(IntEnum):
-    """Reputation tiers Tl0..Tl5, ordered (spec §1.3 names: ``Tier::name``)."""
+    """Reputation tiers Tl0..Tl5, ordered (docs/protocol.md#submissions-and-rejections names:
+    ``Tier::name``)."""
 
     Tl0 = 0
     Tl1 = 1
@@ -105,7 +107,8 @@ def parse_tier(text: object) -> Tier | None:
 
 
 def validate_weights(weights: ReputationWeights) -> str | None:
-    """The chain's weight check, or None: each in [0, 1], then Σ = 1 ± 1e-6 (spec §3)."""
+    """The chain's weight check, or None: each in [0, 1], then Σ = 1 ± 1e-6
+    (docs/protocol.md#reputation)."""
     named = (
         ("w_v", weights.validation),
         ("w_u", weights.uptime),
@@ -143,7 +146,7 @@ def compute_score(
     weights: ReputationWeights,
     now: int,
 ) -> float:
-    """clamp(w_v·v + w_u·u + w_c·c + w_p·p − w_d·d, 0, 1) (spec §3 "Score")."""
+    """clamp(w_v·v + w_u·u + w_c·c + w_p·p − w_d·d, 0, 1) (docs/protocol.md#reputation "Score")."""
     v = 1.0 if zsi_validated else 0.0
     u = compute_saturation(float(hours_online), UPTIME_SCALE_HOURS)
     c = compute_saturation(float(consensus_success), CONSENSUS_SCALE)
@@ -190,7 +193,8 @@ TIER_RULES: tuple[_TierRule, ...] = (
     (Tier.Tl4, "score < tier5_min_score", lambda i, t: i.score < t.tier5_min_score),
     (Tier.Tl5, "otherwise", lambda i, t: True),
 )
-"""First match wins (``update_tier_with``, spec/ops.md §1.6 table)."""
+"""First match wins (``update_tier_with``,
+docs/operations.md#reputation-timetoke-and-governance-keys table)."""
 
 TIER_EVENTS: dict[str, str] = {
     "register_identity": "zsi_validated ← true (Tl0 → Tl1)",
@@ -201,7 +205,8 @@ TIER_EVENTS: dict[str, str] = {
     "recompute": "score from the counters and the time since the previous recompute (Tl4 ↔ Tl5)",
     "slash": "zsi invalidated, counters and timetoke zeroed, score 0 (any → Tl0, permanently)",
 }
-"""Which ledger event moves which counter; the tier follows from ``TIER_RULES`` (spec §3)."""
+"""Which ledger event moves which counter; the tier follows from ``TIER_RULES``
+(docs/protocol.md#reputation)."""
 
 
 def compute_tier(
@@ -212,7 +217,8 @@ def compute_tier(
     score: float,
     thresholds: TierThresholds,
 ) -> Tier:
-    """The first rule of ``TIER_RULES`` that matches the counters (spec §3 "Tier")."""
+    """The first rule of ``TIER_RULES`` that matches the counters (docs/protocol.md#reputation
+    "Tier")."""
     inputs = _TierInputs(zsi_validated, hours_online, consensus_success, score)
     for tier, _, matches in TIER_RULES:
         if matches(inputs, thresholds):
@@ -225,7 +231,8 @@ _NEVER_ONLINE = TimetokeBalance()
 
 @dataclass(frozen=True, slots=True)
 class ReputationProfile:
-    """An account's reputation (``ReputationProfile``, spec §3); holds its timetoke balance."""
+    """An account's reputation (``ReputationProfile``, docs/protocol.md#reputation); holds its
+    timetoke balance."""
 
     zsi_validated: bool = False
     timetoke: TimetokeBalance = _NEVER_ONLINE
@@ -247,7 +254,8 @@ def process_recompute(
     thresholds: TierThresholds,
     now: int,
 ) -> ReputationProfile:
-    """Score, then tier, then last_decay = now (``recompute_with_params`` + caller, spec §3)."""
+    """Score, then tier, then last_decay = now (``recompute_with_params`` + caller,
+    docs/protocol.md#reputation)."""
     return _compute_recomputed(profile, profile.consensus_success, weights, thresholds, now)
 
 
@@ -257,7 +265,8 @@ def process_consensus_success(
     thresholds: TierThresholds,
     now: int,
 ) -> ReputationProfile:
-    """consensus_success + 1, then the recompute (``reward_with_source``, spec §3, §5)."""
+    """consensus_success + 1, then the recompute (``reward_with_source``,
+    docs/protocol.md#reputation, docs/protocol.md#rewards-and-treasury)."""
     return _compute_recomputed(profile, profile.consensus_success + 1, weights, thresholds, now)
 
 
@@ -322,14 +331,16 @@ def process_score_penalty(
 
 
 def compute_minimum_transaction_tier(thresholds: TierThresholds) -> Tier:
-    """Tl2 if tier2_min_uptime_hours > 0, else Tl1 (spec/ops.md §1.6)."""
+    """Tl2 if tier2_min_uptime_hours > 0, else Tl1
+    (docs/operations.md#reputation-timetoke-and-governance-keys)."""
     return Tier.Tl2 if thresholds.tier2_min_uptime_hours > 0 else Tier.Tl1
 
 
 def compute_transaction_problem(
     profile: ReputationProfile, thresholds: TierThresholds
 ) -> str | None:
-    """Why ``profile`` may not send a transaction, or None (spec §3 "Permissions").
+    """Why ``profile`` may not send a transaction, or None (docs/protocol.md#reputation
+    "Permissions").
 
     Needs a validated ZSI, ≥ tier2_min_uptime_hours, and a tier at least the one its counters
     give and at least the minimum transacting tier. Labels: ``zsi_not_validated``,
@@ -352,7 +363,7 @@ def compute_transaction_problem(
 
 
 def compute_gossip_topic(name: str) -> str:
-    """The topic string ``/rpp/gossip/<name>/1.0.0`` (spec §3 "Permissions")."""
+    """The topic string ``/rpp/gossip/<name>/1.0.0`` (docs/protocol.md#reputation "Permissions")."""
     return f"/rpp/gossip/{name}/1.0.0"
 
 

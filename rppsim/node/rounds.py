@@ -1,6 +1,7 @@
 """The round step machine of one height: propose, prevote, precommit, commit (Tendermint).
 
-The runtime path [RT] has no round timer and no locking (spec/consensus.md §2.1, §7.8); rppsim
+The runtime path [RT] has no round timer and no locking (docs/protocol.md#rounds-and-quorum,
+docs/protocol.md#known-weaknesses); rppsim
 runs each height as Tendermint does, counted against the height's electorate
 (``rppsim.node.electorate``):
 
@@ -135,7 +136,7 @@ class HeightState:
 
 @dataclass(slots=True)
 class ConsensusMetrics:
-    """The counters of ``/status/consensus`` (spec/ops.md §2.3)."""
+    """The counters of ``/status/consensus`` (docs/operations.md#consensus-status)."""
 
     leader_changes: int = 0
     round_latencies_ms: list[int] = field(default_factory=list)
@@ -196,11 +197,19 @@ def compute_certificate(
 
 
 class RoundMachine:
-    """The round steps of ``Node`` (a mixin: it reads and writes the node's state)."""
+    """The round steps of ``Node`` (a mixin: it reads and writes the node's state).
+
+    Its methods take ``self: Node``, which mypy cannot relate to the mixin (hence their
+    ``type: ignore[misc]``); the attributes the mixin assigns are declared here.
+    """
+
+    hs: HeightState
+    consensus: ConsensusMetrics
+    round_set: RoundSet | None
 
     # --- heights and rounds ------------------------------------------------------------------
 
-    def _start_height(self: Node, now: int) -> list[Effect]:
+    def _start_height(self: Node, now: int) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """Publish the own submission and set the height's timers."""
         hs = self.hs
         hs.started_ms = now
@@ -226,14 +235,14 @@ class RoundMachine:
             effects += self.on_message(now, sender, msg)
         return effects
 
-    def _on_propose(self: Node, now: int, timer: Timer) -> list[Effect]:
+    def _on_propose(self: Node, now: int, timer: Timer) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         hs = self.hs
         if timer.height != hs.height or hs.round != 0 or hs.step is not RoundStep.NEW_HEIGHT:
             return []
         hs.step = RoundStep.PROPOSE
         return self._propose_if_leader(now, 0)
 
-    def _on_round_timeout(self: Node, now: int, timer: Timer) -> list[Effect]:
+    def _on_round_timeout(self: Node, now: int, timer: Timer) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """Round r is over for this node: precommit nil unless it precommitted, move on."""
         hs = self.hs
         if timer.height != hs.height or timer.round != hs.round:
@@ -253,7 +262,7 @@ class RoundMachine:
             effects += self._enter_round(now, hs.round + 1)
         return effects
 
-    def _check_round_over(self: Node, now: int, round_: int) -> list[Effect]:
+    def _check_round_over(self: Node, now: int, round_: int) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """Precommits of ``round_`` (any block or nil) from a quorum: the round is over for
         everyone who counts, so move to the next one now (keeps rounds aligned)."""
         hs = self.hs
@@ -265,7 +274,7 @@ class RoundMachine:
             return []
         return self._enter_round(now, round_ + 1)
 
-    def _enter_round(self: Node, now: int, round_: int) -> list[Effect]:
+    def _enter_round(self: Node, now: int, round_: int) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         hs = self.hs
         leaders = self.get_voting_set().validators
         rotate = self.rules.rotate_leader_on_round_change
@@ -288,7 +297,7 @@ class RoundMachine:
                 effects += self._check_quorums(now, round_, proposed)
         return effects
 
-    def _note_ahead(self: Node, now: int, round_: int, member: str) -> list[Effect]:
+    def _note_ahead(self: Node, now: int, round_: int, member: str) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """A message of a higher round from ``member``: enter that round on f + 1 power."""
         hs = self.hs
         validators = self.get_voting_set().validators
@@ -304,7 +313,7 @@ class RoundMachine:
         self.consensus.round_skips += 1
         return self._enter_round(now, round_)
 
-    def _propose_if_leader(self: Node, now: int, round_: int) -> list[Effect]:
+    def _propose_if_leader(self: Node, now: int, round_: int) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         hs = self.hs
         if round_ in hs.proposed_rounds or round_ <= hs.signed_round:
             return []
@@ -325,7 +334,7 @@ class RoundMachine:
         effects: list[Effect] = [self._signed(round_), Publish(GossipTopic.BLOCKS, proposal)]
         return effects + self._on_proposal(now, self.address, proposal)
 
-    def _block_to_repropose(self: Node) -> Block | None:
+    def _block_to_repropose(self: Node) -> Block | None:  # type: ignore[misc]  # mixin: self is the Node
         """Tendermint's validValue: the block of the latest prevote quorum this node saw (a
         locked block has one) is proposed again, keeping its hash."""
         hs = self.hs
@@ -335,7 +344,7 @@ class RoundMachine:
         locked = hs.lock.block_hash
         return None if locked is None else hs.blocks.get(locked)
 
-    def _lock_evidence(self: Node) -> list[Effect]:
+    def _lock_evidence(self: Node) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """A locked node whose round failed re-gossips its lock's proposal and prevote quorum,
         so a leader that missed them learns the block to propose again (lost messages would
         otherwise leave the locked power refusing every other block forever)."""
@@ -354,7 +363,7 @@ class RoundMachine:
             ]
         return effects
 
-    def _signed(self: Node, round_: int) -> Persist:
+    def _signed(self: Node, round_: int) -> Persist:  # type: ignore[misc]  # mixin: self is the Node
         """Record a signature in ``round_`` (and the lock) before it leaves the node."""
         hs = self.hs
         hs.signed_round = max(hs.signed_round, round_)
@@ -370,7 +379,7 @@ class RoundMachine:
             ),
         )
 
-    def _resume_sign_state(self: Node, state: SignState | None) -> None:
+    def _resume_sign_state(self: Node, state: SignState | None) -> None:  # type: ignore[misc]  # mixin: self is the Node
         """After a restart: skip the rounds already signed in, keep the lock and its block."""
         hs = self.hs
         if state is None or state.height != hs.height:
@@ -383,7 +392,7 @@ class RoundMachine:
 
     # --- proposals -----------------------------------------------------------------------------
 
-    def _on_proposal(self: Node, now: int, sender: str, proposal: Proposal) -> list[Effect]:
+    def _on_proposal(self: Node, now: int, sender: str, proposal: Proposal) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         hs = self.hs
         height = proposal.block.header.height
         if height < hs.height:
@@ -401,7 +410,7 @@ class RoundMachine:
             return self._reject("proposal", "conflicting proposal for the round")
         applied = self._apply_candidate(block)
         if isinstance(applied, str):
-            return self._reject("proposal", applied)
+            return self._reject("proposal", applied) + self._on_invalid_proposal(proposal, applied)
         leader = applied.round_set.validators.get_leader(
             proposal.round, self.rules.rotate_leader_on_round_change
         )
@@ -423,13 +432,13 @@ class RoundMachine:
             effects += self._check_quorums(now, proposal.round, block.hash)
         return effects
 
-    def _apply_candidate(self: Node, block: Block) -> AppliedBlock | str:
+    def _apply_candidate(self: Node, block: Block) -> AppliedBlock | str:  # type: ignore[misc]  # mixin: self is the Node
         """The applied fork of a block already accepted, else validate and apply it now.
 
         The block is applied with the height's voting set: the electorate (``committed``) or
         the set its own submissions define (``local-pool``, the chain). Nothing is stored
         here: the caller keeps the fork only once the message is accepted, so a rejected
-        message leaves no trace (DESIGN.md §2).
+        message leaves no trace (docs/architecture.md#the-node-is-sans-io).
         """
         known = self.hs.applied.get(block.hash)
         if known is not None:
@@ -444,7 +453,7 @@ class RoundMachine:
             round_set=self._voting_set_of(block),
         )
 
-    def _better_candidate_omitted(self: Node, block: Block) -> str | None:
+    def _better_candidate_omitted(self: Node, block: Block) -> str | None:  # type: ignore[misc]  # mixin: self is the Node
         """A valid candidate in this node's pool that would lead the set the block's
         submissions elect, missing from the block (the leader may not drop rivals)."""
         included = {m.address for m in block.vrf_submissions}
@@ -469,7 +478,7 @@ class RoundMachine:
 
     # --- votes ---------------------------------------------------------------------------------
 
-    def _consider_prevote(self: Node, now: int, round_: int, block_hash: str) -> list[Effect]:
+    def _consider_prevote(self: Node, now: int, round_: int, block_hash: str) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         hs = self.hs
         if round_ != hs.round or hs.step >= RoundStep.PREVOTE or block_hash not in hs.applied:
             return []
@@ -482,14 +491,14 @@ class RoundMachine:
         hs.step = RoundStep.PREVOTE
         return self._cast(now, round_, block_hash, VoteKind.PRE_VOTE)
 
-    def _cast(self: Node, now: int, round_: int, block_hash: str, kind: VoteKind) -> list[Effect]:
+    def _cast(self: Node, now: int, round_: int, block_hash: str, kind: VoteKind) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         vote = sign_vote(
             BftVote(round_, self.hs.height, block_hash, self.address, kind), self.keys.keypair
         )
         effects: list[Effect] = [self._signed(round_), Publish(GossipTopic.VOTES, vote)]
         return effects + self._on_vote(now, self.address, vote)
 
-    def _on_vote(self: Node, now: int, sender: str, signed: SignedBftVote) -> list[Effect]:
+    def _on_vote(self: Node, now: int, sender: str, signed: SignedBftVote) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         vote = signed.vote
         hs = self.hs
         if vote.height < hs.height:
@@ -522,13 +531,14 @@ class RoundMachine:
             effects += self._check_round_over(now, vote.round)
         return effects
 
-    def _reject_vote(self: Node, reason: str) -> list[Effect]:
+    def _reject_vote(self: Node, reason: str) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         self.consensus.failed_votes += 1
         return self._reject("vote", reason)
 
-    def _vote_problem(self: Node, signed: SignedBftVote) -> str | None:
+    def _vote_problem(self: Node, signed: SignedBftVote) -> str | None:  # type: ignore[misc]  # mixin: self is the Node
         """Why a vote at the current height or above is not admitted ([RT] ``submit_vote``,
-        spec/consensus.md §2.1); the finalized-height check comes first, in ``_on_vote``."""
+        docs/protocol.md#rounds-and-quorum); the finalized-height check comes first, in
+        ``_on_vote``."""
         if self._enforce_votes and not is_valid_vote_signature(signed):
             return "invalid signature"
         account = self.ledger.get_account(signed.vote.voter)
@@ -536,11 +546,12 @@ class RoundMachine:
             return "publish tier too low"
         return None
 
-    def _late_conflict(self: Node, signed: SignedBftVote) -> SignedBftVote | None:
+    def _late_conflict(self: Node, signed: SignedBftVote) -> SignedBftVote | None:  # type: ignore[misc]  # mixin: self is the Node
         """The vote we counted at the height just finalized that ``signed`` contradicts.
 
         Port rule: the chain prunes its evidence pool at finalization, so a double sign whose
-        second vote arrives after the commit would go unpunished (spec §2.1 "Vote ingestion").
+        second vote arrives after the commit would go unpunished (docs/protocol.md#rounds-and-quorum
+        "Vote ingestion").
         """
         vote = signed.vote
         round_votes = self.last_votes.get(vote.round)
@@ -550,9 +561,9 @@ class RoundMachine:
         earlier = round_votes.by_voter[kind].get(vote.voter)
         if earlier is None or earlier.vote.block_hash == vote.block_hash:
             return None
-        return earlier  # type: ignore[no-any-return]
+        return earlier  # type: ignore[no-any-return]  # by_voter holds signed votes
 
-    def _keep_late_vote(self: Node, signed: SignedBftVote) -> None:
+    def _keep_late_vote(self: Node, signed: SignedBftVote) -> None:  # type: ignore[misc]  # mixin: self is the Node
         """Keep a valid vote of the height just finalized that arrived after the commit (it
         still counts as rejected): the certificate the next block carries names every
         validator whose vote arrived (``rppsim.node.participation``)."""
@@ -568,7 +579,7 @@ class RoundMachine:
             round_votes = self.last_votes[vote.round] = RoundVotes()
         round_votes.add(kind, vote.voter, vote.block_hash, signed)
 
-    def _on_double_sign(
+    def _on_double_sign(  # type: ignore[misc]  # mixin: self is the Node
         self: Node, now: int, earlier: SignedBftVote, later: SignedBftVote
     ) -> list[Effect]:
         vote = later.vote
@@ -597,7 +608,7 @@ class RoundMachine:
         self.consensus.witness_events += 1
         return [Publish(GossipTopic.WITNESS_META, evidence)]
 
-    def _check_quorums(self: Node, now: int, round_: int, block_hash: str) -> list[Effect]:
+    def _check_quorums(self: Node, now: int, round_: int, block_hash: str) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """Lock and precommit on a prevote quorum of the current round; commit on a
         precommit quorum of any round (Tendermint's commit rule)."""
         hs = self.hs
@@ -621,13 +632,13 @@ class RoundMachine:
 
     # --- finality ------------------------------------------------------------------------------
 
-    def _certificate(
+    def _certificate(  # type: ignore[misc]  # mixin: self is the Node
         self: Node, round_: int, block_hash: str, validators: ValidatorSet, observers: int
     ) -> ConsensusCertificate:
         votes = self.hs.votes[round_]
         return compute_certificate(self.hs.height, round_, block_hash, votes, validators, observers)
 
-    def _finalize(self: Node, now: int, round_: int, block_hash: str) -> list[Effect]:
+    def _finalize(self: Node, now: int, round_: int, block_hash: str) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         hs = self.hs
         applied = hs.applied[block_hash]
         certificate = self._certificate(
@@ -638,7 +649,7 @@ class RoundMachine:
         self._record_round_latency(now - hs.started_ms)
         return self._commit(now, Commit(hs.blocks[block_hash], certificate), applied)
 
-    def _commit(self: Node, now: int, commit: Commit, applied: AppliedBlock) -> list[Effect]:
+    def _commit(self: Node, now: int, commit: Commit, applied: AppliedBlock) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """Adopt the applied fork as the ledger, fix the next electorate, start the next height."""
         block = commit.block
         self.hs.step = RoundStep.COMMIT
@@ -656,7 +667,7 @@ class RoundMachine:
         self.hs = HeightState(block.header.height + 1)
         return effects + self._start_height(now)
 
-    def _certificate_conflicts(
+    def _certificate_conflicts(  # type: ignore[misc]  # mixin: self is the Node
         self: Node, now: int, certificate: ConsensusCertificate, held: dict[int, RoundVotes]
     ) -> list[Effect]:
         """Double signs a certificate reveals: its votes against the ones this node holds in
@@ -682,7 +693,7 @@ class RoundMachine:
                     effects += self._on_double_sign(now, earlier, signed)
         return effects
 
-    def _carried_conflicts(self: Node, now: int, block: Block) -> list[Effect]:
+    def _carried_conflicts(self: Node, now: int, block: Block) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """Double signs the certificate a block of the current height carries reveals against
         the votes this node kept of the previous height."""
         certificate = block.last_certificate
@@ -690,7 +701,7 @@ class RoundMachine:
             return []
         return self._certificate_conflicts(now, certificate, self.last_votes)
 
-    def _record_round_latency(self: Node, latency: int) -> None:
+    def _record_round_latency(self: Node, latency: int) -> None:  # type: ignore[misc]  # mixin: self is the Node
         latencies = self.consensus.round_latencies_ms
         latencies.append(latency)
         del latencies[:-MAX_ROUND_LATENCIES]

@@ -1,4 +1,5 @@
-"""The node's knobs: where the chain has no rule we add one (DESIGN.md §8, spec/consensus.md §7).
+"""The node's knobs: where the chain has no rule we add one
+(docs/architecture.md#departures-from-the-chain, docs/protocol.md#known-weaknesses).
 
 Each knob's default is the chain's behaviour; flipping it applies our fix, so a scenario can
 show a quirk's effect both ways.
@@ -22,31 +23,66 @@ class Rules:
     the validator set and powers of h are fixed by the blocks finalized below h (block h − 1
     commits the VRF submissions that elect the voters of h; ``rppsim.node.electorate``), so
     every honest node counts against the same set. ``"local-pool"`` = the chain: each node
-    counts against the set its own VRF pool defines (spec/consensus.md §2.1), which lets a
-    partition or one restart fork honest nodes (DESIGN.md §8)."""
+    counts against the set its own VRF pool defines (docs/protocol.md#rounds-and-quorum), which lets
+    a
+    partition or one restart fork honest nodes (docs/architecture.md#departures-from-the-chain)."""
 
     round_timeout_ms: int = 6000
-    """Round timer. The runtime path has none (spec/consensus.md §2.1 "Rounds", §7.8); 6000 ms
+    """Round timer. The runtime path has none (docs/protocol.md#rounds-and-quorum "Rounds",
+    docs/protocol.md#known-weaknesses); 6000 ms
     is malachite's configured but unused ``round_timeout_ms``."""
 
     rotate_leader_on_round_change: bool = False
     """False = the chain: the VRF input never mixes in the round, so the leader of a height is the
-    same in every round and a dead leader stalls the height (§1.2, §7.2). True: round r is led by
+    same in every round and a dead leader stalls the height (docs/protocol.md#vrf-input,
+    docs/protocol.md#known-weaknesses). True: round r is led by
     the (r mod n)-th candidate in leader order."""
 
     check_declared_tier: bool = False
     """False = the chain: declared tier and hours of a VRF submission are never checked against
-    the ledger, and the leader choice uses them (§1.3, §7.5). True: a submission whose declared
+    the ledger, and the leader choice uses them (docs/protocol.md#submissions-and-rejections,
+    docs/protocol.md#known-weaknesses). True: a submission whose declared
     tier or hours differ from the ledger's is rejected."""
 
     allow_empty_blocks: bool = False
     """False = the chain: the leader aborts when no identity, transaction or uptime proof is
-    pending (§2.1 driver, step 4). True: empty blocks keep the chain's height moving."""
+    pending (docs/protocol.md#rounds-and-quorum driver, step 4). True: empty blocks keep the chain's
+    height moving."""
+
+    nonce_ordered_payload: bool = False
+    """False = the chain: the leader drains the top ``max_block_transactions`` pending
+    transfers by fee, then nonce, whatever their sender's next nonce, and drops what its
+    ledger refuses (``produce_block``, HUBId/chain:rpp/runtime/node.rs). Once the backlog
+    exceeds a block, each sender's next transfer is a low-fee one below the cut, nothing
+    applies, and the leader aborts at every slot while the mempools fill. True: it takes, best
+    fee first, only transfers that apply in sequence (each sender's from its next nonce on)."""
 
     threshold_caps_committee: bool = False
-    """False = the chain: the per-epoch VRF threshold barely binds (§1.4, §7.6). True: at most
+    """False = the chain: the per-epoch VRF threshold barely binds
+    (docs/protocol.md#selection-weight-threshold-and-fallback, docs/protocol.md#known-weaknesses).
+    True: at most
     ``target_validator_count`` accepted submissions form the committee (lowest weighted
     randomness first)."""
+
+    authenticate_timetoke_merge: bool = False
+    """False = the chain: a peer's timetoke record is merged unauthenticated, last writer wins
+    on ``last_update`` (``merge_snapshot``, HUBId/chain:rpp/reputation/mod.rs, called by
+    ``sync_timetoke_records``, HUBId/chain:rpp/storage/ledger.rs), so any peer can set any
+    account's hours (docs/protocol.md#timetoke, docs/protocol.md#known-weaknesses). True: a record
+    is merged only within what
+    the node observed itself: hours at most its ledger's plus the whole hours since the
+    account's last credited proof, at least its ledger's minus the decay due, and no
+    ``last_update`` in the node's future (``rppsim.node.timetoke.compute_merge_problem``)."""
+
+    normalise_vrf_metrics: bool = False
+    """False = the chain: ``fallback_selected`` is set on the first threshold miss, even when
+    others were accepted ("someone missed", not "fallback used"), and ``rejections_by_reason``
+    keys embed each per-seed threshold, so every miss is its own metric label
+    (``select_validators``, HUBId/chain:rpp/crypto-vrf/src/lib.rs;
+    docs/protocol.md#selection-weight-threshold-and-fallback, docs/protocol.md#known-weaknesses).
+    True:
+    ``fallback_selected`` means the fallback became the committee, and the reasons are the
+    bounded labels of ``rejections_by_label``."""
 
     def __post_init__(self) -> None:
         if self.electorate not in ELECTORATES:
@@ -74,4 +110,4 @@ def parse_rules(data: dict[str, object], source: str, prefix: str = "rules") -> 
         elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise UserError(source, path, "a positive integer (milliseconds)", describe(value))
         values[key] = value
-    return Rules(**values)  # type: ignore[arg-type]
+    return Rules(**values)  # type: ignore[arg-type]  # each value checked above

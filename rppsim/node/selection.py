@@ -1,15 +1,19 @@
 """VRF validator selection, leader, participants, voting power and quorum [RT].
 
-spec/consensus.md §1.3–§1.6 and §2.1. The chain's VRF is schnorrkel; the port's is ECVRF
-(DESIGN.md §8), so a ``VrfProof`` carries the 64-byte beta as its "preoutput" and the 80-byte
+docs/protocol.md#submissions-and-rejections to docs/protocol.md#epochs-and-replay-protection and
+docs/protocol.md#rounds-and-quorum. The chain's VRF is schnorrkel; the port's is ECVRF
+(docs/architecture.md#departures-from-the-chain), so a ``VrfProof`` carries the 64-byte beta as its
+"preoutput" and the 80-byte
 pi as its "proof"; randomness = the first 32 bytes of beta, big-endian.
 
-Where the chain iterates a HashMap the port sorts by address (spec §7.4): epochs are processed
+Where the chain iterates a HashMap the port sorts by address (docs/protocol.md#known-weaknesses):
+epochs are processed
 in ascending order (so ``latest_epoch`` and ``active_epoch_threshold`` belong to the highest
 epoch), the entropy beacon folds accepted submissions in address order, and ``audit`` is sorted
-by address. Rejection reasons keep the chain's strings (metric keys, spec/ops.md §2.2) and also
+by address. Rejection reasons keep the chain's strings (metric keys, docs/operations.md#node-status)
+and also
 carry a bounded label (``RejectionKind``) because the threshold string has one key per
-candidate (spec §7.17).
+candidate (docs/protocol.md#known-weaknesses).
 
 Per-submission results (``VerifiedSubmission``, ``RejectedSubmission``, ``RejectionReason``)
 are NamedTuples rather than frozen dataclasses: a 10,000-submission selection must fit in
@@ -28,7 +32,7 @@ from enum import StrEnum
 from functools import cached_property
 from itertools import compress, repeat
 from operator import add, attrgetter, eq, itemgetter, lt, mod, not_
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from rppsim.node import vrf
 from rppsim.node.reputation import ReputationProfile, Tier
@@ -77,6 +81,9 @@ __all__ = [
     "select_validators",
 ]
 
+_BIG: Literal["big"] = "big"
+"""The byte order of the chain's integers, typed for ``map(int.from_bytes, ...)``."""
+
 VRF_RANDOMNESS_DOMAIN = 1 << 256
 """D = 2^256, the randomness domain (``VRF_RANDOMNESS_BITS`` = 256)."""
 VRF_PREOUTPUT_LENGTH = 64
@@ -85,7 +92,8 @@ VRF_PROOF_LENGTH = 80
 """ECVRF pi = Gamma ‖ c ‖ s (the chain's schnorrkel proof is 64 bytes)."""
 MIN_VALIDATOR_TIER = Tier.Tl3
 MAX_TIMETOKE_HOURS = 720
-"""``MAX_TIMETOKE_HOURS``: the voting-power hour factor saturates at 720 (spec §2.1)."""
+"""``MAX_TIMETOKE_HOURS``: the voting-power hour factor saturates at 720
+(docs/protocol.md#rounds-and-quorum)."""
 THRESHOLD_DOMAIN = b"chain.vrf.threshold"
 ENTROPY_BEACON_DOMAIN = b"chain.vrf.entropy"
 DEFAULT_ENTROPY_STATE = hashlib.blake2s(ENTROPY_BEACON_DOMAIN).digest()
@@ -94,7 +102,7 @@ _blake2s = hashlib.blake2s
 _address_of = attrgetter("address")
 _submission_address_of = attrgetter("submission.address")
 TIER_WEIGHTS: dict[Tier, int] = {tier: int(tier) + 1 for tier in Tier}
-"""tier_weight: Tl0..Tl5 → 1..6 (spec §1.4)."""
+"""tier_weight: Tl0..Tl5 → 1..6 (docs/protocol.md#selection-weight-threshold-and-fallback)."""
 
 
 # --- Messages --------------------------------------------------------------------------------
@@ -139,9 +147,11 @@ def parse_vrf_proof(data: object) -> VrfProof | None:
 
 @dataclass(frozen=True, slots=True)
 class VrfSubmission:
-    """A candidate's VRF output for a round (``VrfSubmission``, spec §1.3).
+    """A candidate's VRF output for a round (``VrfSubmission``,
+    docs/protocol.md#submissions-and-rejections).
 
-    Tier and hours are self-declared and never checked against the ledger (spec §7.5).
+    Tier and hours are self-declared and never checked against the ledger
+    (docs/protocol.md#known-weaknesses).
     """
 
     address: str
@@ -153,7 +163,8 @@ class VrfSubmission:
 
 
 class RejectionKind(StrEnum):
-    """Bounded label of a rejection reason (``RejectionReason`` variants, spec §1.3)."""
+    """Bounded label of a rejection reason (``RejectionReason`` variants,
+    docs/protocol.md#submissions-and-rejections)."""
 
     TIER_TOO_LOW = "tier_too_low"
     INSUFFICIENT_TIMETOKE = "insufficient_timetoke"
@@ -226,7 +237,8 @@ class RejectedSubmission(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class FallbackCandidate:
-    """The best threshold-rejected submission (spec §1.4 "Fallback")."""
+    """The best threshold-rejected submission
+    (docs/protocol.md#selection-weight-threshold-and-fallback "Fallback")."""
 
     submission: VerifiedSubmission
     reason: RejectionReason
@@ -273,7 +285,8 @@ class VrfSelectionRecord:
 
 @dataclass(frozen=True, slots=True)
 class VrfSelectionMetrics:
-    """``VrfSelectionMetrics`` with the chain's field names (spec §1.4, spec/ops.md §2.2).
+    """``VrfSelectionMetrics`` with the chain's field names
+    (docs/protocol.md#selection-weight-threshold-and-fallback, docs/operations.md#node-status).
 
     ``rejections_by_label`` is rppsim's bounded-cardinality twin of ``rejections_by_reason``;
     it is not part of the chain's JSON.
@@ -299,7 +312,8 @@ class VrfSelectionMetrics:
 
     @property
     def rejection_rate(self) -> float:
-        """rejected / verified, 0 if none verified; can exceed 1 (spec/ops.md §2.8)."""
+        """rejected / verified, 0 if none verified; can exceed 1
+        (docs/operations.md#vrf-telemetry)."""
         if self.verified_submissions == 0:
             return 0.0
         return self.rejected_candidates / self.verified_submissions
@@ -308,8 +322,15 @@ class VrfSelectionMetrics:
         """The metrics with ``latest_round`` set, as ``ConsensusRound`` does."""
         return replace(self, latest_round=round_)
 
+    def normalised(self, fallback_used: bool) -> VrfSelectionMetrics:
+        """``[rules] normalise_vrf_metrics``: ``fallback_selected`` = the fallback was used,
+        reasons by their bounded labels (docs/protocol.md#known-weaknesses)."""
+        labels = dict(self.rejections_by_label)
+        return replace(self, fallback_selected=fallback_used, rejections_by_reason=labels)
+
     def to_json_dict(self) -> dict[str, Any]:
-        """The ``vrf_metrics`` object of ``/status/node`` (spec/ops.md §2.2), serde order."""
+        """The ``vrf_metrics`` object of ``/status/node`` (docs/operations.md#node-status), serde
+        order."""
         data: dict[str, Any] = {
             "pool_entries": self.pool_entries,
             "target_validator_count": self.target_validator_count,
@@ -411,12 +432,14 @@ _WEIGHT_BY_TIER = tuple(int(tier) + 1 for tier in Tier)  # indexable by a Tier w
 
 
 def compute_submission_weight(tier: Tier, timetoke_hours: int) -> int:
-    """weight = tier_weight × max(hours, 1) (spec §1.4 "Weight")."""
+    """weight = tier_weight × max(hours, 1)
+    (docs/protocol.md#selection-weight-threshold-and-fallback "Weight")."""
     return _WEIGHT_BY_TIER[tier] * max(timetoke_hours, 1)
 
 
 def is_valid_vrf_proof(submission: VrfSubmission) -> bool:
-    """ECVRF verification of a submission: beta and randomness must match (DESIGN.md §8).
+    """ECVRF verification of a submission: beta and randomness must match
+    (docs/architecture.md#departures-from-the-chain).
 
     alpha is the VRF input digest; verification is memoized process-wide by its bytes.
     """
@@ -444,7 +467,8 @@ def _decoding_problem(proof: VrfProof) -> str | None:
 
 
 def _compute_precheck(submission: VrfSubmission) -> RejectionReason | None:
-    """Checks 1–5 of ``validate_submission`` (all but ``verify_vrf``), first failure wins (§1.3)."""
+    """Checks 1–5 of ``validate_submission`` (all but ``verify_vrf``), first failure wins
+    (docs/protocol.md#submissions-and-rejections)."""
     tier = submission.tier
     if tier < MIN_VALIDATOR_TIER:
         return RejectionReason(RejectionKind.TIER_TOO_LOW, Tier(tier).display_name)
@@ -464,7 +488,8 @@ def _compute_precheck(submission: VrfSubmission) -> RejectionReason | None:
 def compute_validation(
     submission: VrfSubmission, verify: Callable[[VrfSubmission], bool] = is_valid_vrf_proof
 ) -> VerifiedSubmission | RejectionReason:
-    """``validate_submission``: the chain's seven checks in order, first failure wins (§1.3)."""
+    """``validate_submission``: the chain's seven checks in order, first failure wins
+    (docs/protocol.md#submissions-and-rejections)."""
     reason = _compute_precheck(submission)
     if reason is not None:
         return reason
@@ -491,7 +516,8 @@ def compute_validation(
 
 @dataclass(frozen=True, slots=True)
 class EpochThresholdStrategy:
-    """Per-epoch acceptance threshold (``EpochThresholdStrategy``, spec §1.4)."""
+    """Per-epoch acceptance threshold (``EpochThresholdStrategy``,
+    docs/protocol.md#selection-weight-threshold-and-fallback)."""
 
     epoch: int
     base_threshold: int
@@ -513,7 +539,8 @@ class EpochThresholdStrategy:
 def compute_epoch_threshold_strategy(
     epoch: int, target_validator_count: int, weighted_randomness: Sequence[int]
 ) -> EpochThresholdStrategy:
-    """base from the smoothed target and the k-th smallest weighted value (spec §1.4)."""
+    """base from the smoothed target and the k-th smallest weighted value
+    (docs/protocol.md#selection-weight-threshold-and-fallback)."""
     D = VRF_RANDOMNESS_DOMAIN
     n = len(weighted_randomness)
     if target_validator_count <= 0 or n == 0:
@@ -552,7 +579,8 @@ def compute_threshold_for_seed(strategy: EpochThresholdStrategy, tier_seed: byte
 
 
 def compute_entropy_update(state: bytes, randomness: int, tier_seed: bytes) -> bytes:
-    """state' = BLAKE2s("chain.vrf.entropy" ‖ state ‖ randomness32 ‖ tier_seed) (spec §1.4)."""
+    """state' = BLAKE2s("chain.vrf.entropy" ‖ state ‖ randomness32 ‖ tier_seed)
+    (docs/protocol.md#selection-weight-threshold-and-fallback)."""
     data = ENTROPY_BEACON_DOMAIN + state + randomness.to_bytes(32, "big") + tier_seed
     return _blake2s(data).digest()
 
@@ -591,7 +619,8 @@ class _Validated(NamedTuple):
 
     rows: list[VerifiedSubmission]
     jitters: list[bytes]
-    """BLAKE2s("chain.vrf.threshold" ‖ epoch BE ‖ tier_seed) of each row (spec §1.4)."""
+    """BLAKE2s("chain.vrf.threshold" ‖ epoch BE ‖ tier_seed) of each row
+    (docs/protocol.md#selection-weight-threshold-and-fallback)."""
     epochs: list[int] | None
     """Each row's epoch, or None when all rows share one."""
     invalid: list[RejectedSubmission]
@@ -668,12 +697,13 @@ def _compute_originals(
 
 
 def _compute_epoch_thresholds(strategy: EpochThresholdStrategy, jitters: list[bytes]) -> list[int]:
-    """``compute_threshold_for_seed`` from each candidate's jitter hash (spec §1.4)."""
+    """``compute_threshold_for_seed`` from each candidate's jitter hash
+    (docs/protocol.md#selection-weight-threshold-and-fallback)."""
     base = strategy.base_threshold
     if base == 0:
         return [0] * len(jitters)
     span, domain = strategy.adjustment_span, strategy.randomness_domain
-    offsets = list(map(mod, map(int.from_bytes, jitters, repeat("big")), repeat(span)))
+    offsets = list(map(mod, map(int.from_bytes, jitters, repeat(_BIG)), repeat(span)))
     if span <= base and base + span - 1 <= domain:  # no offset reaches 0 or the cap
         return [base - o if j[0] & 1 else base + o for j, o in zip(jitters, offsets, strict=True)]
     return [
@@ -685,7 +715,8 @@ def _compute_epoch_thresholds(strategy: EpochThresholdStrategy, jitters: list[by
 def _compute_thresholds(
     validated: _Validated, weighted: list[int], target_validator_count: int
 ) -> tuple[dict[int, EpochThresholdStrategy], list[int]]:
-    """Strategies by ascending epoch and every verified row's threshold (spec §1.4)."""
+    """Strategies by ascending epoch and every verified row's threshold
+    (docs/protocol.md#selection-weight-threshold-and-fallback)."""
     rows, epochs, jitters = validated.rows, validated.epochs, validated.jitters
     if not rows:
         return {}, []
@@ -698,20 +729,22 @@ def _compute_thresholds(
         rows_by_epoch.setdefault(epoch, []).append(row)
     strategies: dict[int, EpochThresholdStrategy] = {}
     thresholds = [0] * len(epochs)
-    for epoch, rows in sorted(rows_by_epoch.items()):
-        values = [weighted[row] for row in rows]
+    for epoch, epoch_rows in sorted(rows_by_epoch.items()):
+        values = [weighted[row] for row in epoch_rows]
         strategy = compute_epoch_threshold_strategy(epoch, target_validator_count, values)
         strategies[epoch] = strategy
-        epoch_thresholds = _compute_epoch_thresholds(strategy, [jitters[row] for row in rows])
-        for row, threshold in zip(rows, epoch_thresholds, strict=True):
+        epoch_thresholds = _compute_epoch_thresholds(strategy, [jitters[row] for row in epoch_rows])
+        for row, threshold in zip(epoch_rows, epoch_thresholds, strict=True):
             thresholds[row] = threshold
     return strategies, thresholds
 
 
 def _compute_entropy(randomness: Iterable[int], seeds: Iterable[bytes]) -> bytes:
-    """The beacon folded over the accepted rows in address order (spec §1.4, §7.4)."""
+    """The beacon folded over the accepted rows in address order
+    (docs/protocol.md#selection-weight-threshold-and-fallback,
+    docs/protocol.md#known-weaknesses)."""
     state, start = DEFAULT_ENTROPY_STATE, _blake2s(ENTROPY_BEACON_DOMAIN).copy
-    for tail in map(add, map(int.to_bytes, randomness, repeat(32), repeat("big")), seeds):
+    for tail in map(add, map(int.to_bytes, randomness, repeat(32), repeat(_BIG)), seeds):
         hasher = start()
         hasher.update(state + tail)
         state = hasher.digest()
@@ -730,7 +763,8 @@ def _compute_fallback_index(rows: list[VerifiedSubmission]) -> int:
     """The best row: max by (tier, hours, weight), then min weighted randomness, then first.
 
     Equal to the min of (−tier, −hours, −weight, weighted randomness, address) for rows in
-    address order (spec §1.4 "Fallback"), found by narrowing one field at a time.
+    address order (docs/protocol.md#selection-weight-threshold-and-fallback "Fallback"), found by
+    narrowing one field at a time.
     """
     tiers = list(map(_tier_at, rows))
     best = list(compress(range(len(rows)), map(eq, tiers, repeat(max(tiers)))))
@@ -744,7 +778,8 @@ def _compute_fallback_index(rows: list[VerifiedSubmission]) -> int:
 def _compute_misses(
     validated: _Validated, originals: list[VrfSubmission], thresholds: list[int], missed: list[bool]
 ) -> _Misses:
-    """``ThresholdNotMet`` rejections and the fallback, the best miss (spec §1.4 "Fallback")."""
+    """``ThresholdNotMet`` rejections and the fallback, the best miss
+    (docs/protocol.md#selection-weight-threshold-and-fallback "Fallback")."""
     rows = list(compress(validated.rows, missed))
     if not rows:
         return _Misses([], [], None)
@@ -764,7 +799,8 @@ def select_validators(
     target_validator_count: int,
     verify: Callable[[VrfSubmission], bool] = is_valid_vrf_proof,
 ) -> VrfSelectionResult:
-    """``select_validators``: validate, threshold per epoch, fallback, metrics (spec §1.4).
+    """``select_validators``: validate, threshold per epoch, fallback, metrics
+    (docs/protocol.md#selection-weight-threshold-and-fallback).
 
     ``verify`` checks one submission's VRF proof; pass precomputed results to time the
     selection alone. The result does not depend on the pool's order.
@@ -809,7 +845,8 @@ def select_validators(
 def _compute_reason_counts(
     invalid: list[RejectedSubmission], missed_thresholds: list[int]
 ) -> dict[str, int]:
-    """``rejections_by_reason``: the chain's ``Display`` strings counted, sorted (§1.3)."""
+    """``rejections_by_reason``: the chain's ``Display`` strings counted, sorted
+    (docs/protocol.md#submissions-and-rejections)."""
     reasons = [str(r.reason) for r in invalid]
     reasons += [f"randomness above threshold {t}" for t in missed_thresholds]
     reasons.sort()
@@ -830,10 +867,12 @@ def _compute_metrics(
     strategies: dict[int, EpochThresholdStrategy],
     entropy: bytes,
 ) -> VrfSelectionMetrics:
-    """The metrics of a selection (``VrfSelectionMetrics`` bookkeeping, spec §1.4).
+    """The metrics of a selection (``VrfSelectionMetrics`` bookkeeping,
+    docs/protocol.md#selection-weight-threshold-and-fallback).
 
     ``fallback_selected`` is true as soon as one verified submission missed its threshold,
-    even when others were accepted (the chain's quirk, spec §1.4 "Fallback").
+    even when others were accepted (the chain's quirk,
+    docs/protocol.md#selection-weight-threshold-and-fallback "Fallback").
     """
     latest = strategies[max(strategies)] if strategies else None
     base = None if latest is None else latest.base_threshold
@@ -862,7 +901,8 @@ def _compute_metrics(
 
 
 def select_leader(validators: Iterable[VerifiedSubmission]) -> VerifiedSubmission | None:
-    """[RT] leader: max by (verified, tier, hours, weight, lowest wr, smallest address) §1.5."""
+    """[RT] leader: max by (verified, tier, hours, weight, lowest wr, smallest address)
+    docs/protocol.md#leader."""
     return min(
         validators,
         key=lambda v: (
@@ -882,7 +922,8 @@ def compute_capped_committee(
 ) -> tuple[VerifiedSubmission, ...]:
     """At most ``target`` validators, lowest weighted randomness first; sorted by address.
 
-    For the ``Rules.threshold_caps_committee`` knob (spec §7.6); the chain has no cap.
+    For the ``Rules.threshold_caps_committee`` knob (docs/protocol.md#known-weaknesses); the chain
+    has no cap.
     """
     ranked = sorted(validators, key=lambda v: (v.weighted_randomness, v.address))
     return tuple(sorted(ranked[: max(target_validator_count, 0)], key=lambda v: v.address))
@@ -892,7 +933,8 @@ def compute_capped_committee(
 
 
 class VrfEpochManager:
-    """Replay protection and the latest entropy beacon (``VrfEpochManager``, spec §1.6)."""
+    """Replay protection and the latest entropy beacon (``VrfEpochManager``,
+    docs/protocol.md#epochs-and-replay-protection)."""
 
     __slots__ = ("_seen", "active_epoch", "epoch_length", "latest_entropy")
 
@@ -945,7 +987,7 @@ class _AccountLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ValidatorCandidate:
-    """A Tl3+ account (``ValidatorCandidate``, spec §2.1)."""
+    """A Tl3+ account (``ValidatorCandidate``, docs/protocol.md#rounds-and-quorum)."""
 
     address: str
     stake: int
@@ -956,7 +998,8 @@ class ValidatorCandidate:
 
 @dataclass(frozen=True, slots=True)
 class ObserverProfile:
-    """A Tl1/Tl2 account: counted in the certificate, never votes (spec §2.1)."""
+    """A Tl1/Tl2 account: counted in the certificate, never votes
+    (docs/protocol.md#rounds-and-quorum)."""
 
     address: str
     tier: Tier
@@ -976,14 +1019,16 @@ class ValidatorProfile:
 
     @property
     def voting_power(self) -> int:
-        """stake × max(1, round(score·1000) + 1000) × (min(hours, 720) + 1) (spec §2.1)."""
+        """stake × max(1, round(score·1000) + 1000) × (min(hours, 720) + 1)
+        (docs/protocol.md#rounds-and-quorum)."""
         return compute_voting_power(self.stake, self.reputation_score, self.timetoke_hours)
 
 
 def classify_participants(
     accounts: Iterable[_AccountLike],
 ) -> tuple[tuple[ValidatorCandidate, ...], tuple[ObserverProfile, ...]]:
-    """Tl3–Tl5 → candidates, Tl1–Tl2 → observers, Tl0 ignored; by address (spec §2.1)."""
+    """Tl3–Tl5 → candidates, Tl1–Tl2 → observers, Tl0 ignored; by address
+    (docs/protocol.md#rounds-and-quorum)."""
     candidates: list[ValidatorCandidate] = []
     observers: list[ObserverProfile] = []
     for account in sorted(accounts, key=lambda a: a.address):
@@ -1018,7 +1063,8 @@ def _profile(candidate: ValidatorCandidate, submission: VerifiedSubmission) -> V
 def compute_round_validators(
     selection: VrfSelectionResult, candidates: Iterable[ValidatorCandidate]
 ) -> tuple[ValidatorProfile, ...]:
-    """VRF-accepted ∩ candidates, else the verified fallback if a candidate (spec §2.1)."""
+    """VRF-accepted ∩ candidates, else the verified fallback if a candidate
+    (docs/protocol.md#rounds-and-quorum)."""
     by_address = {candidate.address: candidate for candidate in candidates}
     profiles = [
         _profile(by_address[v.address], v)
@@ -1043,7 +1089,8 @@ def compute_round_half_away(value: float) -> int:
 
 
 def compute_voting_power(stake: int, reputation_score: float, timetoke_hours: int) -> int:
-    """stake × max(1, round(score·1000) + 1000) × (min(hours, 720) + 1) (spec §2.1)."""
+    """stake × max(1, round(score·1000) + 1000) × (min(hours, 720) + 1)
+    (docs/protocol.md#rounds-and-quorum)."""
     multiplier = max(1, compute_round_half_away(reputation_score * 1000.0) + 1000)
     return stake * multiplier * (min(timetoke_hours, MAX_TIMETOKE_HOURS) + 1)
 
@@ -1054,7 +1101,7 @@ def compute_total_power(profiles: Iterable[ValidatorProfile]) -> int:
 
 
 def compute_quorum(total_power: int) -> int:
-    """⌈2T/3⌉ + 1, and 0 when T = 0 (spec §2.1 "Quorum")."""
+    """⌈2T/3⌉ + 1, and 0 when T = 0 (docs/protocol.md#rounds-and-quorum "Quorum")."""
     if total_power <= 0:
         return 0
     return -(-2 * total_power // 3) + 1
@@ -1073,7 +1120,8 @@ def compute_submission(
     tier: Tier,
     timetoke_hours: int,
 ) -> VrfSubmission:
-    """A candidate's own submission (``evaluate_vrf``): prove the VRF input digest (§1.2)."""
+    """A candidate's own submission (``evaluate_vrf``): prove the VRF input digest
+    (docs/protocol.md#vrf-input)."""
     vrf_input = PoseidonVrfInput(
         last_block_header, epoch, derive_tier_seed(address, timetoke_hours)
     )

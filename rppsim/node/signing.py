@@ -1,4 +1,5 @@
-"""Ed25519 keys, signatures and addresses on libsodium via PyNaCl (spec/consensus.md §0).
+"""Ed25519 keys, signatures and addresses on libsodium via PyNaCl
+(docs/protocol.md#two-consensus-implementations).
 
 Vote, proposal, transaction and identity signatures are ed25519; an address is the hex
 BLAKE2s-256 of the 32-byte public key. Verification is a pure function of its bytes, so the
@@ -45,7 +46,7 @@ class Keypair:
 
     @property
     def address(self) -> str:
-        """hex BLAKE2s(public key) (spec/consensus.md §0)."""
+        """hex BLAKE2s(public key) (docs/protocol.md#two-consensus-implementations)."""
         return compute_address(self.public_key)
 
 
@@ -64,7 +65,7 @@ def sign(keypair: Keypair, message: bytes) -> bytes:
 
 
 def compute_address(public_key: bytes) -> str:
-    """hex BLAKE2s-256 of the public key bytes (spec/consensus.md §0)."""
+    """hex BLAKE2s-256 of the public key bytes (docs/protocol.md#two-consensus-implementations)."""
     return hashlib.blake2s(bytes(public_key), digest_size=32).hexdigest()
 
 

@@ -1,9 +1,13 @@
-"""Status and telemetry payloads of a node, with the chain's JSON field names (spec/ops.md §2).
+"""Status and telemetry payloads of a node, with the chain's JSON field names
+(docs/operations.md#status-and-telemetry-payloads).
 
 Pure functions of a ``NodeView``, which the node hands over (this module never imports the
-node): ``/status/rollout`` (§2.1), ``/status/node`` (§2.2) with the consensus (§2.3), mempool
-(§2.4) and timetoke_params sections, and the telemetry snapshot / ``/validator/telemetry`` view
-(§2.5, §2.6). Powers are decimal strings, as in the chain.
+node): ``/status/rollout`` (docs/operations.md#rollout-status), ``/status/node``
+(docs/operations.md#node-status) with the consensus (docs/operations.md#consensus-status), mempool
+(docs/operations.md#mempool-status) and timetoke_params sections, and the telemetry snapshot /
+``/validator/telemetry`` view
+(docs/operations.md#validator-telemetry, docs/operations.md#the-telemetry-loop). Powers are decimal
+strings, as in the chain.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class NodeView:
     telemetry: Any
     vrf_metrics: VrfSelectionMetrics | None
     rejections: Counter[str]
+    pruning: dict[str, Any] | None = None
+    """The node's pruning status (``rppsim.node.pruning``; None: not reported)."""
 
 
 def compute_rollout_status(view: NodeView) -> dict[str, Any]:
@@ -103,7 +109,7 @@ def compute_block_metadata(view: NodeView) -> dict[str, Any] | None:
 
 
 def compute_consensus_status(view: NodeView) -> dict[str, Any]:
-    """``ConsensusStatus`` of the height being decided (spec/ops.md §2.3)."""
+    """``ConsensusStatus`` of the height being decided (docs/operations.md#consensus-status)."""
     hs = view.hs
     metrics = view.consensus
     round_set = view.voting
@@ -141,7 +147,8 @@ def compute_consensus_status(view: NodeView) -> dict[str, Any]:
 
 
 def compute_consensus_telemetry(view: NodeView) -> dict[str, Any]:
-    """The snapshot's ``consensus`` object: the §2.3 keys that §2.5 allows, in that order."""
+    """The snapshot's ``consensus`` object: the docs/operations.md#consensus-status keys that
+    docs/operations.md#validator-telemetry allows, in that order."""
     hs = view.hs
     metrics = view.consensus
     section: dict[str, Any] = {
@@ -161,7 +168,8 @@ def compute_consensus_telemetry(view: NodeView) -> dict[str, Any]:
 
 
 def _is_quorum_reached(view: NodeView) -> bool:
-    """``quorum_reached`` of §2.3; without a proposal of the round no power is counted, so
+    """``quorum_reached`` of docs/operations.md#consensus-status; without a proposal of the round no
+    power is counted, so
     the pool's validator set is computed only when there is one."""
     hs = view.hs
     block_hash = hs.proposals.get(hs.round)
@@ -181,7 +189,7 @@ def _pending_votes(view: NodeView) -> int:
 
 
 def compute_mempool_counts(view: NodeView) -> dict[str, int]:
-    """The telemetry ``mempool`` object: queue lengths (spec/ops.md §2.5)."""
+    """The telemetry ``mempool`` object: queue lengths (docs/operations.md#validator-telemetry)."""
     counts = view.mempool.pending_counts()
     return {
         "transactions": counts["pending_transactions"],
@@ -192,7 +200,8 @@ def compute_mempool_counts(view: NodeView) -> dict[str, int]:
 
 
 def compute_node_status(view: NodeView) -> dict[str, Any]:
-    """``NodeStatus`` (spec/ops.md §2.2) plus ``consensus``, ``mempool``, ``timetoke_params``."""
+    """``NodeStatus`` (docs/operations.md#node-status) plus ``consensus``, ``mempool``,
+    ``timetoke_params``."""
     return {
         **_compute_node_fields(view),
         "consensus": compute_consensus_status(view),
@@ -246,7 +255,7 @@ def compute_own_reputation(view: NodeView) -> dict[str, Any]:
 
 
 def compute_vrf_threshold(view: NodeView) -> dict[str, Any]:
-    """The ``vrf_threshold`` object (spec/ops.md §2.5)."""
+    """The ``vrf_threshold`` object (docs/operations.md#validator-telemetry)."""
     metrics = view.vrf_metrics or VrfSelectionMetrics()
     return {
         "epoch": metrics.latest_epoch,
@@ -259,7 +268,8 @@ def compute_vrf_threshold(view: NodeView) -> dict[str, Any]:
 
 
 def compute_telemetry_snapshot(view: NodeView) -> dict[str, Any]:
-    """The telemetry snapshot (spec/ops.md §2.6) in the ``/validator/telemetry`` shape."""
+    """The telemetry snapshot (docs/operations.md#the-telemetry-loop) in the
+    ``/validator/telemetry`` shape."""
     return {
         "rollout": compute_rollout_status(view),
         "node": {**_compute_node_fields(view), "reputation": compute_own_reputation(view)},
@@ -267,7 +277,7 @@ def compute_telemetry_snapshot(view: NodeView) -> dict[str, Any]:
         "mempool": compute_mempool_counts(view),
         "timetoke_params": asdict(view.config.reputation.timetoke),
         "verifier_metrics": compute_verifier_metrics(view),
-        "pruning": None,
+        "pruning": view.pruning,
         "vrf_threshold": compute_vrf_threshold(view),
         "rejections": dict(sorted(view.rejections.items())),
     }

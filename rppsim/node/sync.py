@@ -5,7 +5,9 @@ most ``FUTURE_HEIGHT_WINDOW`` heights ahead) and asks the sender for the commits
 Each synced commit is checked like a proposal (the block against the tip and ledger) and its
 certificate against the electorate that the node's own synced chain defines — never against
 the node's pool — then adopted. A restart replays the node's persisted commits in order, which
-rebuilds the same ledger and electorates (``rppsim.node.electorate``).
+rebuilds the same ledger and electorates (``rppsim.node.electorate``). A forged commit — a
+corrupted or minority certificate, votes of outsiders, another parent — is rejected by reason
+and changes nothing (``rppsim.sim.byzantine.sync_poison`` serves them).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ FUTURE_HEIGHT_WINDOW = 2
 class Sync:
     """Catching up of ``Node`` (a mixin: it reads and writes the node's chain)."""
 
-    def _on_future(self: Node, now: int, sender: str, height: int, msg: Any) -> list[Effect]:
+    sync_requested_ms: int | None
+
+    def _on_future(self: Node, now: int, sender: str, height: int, msg: Any) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         """Keep a message of the next heights for later; ask ``sender`` for missing commits."""
         if height <= self.hs.height + FUTURE_HEIGHT_WINDOW:
             queue = self.future.setdefault(height, [])
@@ -43,12 +47,14 @@ class Sync:
             ]
         return []
 
-    def _on_sync_request(self: Node, now: int, sender: str, request: SyncRequest) -> list[Effect]:
+    def _on_sync_request(self: Node, now: int, sender: str, request: SyncRequest) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         first = max(request.from_height, 1)
         last = min(first + min(request.count, SYNC_BATCH), self.height + 1)
+        if any(h in self.pruned_heights for h in range(first, last)):
+            return self._serve_pruned(sender)  # pruned payloads: state sync (rppsim.node.pruning)
         return [Send(sender, self.chain[h - 1]) for h in range(first, last)]
 
-    def _on_commit(self: Node, now: int, sender: str, commit: Commit) -> list[Effect]:
+    def _on_commit(self: Node, now: int, sender: str, commit: Commit) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         height = commit.block.header.height
         if height <= self.height:
             return self._reject("commit", "for a finalized height")
@@ -65,7 +71,7 @@ class Sync:
         self.sync_requested_ms = None
         return self._commit(now, commit, applied)
 
-    def _replay(self: Node, commit: Commit) -> None:
+    def _replay(self: Node, commit: Commit) -> None:  # type: ignore[misc]  # mixin: self is the Node
         """Re-apply a persisted commit on restart (our own durable record: no re-verification)."""
         self.hs = HeightState(self.height + 1)
         round_set = self._voting_set_of(commit.block)

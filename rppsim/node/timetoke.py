@@ -1,4 +1,4 @@
-"""Timetoke: credited online hours (spec/consensus.md §4).
+"""Timetoke: credited online hours (docs/protocol.md#timetoke).
 
 Pure functions over a frozen ``TimetokeBalance``; each ``process_*`` returns the new balance and
 its result. Timestamps are integer seconds. The chain stores 0 for "never"; the port uses None,
@@ -19,6 +19,7 @@ __all__ = [
     "TimetokeBalance",
     "TimetokeParams",
     "TimetokeRecord",
+    "compute_merge_problem",
     "compute_timetoke_record",
     "compute_timetoke_record_bytes",
     "compute_timetoke_root",
@@ -35,12 +36,14 @@ __all__ = [
 
 SECONDS_PER_HOUR = 3600
 MIN_UPTIME_CADENCE_SECS = 600
-"""The uptime scheduler never ticks faster than this (spec §4 "Producer cadence")."""
+"""The uptime scheduler never ticks faster than this (docs/protocol.md#timetoke "Producer
+cadence")."""
 
 
 @dataclass(frozen=True)
 class TimetokeParams:
-    """The five ``timetoke_params`` of spec/ops.md §1.6 (malachite ``[reputation.timetoke]``)."""
+    """The five ``timetoke_params`` of docs/operations.md#reputation-timetoke-and-governance-keys
+    (malachite ``[reputation.timetoke]``)."""
 
     minimum_window_secs: int = 3600
     accrual_cap_hours: int = 720
@@ -51,7 +54,8 @@ class TimetokeParams:
 
 @dataclass(frozen=True, slots=True)
 class TimetokeBalance:
-    """An account's credited hours and the times of its last proof, decay and sync (spec §4)."""
+    """An account's credited hours and the times of its last proof, decay and sync
+    (docs/protocol.md#timetoke)."""
 
     hours_online: int = 0
     last_proof_timestamp: int | None = None
@@ -61,7 +65,8 @@ class TimetokeBalance:
 
 @dataclass(frozen=True, slots=True)
 class TimetokeRecord:
-    """The gossiped/committed record (``TimetokeRecord``, spec §4 "Sync and snapshots").
+    """The gossiped/committed record (``TimetokeRecord``, docs/protocol.md#timetoke "Sync and
+    snapshots").
 
     Field order is the chain's serde order; 0 stands for "never" as on the chain.
     """
@@ -76,7 +81,8 @@ class TimetokeRecord:
 
 
 def validate_params(params: TimetokeParams) -> str | None:
-    """The first problem with ``params`` (all five must be integers > 0, spec/ops.md §1.6)."""
+    """The first problem with ``params`` (all five must be integers > 0,
+    docs/operations.md#reputation-timetoke-and-governance-keys)."""
     for name in (
         "minimum_window_secs",
         "accrual_cap_hours",
@@ -93,7 +99,8 @@ def validate_params(params: TimetokeParams) -> str | None:
 
 
 def compute_uptime_cadence_secs(params: TimetokeParams) -> int:
-    """The uptime scheduler's period: max(sync_interval_secs, 600) (spec §4 "Producer cadence")."""
+    """The uptime scheduler's period: max(sync_interval_secs, 600) (docs/protocol.md#timetoke
+    "Producer cadence")."""
     return max(params.sync_interval_secs, MIN_UPTIME_CADENCE_SECS)
 
 
@@ -104,7 +111,8 @@ def _is_timestamp(value: object) -> bool:
 def process_record_proof(
     balance: TimetokeBalance, params: TimetokeParams, start: int, end: int
 ) -> tuple[TimetokeBalance, int | None]:
-    """Credit an uptime window [start, end]; credited hours, or None (spec §4 "Accrual")."""
+    """Credit an uptime window [start, end]; credited hours, or None (docs/protocol.md#timetoke
+    "Accrual")."""
     if params.minimum_window_secs <= 0 or params.accrual_cap_hours <= 0:
         return balance, None
     if not (_is_timestamp(start) and _is_timestamp(end)) or end <= start:
@@ -136,7 +144,8 @@ def process_record_proof(
 def process_decay(
     balance: TimetokeBalance, params: TimetokeParams, now: int
 ) -> tuple[TimetokeBalance, int | None]:
-    """Remove ``decay_step_hours`` per full interval since the last decay (spec §4 "Decay").
+    """Remove ``decay_step_hours`` per full interval since the last decay (docs/protocol.md#timetoke
+    "Decay").
 
     The first call only initialises ``last_decay``; a partial interval is forfeited because
     ``last_decay`` moves to ``now`` (the chain's ``apply_decay``). Returns the hours removed.
@@ -166,7 +175,8 @@ def process_debit(balance: TimetokeBalance, hours: int) -> tuple[TimetokeBalance
 
 
 def is_sync_due(balance: TimetokeBalance, params: TimetokeParams, now: int) -> bool:
-    """Whether the balance goes into the next snapshot (``should_sync``, spec §4)."""
+    """Whether the balance goes into the next snapshot (``should_sync``,
+    docs/protocol.md#timetoke)."""
     if params.sync_interval_secs <= 0:
         return False
     if balance.last_sync_timestamp is None:
@@ -199,10 +209,12 @@ def _none_if_zero(value: int) -> int | None:
 
 
 def process_merge(local: TimetokeBalance, remote: TimetokeRecord) -> tuple[TimetokeBalance, bool]:
-    """Merge a peer's record (``merge_snapshot``, spec §4); returns (balance, changed).
+    """Merge a peer's record (``merge_snapshot``, docs/protocol.md#timetoke); returns (balance,
+    changed).
 
     Remote hours win when remote last_update is newer, or equal with more hours; the larger
-    last_sync and last_decay are kept. Unauthenticated, as on the chain (spec §7.13): a remote
+    last_sync and last_decay are kept. Unauthenticated, as on the chain
+    (docs/protocol.md#known-weaknesses): a remote
     balance above the accrual cap is adopted. A record with a negative field is ignored.
     """
     fields = (remote.balance, remote.last_update, remote.last_sync, remote.last_decay)
@@ -223,8 +235,33 @@ def process_merge(local: TimetokeBalance, remote: TimetokeRecord) -> tuple[Timet
     return merged, merged != local
 
 
+def compute_merge_problem(
+    local: TimetokeBalance, remote: TimetokeRecord, params: TimetokeParams, now: int
+) -> str | None:
+    """Why an observation-bounded merge refuses ``remote`` (rppsim's fix of
+    docs/protocol.md#known-weaknesses), or None.
+
+    The node merges only what it could have observed itself: a ``last_update`` not after
+    ``now``, hours at most its own plus one per whole hour since the account's last credited
+    proof (none before a first proof) and at least its own minus the decay due since the last
+    decay. Honest records stay within these bounds; a forged balance does not.
+    """
+    if remote.last_update > now:
+        return "record updated in the future"
+    last_proof = local.last_proof_timestamp
+    earnable = 0 if last_proof is None else max(now - last_proof, 0) // SECONDS_PER_HOUR
+    if remote.balance > min(local.hours_online + earnable, params.accrual_cap_hours):
+        return "hours above the observed uptime"
+    last_decay = local.last_decay_timestamp
+    periods = 0 if last_decay is None else max(now - last_decay, 0) // params.decay_interval_secs
+    if remote.balance < local.hours_online - params.decay_step_hours * periods:
+        return "hours below the observed decay"
+    return None
+
+
 def compute_uptime_commitment(address: str, start: int, end: int) -> str:
-    """hex BLAKE2s(address UTF-8 ‖ start u64 BE ‖ end u64 BE) (spec §4 "Uptime proofs")."""
+    """hex BLAKE2s(address UTF-8 ‖ start u64 BE ‖ end u64 BE) (docs/protocol.md#timetoke "Uptime
+    proofs")."""
     data = address.encode() + start.to_bytes(8, "big") + end.to_bytes(8, "big")
     return hashlib.blake2s(data).hexdigest()
 
@@ -241,7 +278,8 @@ def compute_timetoke_record_bytes(record: TimetokeRecord) -> bytes:
 
 
 def compute_timetoke_root(records: list[TimetokeRecord]) -> bytes:
-    """timetoke_root: sorted-leaf Merkle over BLAKE2s(serde_json(record)) (spec §4)."""
+    """timetoke_root: sorted-leaf Merkle over BLAKE2s(serde_json(record))
+    (docs/protocol.md#timetoke)."""
     return compute_merkle_root(
         compute_leaf_hash(compute_timetoke_record_bytes(record)) for record in records
     )

@@ -1,4 +1,5 @@
-"""A node's verifier counters and proof cache (``verifier_metrics``, spec/ops.md §2.5).
+"""A node's verifier counters and proof cache (``verifier_metrics``,
+docs/operations.md#validator-telemetry).
 
 ``MeteredVerifier`` wraps the injected proof service (shared by every node of a run) with
 this node's own state: counters per backend and per (backend, circuit) — accepted, rejected,
@@ -29,7 +30,8 @@ from rppsim.node.config import ProofCacheConfig, compute_cache_capacity
 from rppsim.node.proofs import ProofService, Statement, VerifyOutcome
 
 CHAIN_BACKENDS = ("stwo", "plonky3", "rpp-stark")
-"""Backends the chain pre-seeds in ``verifier_metrics.per_backend`` (spec/ops.md §2.5)."""
+"""Backends the chain pre-seeds in ``verifier_metrics.per_backend``
+(docs/operations.md#validator-telemetry)."""
 BACKEND_OF_SYSTEM = {"model": "stwo", "numba-stark": "rpp-stark"}
 """The chain backend label each rppsim proof system is reported under."""
 
@@ -41,7 +43,7 @@ def compute_backend_label(system: str) -> str:
 
 def compute_node_cache_capacity(proof_cache: ProofCacheConfig, system: str) -> int:
     """Retain count of the node's backend: its chain label, then its own label, else
-    ``default_retain`` (spec/ops.md §1.2); at least 1."""
+    ``default_retain`` (docs/operations.md#root-keys); at least 1."""
     fallback = compute_cache_capacity(proof_cache, system)
     return max(proof_cache.per_backend_retain.get(compute_backend_label(system), fallback), 1)
 

@@ -1,7 +1,9 @@
-"""ECVRF-EDWARDS25519-SHA512-TAI of RFC 9381 on libsodium (DESIGN.md §8).
+"""ECVRF-EDWARDS25519-SHA512-TAI of RFC 9381 on libsodium
+(docs/architecture.md#departures-from-the-chain).
 
-The chain uses a schnorrkel VRF (spec/consensus.md §1.1); the port uses RFC 9381 instead, with
-randomness = the first 32 bytes of beta as a big-endian integer (DESIGN.md §8).
+The chain uses a schnorrkel VRF (docs/protocol.md#vrf); the port uses RFC 9381 instead, with
+randomness = the first 32 bytes of beta as a big-endian integer
+(docs/architecture.md#departures-from-the-chain).
 
 Keys: ``keypair(seed)`` returns libsodium's 64-byte Ed25519 secret key (seed ‖ public key) and
 the 32-byte RFC 8032 public key. Points are handled as their 32-byte RFC 8032 encodings.
@@ -117,7 +119,8 @@ def proof_to_hash(pi: bytes) -> bytes:
 
 
 def randomness(beta: bytes) -> int:
-    """The first 32 bytes of a 64-byte beta as a big-endian integer (DESIGN.md §8)."""
+    """The first 32 bytes of a 64-byte beta as a big-endian integer
+    (docs/architecture.md#departures-from-the-chain)."""
     if not isinstance(beta, _BytesLike) or len(beta) != BETA_LEN:
         raise ValueError("VRF output beta must be 64 bytes")
     return int.from_bytes(bytes(beta[:32]), "big")
@@ -186,7 +189,8 @@ def _compute_nonce(sk_digest: bytes, h: bytes) -> int:
 
 
 def _hash_gamma(gamma: bytes) -> bytes | None:
-    """beta = SHA-512(suite ‖ 0x03 ‖ 8·Gamma ‖ 0x00), None if Gamma is off the curve (§5.2)."""
+    """beta = SHA-512(suite ‖ 0x03 ‖ 8·Gamma ‖ 0x00), None if Gamma is off the curve (RFC 9381
+    §5.2)."""
     gamma8 = _times8(gamma)
     if gamma8 is None:
         return None

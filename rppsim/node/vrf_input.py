@@ -1,7 +1,8 @@
-"""The chain's VRF input and its digests (spec/consensus.md §1.2).
+"""The chain's VRF input and its digests (docs/protocol.md#vrf-input).
 
 The VRF signs the 32-byte digest of ``PoseidonVrfInput``. The nightly build's digest is a
-Poseidon sponge over Goldilocks (DESIGN.md §8 uses it); the default build's is a SHA-256 stub.
+Poseidon sponge over Goldilocks (docs/architecture.md#departures-from-the-chain uses it); the
+default build's is a SHA-256 stub.
 
 The sponge runs as one serial numba kernel over uint64 (integers only, compiled lazily on first
 call and cached on disk); the plain spec permutation and a pure-Python sparse one stay as oracles.
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numba import njit
@@ -53,7 +55,7 @@ def _u64(value: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class PoseidonVrfInput:
-    """(last_block_header[32], epoch u64, tier_seed[32]) (spec/consensus.md §1.2)."""
+    """(last_block_header[32], epoch u64, tier_seed[32]) (docs/protocol.md#vrf-input)."""
 
     last_block_header: bytes
     epoch: int
@@ -84,12 +86,13 @@ class PoseidonVrfInput:
 
 
 def compute_field_element(data: bytes) -> int:
-    """The big-endian integer of the bytes, mod p (spec/consensus.md §1.2)."""
+    """The big-endian integer of the bytes, mod p (docs/protocol.md#vrf-input)."""
     return int.from_bytes(data, "big") % GOLDILOCKS_P
 
 
 def _compute_round_constants() -> _Matrix:
-    """Round constant (r, i) = BLAKE2s("STWO_POSEIDON_RC" ‖ r ‖ i) mod p (§1.2)."""
+    """Round constant (r, i) = BLAKE2s("STWO_POSEIDON_RC" ‖ r ‖ i) mod p
+    (docs/protocol.md#vrf-input)."""
     return tuple(
         tuple(
             compute_field_element(_blake2s(b"STWO_POSEIDON_RC" + _u64(r) + _u64(i)))
@@ -110,7 +113,7 @@ def _determinant(m: Sequence[Sequence[int]]) -> int:
 
 def _compute_mds() -> _Matrix:
     """MDS (row, col) = BLAKE2s("STWO_POSEIDON_MDS" ‖ attempt ‖ row ‖ col) mod p, first
-    attempt with a non-zero determinant (spec/consensus.md §1.2)."""
+    attempt with a non-zero determinant (docs/protocol.md#vrf-input)."""
     attempt = 0
     while True:
         mds = tuple(
@@ -133,7 +136,7 @@ MDS = _compute_mds()
 
 def compute_poseidon_permutation_spec(state: Sequence[int]) -> tuple[int, int, int]:
     """Width-3 Poseidon as the spec states it: per round add constants, x^5 (every lane in
-    rounds 0-3 and 61-64, lane 0 otherwise), MDS (spec/consensus.md §1.2)."""
+    rounds 0-3 and 61-64, lane 0 otherwise), MDS (docs/protocol.md#vrf-input)."""
     p = GOLDILOCKS_P
     s = list(state)
     for r, constants in enumerate(ROUND_CONSTANTS):
@@ -205,7 +208,8 @@ def _full_round(s: tuple[int, int, int], c: Sequence[int], m: _Matrix) -> tuple[
 
 
 def _compute_poseidon_permutation_python(state: Sequence[int]) -> tuple[int, int, int]:
-    """Pure-Python sparse-round permutation of §1.2 (the oracle the numba kernel is tested on)."""
+    """Pure-Python sparse-round permutation of docs/protocol.md#vrf-input (the oracle the numba
+    kernel is tested on)."""
     p = GOLDILOCKS_P
     s = (state[0], state[1], state[2])
     for i, c in enumerate(_FIRST_FULL):
@@ -221,9 +225,14 @@ def _compute_poseidon_permutation_python(state: Sequence[int]) -> tuple[int, int
     return s
 
 
-# numba kernels (spec/consensus.md §1.2). Every constant is a np.uint64 so no expression mixes
+# numba kernels (docs/protocol.md#vrf-input). Every constant is a np.uint64 so no expression mixes
 # signed and unsigned integers (numba would turn that into a float); uint64 arithmetic wraps.
-_JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+_JIT_OPTIONS: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": False,
+    "error_model": "numpy",
+}
 _P = np.uint64(GOLDILOCKS_P)
 _EPSILON = np.uint64(2**32 - 1)  # 2^64 mod p
 _MASK32 = np.uint64(2**32 - 1)
@@ -238,14 +247,22 @@ _FULL_M = np.array(  # (8, 3, 3): round 3 mixes with P·MDS into the sparse part
 _PARTIAL_U64 = np.array(_PARTIAL, dtype=np.uint64)  # (57, 6): c0, q00, v1, v2, w1, w2
 
 
-@njit(**_JIT_OPTIONS)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(func: _F) -> _F:
+    """``njit(**_JIT_OPTIONS)``, typed as keeping ``func``'s signature (numba's is untyped)."""
+    return cast(_F, njit(**_JIT_OPTIONS)(func))
+
+
+@_jit
 def _add_mod(a: np.uint64, b: np.uint64) -> np.uint64:
     """a + b mod p for a, b < p, never leaving 64 bits."""
     t = _P - b
     return a - t if a >= t else a + b
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _reduce_u128(hi: np.uint64, lo: np.uint64) -> np.uint64:
     """hi·2^64 + lo mod p, canonical, by 2^64 ≡ 2^32 − 1 and 2^96 ≡ −1 (mod p)."""
     hi_hi = hi >> _SHIFT32
@@ -260,7 +277,7 @@ def _reduce_u128(hi: np.uint64, lo: np.uint64) -> np.uint64:
     return t2 - _P if t2 >= _P else t2
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _mul_mod(a: np.uint64, b: np.uint64) -> np.uint64:
     """a·b mod p for any a, b < 2^64: the 128-bit product from 32-bit halves, then reduced."""
     a_lo, a_hi = a & _MASK32, a >> _SHIFT32
@@ -273,20 +290,20 @@ def _mul_mod(a: np.uint64, b: np.uint64) -> np.uint64:
     return _reduce_u128(hi, lo)
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _sbox(x: np.uint64) -> np.uint64:
     """x^5 mod p."""
     x2 = _mul_mod(x, x)
     return _mul_mod(_mul_mod(x2, x2), x)
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _dot3(row: np.ndarray, a: np.uint64, b: np.uint64, d: np.uint64) -> np.uint64:
     """row · (a, b, d) mod p."""
     return _add_mod(_add_mod(_mul_mod(row[0], a), _mul_mod(row[1], b)), _mul_mod(row[2], d))
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _full_round_kernel(
     s0: np.uint64, s1: np.uint64, s2: np.uint64, r: int
 ) -> tuple[np.uint64, np.uint64, np.uint64]:
@@ -296,11 +313,12 @@ def _full_round_kernel(
     return _dot3(m[0], a, b, d), _dot3(m[1], a, b, d), _dot3(m[2], a, b, d)
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _permute_kernel(
     s0: np.uint64, s1: np.uint64, s2: np.uint64
 ) -> tuple[np.uint64, np.uint64, np.uint64]:
-    """The permutation of §1.2 on reduced lanes, sparse partial rounds reduced every step."""
+    """The permutation of docs/protocol.md#vrf-input on reduced lanes, sparse partial rounds reduced
+    every step."""
     for r in range(_HALF):
         s0, s1, s2 = _full_round_kernel(s0, s1, s2, r)
     for r in range(PARTIAL_ROUNDS):
@@ -316,15 +334,15 @@ def _permute_kernel(
     return s0, s1, s2
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _permute_lanes_kernel(lanes: np.ndarray) -> tuple[np.uint64, np.uint64, np.uint64]:
     """The permutation of three reduced lanes given as a uint64 array (one typed entry point)."""
     return _permute_kernel(lanes[0], lanes[1], lanes[2])
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _hash_kernel(elements: np.ndarray) -> np.uint64:
-    """The rate-2 sponge of §1.2 over reduced elements, squeezing lane 0."""
+    """The rate-2 sponge of docs/protocol.md#vrf-input over reduced elements, squeezing lane 0."""
     s0, s1, s2 = _ZERO, _ZERO, _ZERO
     pos = 0
     for e in elements:
@@ -345,7 +363,8 @@ def _hash_kernel(elements: np.ndarray) -> np.uint64:
 
 
 def compute_poseidon_permutation(state: Sequence[int]) -> tuple[int, int, int]:
-    """The Poseidon permutation of §1.2 (numba kernel; equal to the _spec one). Lanes are
+    """The Poseidon permutation of docs/protocol.md#vrf-input (numba kernel; equal to the _spec
+    one). Lanes are
     reduced mod p first."""
     p = GOLDILOCKS_P
     lanes = np.array((state[0] % p, state[1] % p, state[2] % p), dtype=np.uint64)
@@ -354,7 +373,8 @@ def compute_poseidon_permutation(state: Sequence[int]) -> tuple[int, int, int]:
 
 
 def compute_poseidon_hash(elements: Sequence[int]) -> int:
-    """Sponge of rate 2, capacity 1: absorb, finish with a 1 at the position, squeeze (§1.2).
+    """Sponge of rate 2, capacity 1: absorb, finish with a 1 at the position, squeeze
+    (docs/protocol.md#vrf-input).
 
     One numba call per hash; elements are reduced mod p first."""
     reduced = np.array([e % GOLDILOCKS_P for e in elements], dtype=np.uint64)
@@ -363,7 +383,8 @@ def compute_poseidon_hash(elements: Sequence[int]) -> int:
 
 @lru_cache(maxsize=2**16)
 def compute_vrf_input_digest(inp: PoseidonVrfInput) -> bytes:
-    """The nightly build's Poseidon digest of the input, 32 bytes big-endian (§1.2).
+    """The nightly build's Poseidon digest of the input, 32 bytes big-endian
+    (docs/protocol.md#vrf-input).
 
     Memoized (bounded LRU) by the input: every verifier recomputes each submission's digest.
     """
@@ -372,13 +393,14 @@ def compute_vrf_input_digest(inp: PoseidonVrfInput) -> bytes:
 
 
 def compute_stub_digest(inp: PoseidonVrfInput) -> bytes:
-    """The default build's stub: SHA-256 of the elements, each left-padded to 32 bytes (§1.2)."""
+    """The default build's stub: SHA-256 of the elements, each left-padded to 32 bytes
+    (docs/protocol.md#vrf-input)."""
     blocks = (e[-32:].rjust(32, b"\x00") for e in inp.elements())
     return hashlib.sha256(b"".join(blocks)).digest()
 
 
 def derive_tier_seed(address: str, hours: int) -> bytes:
-    """BLAKE2s("chain.vrf.tier_seed" ‖ addr32 ‖ hours u64 BE) (spec/consensus.md §1.2).
+    """BLAKE2s("chain.vrf.tier_seed" ‖ addr32 ‖ hours u64 BE) (docs/protocol.md#vrf-input).
 
     addr32 is the decoded address if it is 64 hex digits, else BLAKE2s of its UTF-8 bytes.
     """

@@ -1,8 +1,9 @@
-"""The numba STARK prover, its verifier registry and the proof-size gate (DESIGN.md §5).
+"""The numba STARK prover, its verifier registry and the proof-size gate
+(docs/architecture.md#prover-modes).
 
 A univariate STARK over BabyBear with every challenge in F_p[X]/(X⁴ − 11), Blake2s Merkle
 trees and Fiat–Shamir transcript, DEEP-ALI composition, FRI folding by 8 and grinding
-(spec/proofs.md §C). The proofs are sound but **not zero-knowledge**: no blinding is
+(docs/proofs.md#the-numba-prover). The proofs are sound but **not zero-knowledge**: no blinding is
 added and openings reveal trace values at the queried points.
 
     from rppsim.prover import prove, verify, Proof, PROFILES

@@ -1,4 +1,5 @@
-"""The primitives a prover backend provides (STYLE.md §11: reference and fast pairs).
+"""The primitives a prover backend provides (docs/architecture.md#code-style: reference and fast
+pairs).
 
 ``stark.prove_trace`` runs the protocol once, against either backend; the reference
 backend is plain Python/numpy, the fast backend numba kernels. Both return identical

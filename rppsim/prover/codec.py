@@ -1,4 +1,5 @@
-"""Canonical little-endian encoding of proofs and public inputs (spec/proofs.md §C.3).
+"""Canonical little-endian encoding of proofs and public inputs
+(docs/proofs.md#hashing-and-encoding).
 
 Integers are little-endian; variable-length sequences carry a u32 count; felts are u32
 values < p; extension elements are four felts. No floats, dicts or pickle. The reader is

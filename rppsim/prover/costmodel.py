@@ -1,4 +1,5 @@
-"""The prover cost model: simulated time and size of a proof (DESIGN.md §3, §5).
+"""The prover cost model: simulated time and size of a proof (docs/architecture.md#determinism,
+docs/architecture.md#prover-modes).
 
 A simulation never charges wall-clock time: it charges what ``rppsim bench prover``
 measured on the calibration machine, stored in costmodel.json next to this module. The

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class ProofFormatError(ValueError):
-    """Bytes that are not a canonical proof encoding (spec/proofs.md §C.3)."""
+    """Bytes that are not a canonical proof encoding (docs/proofs.md#hashing-and-encoding)."""
 
 
 class WitnessError(ValueError):

@@ -1,8 +1,10 @@
-"""Proof systems the registry knows (spec/ops.md §5, HUBId/chain ``ProofSystemKind``).
+"""Proof systems the registry knows (docs/operations.md#proof-systems-and-the-size-gate, HUBId/chain
+``ProofSystemKind``).
 
 The chain's five kinds keep their metric labels. Our numba STARK is a kind of its own,
 label ``numba-stark``: its bytes are not rpp-stark's Goldilocks ABI, so reusing the
-``rpp-stark`` label would claim a compatibility that does not exist (spec/proofs.md §A.6).
+``rpp-stark`` label would claim a compatibility that does not exist
+(docs/proofs.md#what-this-means-for-rppsim).
 """
 
 from __future__ import annotations

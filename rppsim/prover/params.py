@@ -1,11 +1,12 @@
-"""Parameter profiles and their canonical bytes and digest (spec/proofs.md §C.4).
+"""Parameter profiles and their canonical bytes and digest (docs/proofs.md#profiles).
 
 Conjectured security = log₂(blowup)·queries + pow_bits (the ethSTARK/STWO convention),
 capped by the quartic extension (|F| ≈ 2^123.9, so 123 bits) and by BLAKE2s-256 (128).
 Every profile carries the chain's proof size limit, 4 MiB, as ``max_proof_kib``
-(spec/ops.md §5, the rpp-stark params header that the size gate compares with).
+(docs/operations.md#proof-systems-and-the-size-gate, the rpp-stark params header that the size gate
+compares with).
 
-``standard`` trades 4 PoW bits for 2 queries against spec/proofs.md §C.4 (44 queries and
+``standard`` trades 4 PoW bits for 2 queries against docs/proofs.md#profiles (44 queries and
 12 bits instead of 42 and 16: both 100 conjectured bits). Grinding 2^16 BLAKE2s nonces
 takes ~14 ms on the calibration machine, half of a 2^10-row proof, while two more queries
 add ~3.5 KiB and ~5 % verify time.

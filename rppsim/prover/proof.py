@@ -1,4 +1,5 @@
-"""The proof object and its canonical bytes (spec/proofs.md §C.3, rpp-stark ABI order).
+"""The proof object and its canonical bytes (docs/proofs.md#hashing-and-encoding, rpp-stark ABI
+order).
 
 Envelope: magic "RPPF", u16 envelope version, system label, circuit name, then three
 u32-length blobs: params, public inputs, body (the ``RppStarkProof{params,

@@ -1,4 +1,4 @@
-"""Protocol steps shared by prover and verifier (spec/proofs.md §C.2).
+"""Protocol steps shared by prover and verifier (docs/proofs.md#protocol).
 
 The prover (stark.py) and the verifier (verifier.py) call these same functions, so the
 transcript sequence, the FRI layer plan, the out-of-domain point and the query indices

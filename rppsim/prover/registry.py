@@ -1,6 +1,7 @@
 """The verifier registry: dispatch by proof system, size gate, per-backend metrics.
 
-Shaped like the chain's ProofVerifierRegistry (spec/ops.md §5): ``verifiers`` maps each
+Shaped like the chain's ProofVerifierRegistry (docs/operations.md#proof-systems-and-the-size-gate):
+``verifiers`` maps each
 ``ProofSystemKind`` that has a verifier to it (only ``numba-stark`` today); any other
 system is rejected with "unsupported proof system X in verifier registry": never accepted, never
 bypassed. Every call counts accepted/rejected/bypassed and a duration per backend, like
@@ -36,7 +37,8 @@ MALFORMED_REASON = "malformed_proof"
 
 
 class RegistryConfigError(ValueError):
-    """A registry limit the chain would refuse (spec/ops.md §5 size limits, layer 1)."""
+    """A registry limit the chain would refuse (docs/operations.md#proof-systems-and-the-size-gate
+    size limits, layer 1)."""
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The proof-size gate (spec/ops.md §5 size limits; rpp-stark docs/PROOF_SIZE_GATE.md).
+"""The proof-size gate (docs/operations.md#proof-systems-and-the-size-gate size limits;
+HUBId/chain:vendor/rpp-stark/docs/PROOF_SIZE_GATE.md).
 
 Sizes are compared in KiB rounded up: got_kib = ⌈len/1024⌉, and a proof passes when
 len ≤ max_kib·1024 (511.5 KiB passes a 512 KiB limit, 512.5 KiB does not). Errors carry
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 U32_MAX = (1 << 32) - 1
 KIB = 1024
-DEFAULT_MAX_PROOF_SIZE_BYTES = 4 * 1024 * 1024  # node max_proof_size_bytes (spec/ops.md §1.2)
+DEFAULT_MAX_PROOF_SIZE_BYTES = 4 * 1024 * 1024  # node max_proof_size_bytes
+# (docs/operations.md#root-keys)
 SIZE_BUCKETS = (
     ("le_512_kib", 512 * KIB),
     ("le_1_mib", 1024 * KIB),
@@ -32,7 +34,7 @@ def kib_ceil(size_bytes: int) -> int:
 
 
 def size_bucket(size_bytes: int) -> str:
-    """The telemetry bucket of a proof size (spec/ops.md §5)."""
+    """The telemetry bucket of a proof size (docs/operations.md#proof-systems-and-the-size-gate)."""
     for name, limit in SIZE_BUCKETS:
         if size_bytes <= limit:
             return name

@@ -1,4 +1,4 @@
-"""The prover: one readable protocol over a Backend of primitives (spec/proofs.md §C.2).
+"""The prover: one readable protocol over a Backend of primitives (docs/proofs.md#protocol).
 
 Steps: (1) bind the statement in the transcript; (2) commit the trace LDE; (3) draw α,
 commit the composition chunks; (4) draw z, send out-of-domain values; (5) draw γ, build

@@ -1,4 +1,5 @@
-"""The verifier: replay the transcript, re-derive the queries, check everything (§C.2 step 9).
+"""The verifier: replay the transcript, re-derive the queries, check everything
+(docs/proofs.md#protocol step 9).
 
 Order (cheap checks first): statement and shape; transcript replay with the PoW check;
 query indices re-derived locally and compared with the proof's list (never read from it);
@@ -53,7 +54,8 @@ from rppsim.prover.reference.transcript import Transcript, is_valid_pow
 
 
 class Reason(enum.Enum):
-    """Why a proof was rejected (rpp-stark's error names where they exist, spec/proofs.md §A.5)."""
+    """Why a proof was rejected (rpp-stark's error names where they exist,
+    docs/proofs.md#rpp-stark)."""
 
     ACCEPTED = "accepted"
     NOT_A_PROOF = "not_a_proof"

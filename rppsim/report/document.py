@@ -77,14 +77,14 @@ def read_verdicts(run_dir: Path) -> list[dict[str, object]] | None:
 
 def sort_verdicts(verdicts: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
     """Failures first, then not applicable, then passes; stable within each group."""
-    return sorted(verdicts, key=lambda v: STATUS_ORDER.get(v.get("passed"), 1))  # type: ignore[arg-type]
+    return sorted(verdicts, key=lambda v: STATUS_ORDER.get(v.get("passed"), 1))  # type: ignore[call-overload]  # bool | None
 
 
 def compute_verdict_rows(verdicts: Sequence[Mapping[str, object]]) -> list[tuple[str, ...]]:
     """Table rows (``VERDICT_COLUMNS``) of the sorted verdicts, as text."""
     rows = []
     for verdict in sort_verdicts(verdicts):
-        status = STATUS.get(verdict.get("passed"), "N/A")  # type: ignore[arg-type]
+        status = STATUS.get(verdict.get("passed"), "N/A")  # type: ignore[call-overload]  # bool | None
         values = [_text(verdict.get(column)) for column in VERDICT_COLUMNS[1:]]
         rows.append((status, *values))
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,7 +117,7 @@ def compute_fault_windows(frames: Frames) -> list[tuple[float, float, str]]:
     end_s = get_duration_s(frames) or float(faults["at_ms"].max() / 1000 if len(faults) else 0)
     windows: list[tuple[float, float, str]] = []
     used: set[int] = set()
-    rows = list(faults.itertuples(index=False))
+    rows: list[Any] = list(faults.itertuples(index=False))  # namedtuples of the frame's columns
     for i, row in enumerate(rows):
         label = f"{row.kind} {row.nodes}".strip()
         if row.phase == "instant":
@@ -429,7 +430,8 @@ def plot_alerts(frames: Frames) -> Figure:
     rows = [f"{name} @ {place}" for name, place in zip(alerts["name"], places, strict=True)]
     names = sorted(set(rows))
     seen: set[str] = set()
-    for alert, row_name in zip(alerts.itertuples(index=False), rows, strict=True):
+    records: list[Any] = list(alerts.itertuples(index=False))  # namedtuples of its columns
+    for alert, row_name in zip(records, rows, strict=True):
         row = names.index(row_name)
         start = alert.start_ms / 1000
         stop = end_s if pd.isna(alert.end_ms) else alert.end_ms / 1000  # null: still firing

@@ -1,4 +1,5 @@
-"""Node processing costs charged in simulated time (DESIGN.md §3, §5).
+"""Node processing costs charged in simulated time (docs/architecture.md#determinism,
+docs/architecture.md#prover-modes).
 
 Each node is a single processor: a message that arrives at ``t`` starts when the node is idle
 (``max(t, busy_until)``) and its effects leave when its processing ends. Costs are

@@ -1,4 +1,4 @@
-"""Fault schedules and the network view at time t (DESIGN.md §4, §7; spec/simnet.md §1.6, §6).
+"""Fault schedules and the network view at time t (docs/simnet.md#faults).
 
 Pure and deterministic: no simpy. A scenario lists fault specs; ``FaultSchedule`` expands them
 (churn included, from the seed tree) into windows ``[start, end)`` and answers, for a time
@@ -10,14 +10,18 @@ Semantics (all times integer ms; a window is active for ``start <= t < end``):
 
 * ``crash``: the node stops at ``at_ms``; with ``until_ms`` it restarts then. Crash windows of
   one node must not overlap (explicit ones are a user error; churn avoids them).
-* ``restart``: ends an open-ended crash (one without ``until_ms``) of that node.
+* ``restart``: ends an open-ended crash (one without ``until_ms``) of that node; with
+  ``keep_data = false`` the node comes back without what it persisted (from genesis).
+* ``[[stage]]`` (``rppsim.sim.stages``): each staged node is down for the stage's downtime
+  (a crash window, cause ``upgrade``: transitions ``upgrade_down`` / ``upgrade_up``) and comes
+  back on the stage's profile. Stage windows are given to the schedule already expanded.
 * ``pause``: the node keeps its state but neither receives nor forwards until ``until_ms``
   (or the end of the run). A pause must not overlap a crash window of its node (explicit,
   open-ended or ended by ``restart``): that is a user error naming the pause. Windows may
   touch: a pause may end exactly when a crash starts, and start exactly when it ends.
 * ``partition``: ``groups`` of node ids (disjoint). Nodes in no group form one implicit
   extra group (``unlisted = "group"``, the default) or keep every link (``unlisted =
-  "bridge"``, simnet's region-pair semantics, spec/simnet.md §1.6). Arcs between different
+  "bridge"``, simnet's region-pair semantics, docs/simnet.md#faults). Arcs between different
   groups are down; with ``oneway = true`` only arcs from group i to a later group j > i are
   down (the implicit group counts as the last one), so the cut is asymmetric. Several active
   partitions combine: an arc is down if any of them cuts it.
@@ -35,11 +39,11 @@ Semantics (all times integer ms; a window is active for ``start <= t < end``):
 * ``churn``: crash/restart pairs expanded at load time from ``("fault", "churn", index)``:
   ``process = "poisson"`` draws exponential gaps (mean ``60000 / rate_per_min`` ms, ceil, at
   least 1 ms), concurrent downs allowed; ``process = "sequential"`` is simnet's loop (wait
-  ``max(1, floor(60000 / rate))`` ms, one node down for its downtime, repeat; spec/simnet.md
-  §1.6). Each event picks uniformly among candidate nodes that are neither crashed nor paused
-  for the whole downtime; none up means no event. Downtime is ``fixed`` (``downtime_ms``) or
-  ``exponential`` (mean ``downtime_ms``, rounded, at least 1 ms). A restart after the run's end
-  is dropped.
+  ``max(1, floor(60000 / rate))`` ms, one node down for its downtime, repeat;
+  docs/simnet.md#faults). Each event picks uniformly among candidate nodes that are neither
+  crashed nor paused for the whole downtime; none up means no event. Downtime is ``fixed``
+  (``downtime_ms``) or ``exponential`` (mean ``downtime_ms``, rounded, at least 1 ms). A
+  restart after the run's end is dropped.
 
 A node's state (``get_node_state``) is therefore exactly one of RUNNING, CRASHED and PAUSED at
 every instant, read from the same windows as ``view_at``; the kernel takes its view of a node
@@ -97,6 +101,8 @@ class Restart:
 
     node: int
     at_ms: int
+    keep_data: bool = True
+    """False: the node restarts without its persisted commits and sign state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +203,7 @@ FAULT_KINDS: dict[str, type] = {
 _END_KINDS = {
     "restart",
     "churn_up",
+    "upgrade_up",
     "resume",
     "partition_end",
     "degrade_end",
@@ -217,9 +224,10 @@ def get_fault_kind(spec: FaultSpec) -> str:
 class Transition:
     """A state change at ``time_ms`` (``node`` -1 when not node-specific).
 
-    Kinds: crash, restart, churn_down, churn_up (simnet's labels, spec/simnet.md §1.6),
-    pause, resume, partition_start, partition_end, heal, degrade_start, degrade_end,
-    skew_start, skew_end. ``fault`` is the index of the spec in the scenario's list.
+    Kinds: crash, restart, churn_down, churn_up (simnet's labels, docs/simnet.md#faults),
+    upgrade_down, upgrade_up, pause, resume, partition_start, partition_end, heal,
+    degrade_start, degrade_end, skew_start, skew_end. ``fault`` is the index of the spec in
+    the scenario's list (of the stage in ``[[stage]]`` for the upgrade kinds).
     """
 
     time_ms: int
@@ -227,6 +235,8 @@ class Transition:
     node: int
     fault: int
     detail: str = ""
+    keep_data: bool = True
+    """False on the restart of a node that lost what it persisted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +248,10 @@ class Window:
     end_ms: int
     fault: int
     cause: str
+    keep_data: bool = True
+    """False: the node comes back without what it persisted."""
+    label: str = ""
+    """Added to the transitions' detail (a stage's profile)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,13 +313,14 @@ def compute_crash_windows(faults: tuple[FaultSpec, ...], source: str) -> list[Wi
     open_crash: dict[int, tuple[int, int]] = {}
     for at, _, i in events:
         spec = faults[i]
+        assert isinstance(spec, Crash | Restart)  # the events hold these kinds only
         past = per_node.setdefault(spec.node, [])
         if isinstance(spec, Restart):
             if spec.node not in open_crash:
                 expected = f"node {spec.node} crashed without until_ms before at_ms"
                 raise UserError(source, f"fault[{i}].node", expected, "node is up")
             start, index = open_crash.pop(spec.node)
-            past.append(Window(spec.node, start, at, index, "crash"))
+            past.append(Window(spec.node, start, at, index, "crash", spec.keep_data))
             continue
         assert isinstance(spec, Crash)
         end = _end(spec.until_ms)
@@ -467,6 +482,7 @@ class FaultSchedule:
         duration_ms: int,
         tree: SeedTree,
         source: str = "<scenario>",
+        stage_windows: tuple[Window, ...] = (),
     ) -> None:
         self.faults = faults
         self.topology = topology
@@ -474,6 +490,7 @@ class FaultSchedule:
         crashes = compute_crash_windows(faults, source)
         pauses = compute_pause_windows(faults, source)
         check_pause_overlaps(crashes, pauses, source)
+        crashes += [w for w in stage_windows if w.start_ms < duration_ms]
         busy: dict[int, list[Window]] = {}
         for w in crashes + pauses:
             busy.setdefault(w.node, []).append(w)
@@ -594,8 +611,9 @@ class FaultSchedule:
         """The node's clock at true time ``t_ms`` under the clock-skew faults active then."""
         local = t_ms
         for spec in self.faults:
-            active = isinstance(spec, ClockSkew) and spec.at_ms <= t_ms < _end(spec.until_ms)
-            if active and node in spec.nodes:
+            if not isinstance(spec, ClockSkew):
+                continue
+            if spec.at_ms <= t_ms < _end(spec.until_ms) and node in spec.nodes:
                 local += spec.offset_ms + (t_ms - spec.at_ms) * spec.drift_ppm // 1_000_000
         return local
 
@@ -607,20 +625,23 @@ class FaultSchedule:
                 "crash": ("crash", "restart"),
                 "churn": ("churn_down", "churn_up"),
                 "pause": ("pause", "resume"),
+                "upgrade": ("upgrade_down", "upgrade_up"),
             }[w.cause]
-            out.append(Transition(w.start_ms, start, w.node, w.fault, f"node:{w.node}"))
-            out.append(Transition(w.end_ms, stop, w.node, w.fault, f"node:{w.node}"))
-        for w in self._arc_windows:
-            spec = self.faults[w.fault]
+            detail = f"node:{w.node}" + (f" {w.label}" if w.label else "")
+            detail += "" if w.keep_data else " keep_data:false"
+            out.append(Transition(w.start_ms, start, w.node, w.fault, detail, w.keep_data))
+            out.append(Transition(w.end_ms, stop, w.node, w.fault, detail, w.keep_data))
+        for aw in self._arc_windows:
+            spec = self.faults[aw.fault]
             if isinstance(spec, Partition):
                 detail = "groups=" + "|".join(",".join(map(str, g)) for g in spec.groups)
-                out.append(Transition(w.start_ms, "partition_start", -1, w.fault, detail))
-                out.append(Transition(w.end_ms, "partition_end", -1, w.fault, detail))
+                out.append(Transition(aw.start_ms, "partition_start", -1, aw.fault, detail))
+                out.append(Transition(aw.end_ms, "partition_end", -1, aw.fault, detail))
             else:
-                detail = f"arcs={int(w.arc_mask.sum())} delay_ms={w.extra_delay_ms}"
-                detail += f" loss={w.extra_loss!r}"
-                out.append(Transition(w.start_ms, "degrade_start", -1, w.fault, detail))
-                out.append(Transition(w.end_ms, "degrade_end", -1, w.fault, detail))
+                detail = f"arcs={int(aw.arc_mask.sum())} delay_ms={aw.extra_delay_ms}"
+                detail += f" loss={aw.extra_loss!r}"
+                out.append(Transition(aw.start_ms, "degrade_start", -1, aw.fault, detail))
+                out.append(Transition(aw.end_ms, "degrade_end", -1, aw.fault, detail))
         for i, spec in enumerate(self.faults):
             if isinstance(spec, Heal):
                 out.append(Transition(spec.at_ms, "heal", -1, i))

@@ -1,4 +1,5 @@
-"""Gossip propagation: flood and mesh, a fast path and a per-hop reference (DESIGN.md §4).
+"""Gossip propagation: flood and mesh, a fast path and a per-hop reference
+(docs/architecture.md#network-model).
 
 A published message is forwarded by every node once, on first receipt, to all its gossip
 neighbours except the one it came from. ``flood`` gossips over every topology link; ``mesh``
@@ -16,7 +17,7 @@ the *sender* of every first receipt is defined, and both agree exactly (tested).
 The fault view is taken at publish time for the whole propagation; a kernel that wants a
 receiver crashed mid-flight to miss the message checks the view again at delivery.
 
-Mesh degrees (spec/simnet.md §0, the chain's per-topic configs, mesh_n / low / high):
+Mesh degrees (docs/simnet.md#the-chains-simnet, the chain's per-topic configs, mesh_n / low / high):
 blocks and votes 10/8/16; proofs, vrf/proofs and witness/proofs 8/6/12; snapshots, meta,
 vrf/meta and witness/meta 6/4/10 (our reading: "vrf" and "witness" *meta* go with meta).
 """
@@ -136,7 +137,7 @@ class Delivery:
 
 
 @njit(cache=True, fastmath=False)
-def _heap_push(k1, k2, hv, size, y1, y2, w):  # type: ignore[no-untyped-def]
+def _heap_push(k1, k2, hv, size, y1, y2, w):
     """Push entry (y1, y2, w) on the binary heap ordered by (k1, k2); return the new size."""
     j = size
     while j > 0:
@@ -151,7 +152,7 @@ def _heap_push(k1, k2, hv, size, y1, y2, w):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=False)
-def _heap_drop_root(k1, k2, hv, size):  # type: ignore[no-untyped-def]
+def _heap_drop_root(k1, k2, hv, size):
     """Remove the root (read it first); return the new size."""
     size -= 1
     x1, x2, xv = k1[size], k2[size], hv[size]
@@ -172,7 +173,7 @@ def _heap_drop_root(k1, k2, hv, size):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, fastmath=False)
-def _dijkstra(indptr, indices, arc_delay, node_ok, origin, dist, hops, pred, order):  # type: ignore[no-untyped-def]
+def _dijkstra(indptr, indices, arc_delay, node_ok, origin, dist, hops, pred, order):
     """Fill dist/hops/pred with the least (time, hops, pred) label of every node.
 
     Heap keys are (time, hops << 32 | pred + 1): lexicographic on the label. Entries are lazy:
@@ -220,7 +221,7 @@ def _dijkstra(indptr, indices, arc_delay, node_ok, origin, dist, hops, pred, ord
 
 
 @njit(cache=True, fastmath=False)
-def _sort_equal_labels(order, count, dist, hops, pred):  # type: ignore[no-untyped-def]
+def _sort_equal_labels(order, count, dist, hops, pred):
     """Order runs of equal (time, hops, pred) labels by node id (insertion sort)."""
     for i in range(1, count):
         v = order[i]
@@ -235,7 +236,7 @@ def _sort_equal_labels(order, count, dist, hops, pred):  # type: ignore[no-untyp
 
 
 @njit(cache=True, fastmath=False)
-def _count_traffic(indptr, indices, arc_delay, node_ok, order, count, pred):  # type: ignore[no-untyped-def]
+def _count_traffic(indptr, indices, arc_delay, node_ok, order, count, pred):
     """(sent, delivered): copies reached nodes put on up arcs except back to their sender."""
     sent = 0
     delivered = 0
@@ -252,7 +253,7 @@ def _count_traffic(indptr, indices, arc_delay, node_ok, order, count, pred):  # 
 
 
 @njit(cache=True, fastmath=False)
-def _flood(indptr, indices, arc_delay, node_ok, origin, dist, hops, pred, order):  # type: ignore[no-untyped-def]
+def _flood(indptr, indices, arc_delay, node_ok, origin, dist, hops, pred, order):
     """Dijkstra, receiver order and traffic counts in one call: (count, sent, delivered)."""
     count = _dijkstra(indptr, indices, arc_delay, node_ok, origin, dist, hops, pred, order)
     _sort_equal_labels(order, count, dist, hops, pred)
@@ -261,7 +262,7 @@ def _flood(indptr, indices, arc_delay, node_ok, origin, dist, hops, pred, order)
 
 
 @njit(cache=True, fastmath=False)
-def _reachable(indptr, indices, arc_ok, node_ok, origin):  # type: ignore[no-untyped-def]
+def _reachable(indptr, indices, arc_ok, node_ok, origin):
     """Nodes reachable from ``origin`` over usable arcs through usable nodes (BFS)."""
     n = indptr.shape[0] - 1
     seen = np.zeros(n, np.bool_)

@@ -1,14 +1,15 @@
-"""The link model: base latency, jitter, loss and bandwidth per hop (DESIGN.md §4).
+"""The link model: base latency, jitter, loss and bandwidth per hop
+(docs/architecture.md#network-model).
 
 simnet delays only each link's first dial and applies loss as a *percent* once per dial
-(spec/simnet.md §1.5). Here every message gets its own delay and loss on every hop:
+(docs/simnet.md#links-and-latency). Here every message gets its own delay and loss on every hop:
 
 ``delay(arc) = base(arc) + jitter(arc) + serialization(bytes) + extra_delay(arc, t)``
 
 * ``base``: per edge, a uniform integer in ``latency_ms = [lo, hi]`` drawn once from
   ``("net", "latency")``; or the region matrix entry ``[region(u)][region(v)]``; an edge-list
   ``latency_ms`` cell overrides either. Peer classes add the *target* node's class
-  ``extra_delay_ms`` (simnet's class overlay, spec/simnet.md §1.5).
+  ``extra_delay_ms`` (simnet's class overlay, docs/simnet.md#links-and-latency).
 * ``jitter``: per message per hop, an integer uniform in ``[0, jitter_ms]`` (inclusive;
   ``floor(u * (jitter_ms + 1))`` of a uniform double u from ``("net", "jitter")``), plus the
   target class's jitter drawn the same way from ``("net", "class-jitter")``. Jitter only
@@ -64,7 +65,8 @@ class RegionParams:
 
 @dataclass(frozen=True, slots=True)
 class ClassLatency:
-    """Latency overlay of a peer class (simnet ``latency_profile``, spec/simnet.md §1.2)."""
+    """Latency overlay of a peer class (simnet ``latency_profile``,
+    docs/simnet.md#scenario-model)."""
 
     extra_delay_ms: int = 0
     jitter_ms: int = 0
@@ -159,11 +161,13 @@ def build_link_model(
         target = trusted[topology.indices].astype(np.int64)
         arc_base = arc_base + extra[target]
         class_jitter = spread[target].astype(np.int64)
-    arrays = [arc_base, jitter[topology.arc_edge], class_jitter, loss[topology.arc_edge]]
-    for array in (*arrays, region, trusted):
+    arc_jitter, arc_loss = jitter[topology.arc_edge], loss[topology.arc_edge]
+    for array in (arc_base, arc_jitter, class_jitter, arc_loss, region, trusted):
         if array is not None:
             array.flags.writeable = False
-    return LinkModel(*arrays, params.bandwidth_mbps, region, trusted)  # type: ignore[arg-type]
+    return LinkModel(
+        arc_base, arc_jitter, class_jitter, arc_loss, params.bandwidth_mbps, region, trusted
+    )
 
 
 def _uniform_int(rng: np.random.Generator, highs: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Prover modes of a run (DESIGN.md §5): ``real`` and ``model``.
+"""Prover modes of a run (docs/architecture.md#prover-modes): ``real`` and ``model``.
 
 ``model``: no proof is computed; a digest of the statement stands in, padded to the size the
 prover's cost model predicts. The run records ``prover = "model"`` and never counts such a
@@ -20,7 +20,7 @@ from rppsim.node.proofs import ModelProofService, Statement, VerifyOutcome
 from rppsim.sim.costs import compute_rows
 
 PROFILE = "sim"
-"""The prover profile of simulated nodes (spec/proofs.md §C.4: the simnet default)."""
+"""The prover profile of simulated nodes (docs/proofs.md#profiles: the simnet default)."""
 
 _FALLBACK_MS = {"transaction": (8.0, 3.0), "uptime": (6.0, 3.0), "consensus": (8.0, 3.0)}
 """(prove ms, verify ms) at 2^6 rows when no calibration file is available."""
@@ -39,7 +39,7 @@ def get_proof_cost() -> Callable[[str, int, bool], int]:
     try:
         from rppsim.prover import costmodel
     except ImportError:  # pragma: no cover - the prover package always ships it
-        costmodel = None
+        costmodel = None  # type: ignore[assignment]  # a module, or None when it is missing
 
     def cost(circuit: str, rows: int, proving: bool) -> int:
         if costmodel is not None:
@@ -72,7 +72,7 @@ def get_proof_size() -> Callable[[str, int], int]:
     try:
         from rppsim.prover import costmodel
     except ImportError:  # pragma: no cover
-        costmodel = None
+        costmodel = None  # type: ignore[assignment]  # a module, or None when it is missing
 
     def size(circuit: str, rows: int) -> int:
         if costmodel is not None:

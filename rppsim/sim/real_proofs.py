@@ -15,10 +15,10 @@ rides in. The mapping's fixed conventions:
   voters' favour, so an honest certificate rarely loses its quorum). A certificate whose
   mapped votes miss the mapped quorum cannot be proved: leader and verifiers agree on this
   (``is_provable``), and such a block carries no consensus proof. The exact quorum is
-  always checked natively on the certificate (spec/proofs.md §C.5 item 6).
+  always checked natively on the certificate (docs/proofs.md#circuits item 6).
 
 Verification is a pure function of (system, statement, proof bytes): its verdict is
-computed once and reused by every other node (DESIGN.md §5).
+computed once and reused by every other node (docs/architecture.md#prover-modes).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def compute_prover_inputs(statement: Statement) -> tuple[Any, Any]:
     mapper = _MAPPERS.get(statement.circuit)
     if mapper is None:
         raise UnprovableError(f"no circuit for {statement.circuit}")
-    return mapper(statement)  # type: ignore[operator]
+    return mapper(statement)  # type: ignore[operator]  # _MAPPERS holds callables
 
 
 class RealProofService:

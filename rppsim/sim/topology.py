@@ -1,4 +1,5 @@
-"""Network topologies (DESIGN.md §4; spec/simnet.md §1.3, §6 "Topologies").
+"""Network topologies (docs/architecture.md#network-model; docs/simnet.md#topologies,
+docs/simnet.md#where-rppsim-goes-further "Topologies").
 
 Generators are networkx's, seeded with an integer drawn from the run's seed tree, so a
 topology depends only on (scenario, seed). The result is an immutable CSR structure:
@@ -6,7 +7,7 @@ nodes ``0..n-1``; every undirected edge ``e = (u, v)`` with ``u < v`` gives two 
 (``u -> v`` and ``v -> u``); arcs are grouped by source with neighbours sorted ascending.
 Per-message sampling and shortest paths work on the arc arrays.
 
-Parameter semantics follow simnet (spec/simnet.md §1.3) where it has them:
+Parameter semantics follow simnet (docs/simnet.md#topologies) where it has them:
 
 * ``ring``: each node connects to its ``degree/2`` nearest nodes on each side (degree even).
 * ``k-regular``: ``networkx.random_regular_graph`` (``n * degree`` even, ``degree < n``).
@@ -200,7 +201,8 @@ def build_topology(params: TopologyParams, n: int, tree: SeedTree) -> Topology:
 
 
 def compute_topology_stats(topology: Topology) -> dict[str, float | int | bool]:
-    """Connectivity and degree statistics (spec/simnet.md §6: "Report connectivity")."""
+    """Connectivity and degree statistics (docs/simnet.md#where-rppsim-goes-further: "Report
+    connectivity")."""
     degrees = topology.degrees()
     graph = topology.to_networkx()
     components = [len(c) for c in nx.connected_components(graph)] if topology.n else [0]
@@ -232,8 +234,8 @@ def read_edge_list(path: Path, n: int) -> EdgeList:
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise UserError(name, "", "a readable edge-list CSV file", str(error)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(name, "", "a readable UTF-8 edge-list CSV file", str(error)) from None
     rows = list(csv.reader(text.splitlines()))
     header = [cell.strip() for cell in rows[0]] if rows else []
     if "u" not in header or "v" not in header:

@@ -1,6 +1,7 @@
-"""Run telemetry: tidy frames recorded during a run, their digest, the run folder (DESIGN.md §6).
+"""Run telemetry: tidy frames recorded during a run, their digest, the run folder
+(docs/architecture.md#telemetry-reports-and-guardrails).
 
-pandas is imported only under this package (STYLE.md point 14).
+pandas is imported only under this package (docs/architecture.md#code-style).
 """
 
 from rppsim.telemetry.digest import compute_frame_digests, compute_frames_digest

@@ -1,4 +1,5 @@
-"""Canonical digest of a run's frames: BLAKE2s over a fixed byte encoding (DESIGN.md §3).
+"""Canonical digest of a run's frames: BLAKE2s over a fixed byte encoding
+(docs/architecture.md#determinism).
 
 Same scenario + seed must give the same digest in any process and any PYTHONHASHSEED, so
 the digest hashes values, never Parquet file bytes (those carry library versions and
@@ -29,7 +30,8 @@ Frames read back from Parquet are cast to their schema first (``coerce_frame``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +47,9 @@ CANONICAL_NAN32 = np.uint32(0x7FC0_0000)
 class _Sink:
     """The BLAKE2s state being fed, with a helper for length-prefixed texts."""
 
-    def __init__(self, hasher: hashlib._Hash) -> None:
-        self.update = hasher.update
+    def __init__(self, hasher: hashlib.blake2s) -> None:
+        # numpy arrays are buffers, which numpy's stubs declare from Python 3.12 on only
+        self.update: Callable[[Any], None] = hasher.update
 
     def text(self, value: str) -> None:
         """A length-prefixed UTF-8 text."""
@@ -169,7 +172,7 @@ def _encode_frame(sink: _Sink, name: str, frame: pd.DataFrame) -> None:
         _encode_column(sink, frame[column], f"{name}.{column}")
 
 
-def _new_hasher() -> hashlib._Hash:
+def _new_hasher() -> hashlib.blake2s:
     hasher = hashlib.blake2s()
     hasher.update(DOMAIN)
     return hasher

@@ -1,7 +1,8 @@
 """Run frames: one fixed schema per tidy pandas frame, and the recorder that fills them.
 
 The simulator kernel calls ``RunRecorder.record_*`` during a run; ``frames()`` builds every
-frame once at the end (DESIGN.md §6, STYLE.md point 14). Conventions shared by all frames:
+frame once at the end (docs/architecture.md#telemetry-reports-and-guardrails,
+docs/architecture.md#code-style). Conventions shared by all frames:
 
 - Times are simulated integer milliseconds (``*_ms``); no wall-clock value enters a frame.
 - Nodes are ``int32`` node indices (``Int32`` where a row may name no node); the ``nodes``
@@ -21,7 +22,7 @@ frame once at the end (DESIGN.md §6, STYLE.md point 14). Conventions shared by 
   sorted distinct values present, so equal values always give equal frames.
 - Each frame is sorted by its key columns with a stable sort: rows with equal keys keep the
   order in which they were recorded, which the kernel fixes by its (time, seq) event order
-  (DESIGN.md §3). The index is a fresh RangeIndex.
+  (docs/architecture.md#determinism). The index is a fresh RangeIndex.
 
 The ``messages`` frame holds one row per (message, receiver): delivered rows have
 ``dropped`` False, ``drop_reason`` ``""`` and real ``recv_ms`` / ``hops``; dropped rows have
@@ -33,7 +34,8 @@ messages whose BLAKE2s(msg_id) falls below the rate are kept (all receivers of a
 are kept). Either way ``run_info`` states the mode and counts every delivery and drop seen,
 so the digest and the summary say whether the frame is complete.
 
-Frames (key columns in brackets; spec/ops.md §6 says what the guardrails need from them):
+Frames (key columns in brackets; docs/operations.md#guardrails says what the guardrails need from
+them):
 ``alerts`` [start_ms, name, node] fired alerts with their label set in Prometheus text form
 (``{instance="3",severity="critical"}``), end_ms null while firing, node null fleet-wide;
 ``block_finalized`` [height, node] when each node finalized which hash; ``blocks`` [height,
@@ -62,6 +64,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,9 +115,10 @@ class FrameSchema:
 # Snapshot and VRF fields: column, dtype, dotted source path in the status payload.
 
 FEATURE_GATES = FEATURE_GATE_NAMES
-"""The seven rollout feature gates (spec/ops.md §2.1)."""
+"""The seven rollout feature gates (docs/operations.md#rollout-status)."""
 VERIFIER_BACKENDS = ("stwo", "plonky3", "rpp-stark")
-"""Backends pre-seeded in ``verifier_metrics.per_backend`` (spec/ops.md §2.5)."""
+"""Backends pre-seeded in ``verifier_metrics.per_backend``
+(docs/operations.md#validator-telemetry)."""
 VERIFIER_COUNTERS = ("accepted", "rejected", "bypassed", "total_duration_ms")
 CACHE_FIELDS = (
     "hits", "misses", "evictions", "entries", "capacity", "queue_depth", "max_queue_depth",
@@ -174,7 +178,8 @@ def _snapshot_fields() -> tuple[tuple[str, str, str], ...]:
 
 SNAPSHOT_FIELDS = _snapshot_fields()
 """Snapshot columns flattened from the payload ``compute_telemetry_snapshot`` builds (the
-ValidatorTelemetryView shape, spec/ops.md §2.5, §2.6). ``tier`` is read as an int or "TlN";
+ValidatorTelemetryView shape, docs/operations.md#validator-telemetry,
+docs/operations.md#the-telemetry-loop). ``tier`` is read as an int or "TlN";
 a path the node does not report is null. The node reports ``model`` proofs under ``stwo`` and
 ``numba-stark`` under ``rpp-stark`` (``rppsim.node.verifier``)."""
 _SNAPSHOT_PLAN: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
@@ -227,7 +232,8 @@ VRF_FIELDS: tuple[tuple[str, str], ...] = (
     ("total_weight", "string"),
     ("entropy_beacon", "string"),
 )
-"""VrfSelectionMetrics field names (spec/ops.md §2.2, §2.8); ``rejection_rate`` as in §2.8."""
+"""VrfSelectionMetrics field names (docs/operations.md#node-status,
+docs/operations.md#vrf-telemetry); ``rejection_rate`` as in docs/operations.md#vrf-telemetry."""
 
 LEDGER_FIELDS: tuple[tuple[str, str], ...] = (
     ("balance", "Int64"),
@@ -370,7 +376,7 @@ def _as_strings(values: object, where: str) -> pd.api.extensions.ExtensionArray:
     if isinstance(values, pd.arrays.ArrowStringArray) and values.dtype == STR_DTYPE:
         array = values
     else:
-        raw = values if isinstance(values, np.ndarray) else list(values)  # type: ignore[call-overload]
+        raw = values if isinstance(values, np.ndarray) else list(values)  # type: ignore[call-overload]  # a sequence
         try:
             array = pd.array(pa.array(raw, type=pa.large_string()), dtype=STR_DTYPE)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
@@ -405,19 +411,19 @@ def _as_nullable(values: object, dtype: str, where: str) -> pd.api.extensions.Ex
         values = values.array
     target = NULLABLE_DTYPES[dtype]
     if getattr(values, "dtype", None) == target:
-        return values  # type: ignore[return-value]
+        return values  # type: ignore[return-value]  # has the target dtype
     try:
         if dtype == "string":
-            raw = values if isinstance(values, np.ndarray) else list(values)  # type: ignore[call-overload]
+            raw = values if isinstance(values, np.ndarray) else list(values)  # type: ignore[call-overload]  # a sequence
             return pd.array(pa.array(raw, type=pa.large_string(), from_pandas=True), dtype=target)
         if dtype == "boolean" and not isinstance(values, pd.api.extensions.ExtensionArray):
-            values = [None if v is None else _to_bool(v, where) for v in values]  # type: ignore[attr-defined]
-        return pd.array(values, dtype=target)  # type: ignore[call-overload]
+            values = [None if v is None else _to_bool(v, where) for v in values]  # type: ignore[attr-defined]  # a sequence
+        return pd.array(values, dtype=target)  # type: ignore[call-overload]  # a sequence
     except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowTypeError) as error:
         raise ValueError(f"{where}: expected {dtype} ({error})") from None
 
 
-def _sort_codes(column: object) -> np.ndarray:
+def _sort_codes(column: Any) -> np.ndarray:
     """An integer array ordering like ``column`` (strings by code point)."""
     if isinstance(column, pd.Categorical):
         return np.asarray(column.codes)
@@ -435,12 +441,12 @@ def build_frame(name: str, columns: Mapping[str, object]) -> pd.DataFrame:
         extra = sorted(set(columns) - set(schema.column_names))
         raise ValueError(f"frame {name}: missing columns {missing}, unexpected {extra}")
     data = {c: _as_column(columns[c], d, f"{name}.{c}") for c, d in schema.columns}
-    lengths = {len(v) for v in data.values()}  # type: ignore[arg-type]
+    lengths = {len(v) for v in data.values()}  # type: ignore[arg-type]  # columns are sized
     if len(lengths) > 1:
         raise ValueError(f"frame {name}: columns of different lengths {sorted(lengths)}")
     order = compute_sort_order([_sort_codes(data[k]) for k in schema.key])
     if order is not None:
-        data = {c: v[order] for c, v in data.items()}  # type: ignore[index]
+        data = {c: v[order] for c, v in data.items()}  # type: ignore[index]  # arrays
     return pd.DataFrame(data, copy=False)
 
 
@@ -488,7 +494,7 @@ def coerce_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _to_int(value: object, where: str) -> int | None:
     if type(value) is int or value is None:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, str) and value.lstrip("-").isdigit():
@@ -498,7 +504,7 @@ def _to_int(value: object, where: str) -> int | None:
 
 def _to_float(value: object, where: str) -> float | None:
     if type(value) is float or value is None:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return float(value)
     raise ValueError(f"{where}: expected a number, found {value!r}")
@@ -506,7 +512,7 @@ def _to_float(value: object, where: str) -> float | None:
 
 def _to_bool(value: object, where: str) -> bool | None:
     if type(value) is bool or value is None:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, np.bool_):
         return bool(value)
     raise ValueError(f"{where}: expected a bool, found {value!r}")
@@ -514,7 +520,7 @@ def _to_bool(value: object, where: str) -> bool | None:
 
 def _to_str(value: object, where: str) -> str | None:
     if type(value) is str or value is None:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise ValueError(f"{where}: expected a string, found {value!r}")
@@ -590,10 +596,10 @@ def compute_ledger_values(account: object, genesis_stake: int | None) -> tuple[o
     ``genesis_stake`` (0 when genesis does not list the account) − stake."""
     if account is None:
         return (None,) * len(LEDGER_FIELDS)
-    reputation = account.reputation  # type: ignore[attr-defined]
-    stake = int(account.stake)  # type: ignore[attr-defined]
+    reputation = account.reputation  # type: ignore[attr-defined]  # a ledger account
+    stake = int(account.stake)  # type: ignore[attr-defined]  # a ledger account
     return (
-        int(account.balance),  # type: ignore[attr-defined]
+        int(account.balance),  # type: ignore[attr-defined]  # a ledger account
         stake,
         max((genesis_stake or 0) - stake, 0),
         bool(reputation.zsi_validated),
@@ -626,11 +632,11 @@ def _check_optional_index(value: int | None, where: str) -> None:
         raise ValueError(f"{where}: expected a non-negative value or None, found {value}")
 
 
-def get_optional_int(value: object) -> int | None:
+def get_optional_int(value: Any) -> int | None:
     """A frame cell (e.g. of an ``Int32`` column) as an int, None when it is null."""
     if value is None or pd.isna(value):
         return None
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def compute_nodes_text(nodes: Iterable[int]) -> str:
@@ -731,8 +737,12 @@ class _MessageChunks:
 
         def spread(j: int, dtype: type) -> np.ndarray:
             """Per-message column ``j`` repeated over its delivered, then dropped rows."""
-            column = meta[:, j].astype(dtype)
-            parts = (np.repeat(column, n_recv), np.repeat(column, n_drop), uni[:, j].astype(dtype))
+            column: np.ndarray = meta[:, j].astype(dtype)
+            parts: tuple[np.ndarray, ...] = (
+                np.repeat(column, n_recv),
+                np.repeat(column, n_drop),
+                uni[:, j].astype(dtype),
+            )
             return np.concatenate(parts)
 
         def stack(chunks: list[np.ndarray], j: int, dtype: type) -> np.ndarray:
@@ -772,7 +782,7 @@ the sample rate, and every delivery and drop passed to it, recorded or not."""
 
 def _copy_array(values: object, dtype: type, name: str, count: int | None = None) -> np.ndarray:
     """A private 1-d copy of ``values`` as ``dtype``, checked for length ``count``."""
-    array = np.array(values, dtype=dtype, copy=True)
+    array: np.ndarray = np.array(values, dtype=dtype, copy=True)
     if array.ndim != 1 or (count is not None and len(array) != count):
         raise ValueError(f"{name}: expected a 1-d array of length {count}, found {array.shape}")
     return array
@@ -833,8 +843,8 @@ class RunRecorder:
         DropReason}``). Arrays are copied, so the caller may reuse its buffers.
         """
         self._check_open()
-        count = len(receivers)  # type: ignore[arg-type]
-        n_drop = 0 if dropped_receivers is None else len(dropped_receivers)  # type: ignore[arg-type]
+        count = len(receivers)  # type: ignore[arg-type]  # a sequence
+        n_drop = 0 if dropped_receivers is None else len(dropped_receivers)  # type: ignore[arg-type]  # a sequence
         if n_drop and drop_reasons is None:
             raise ValueError("dropped_receivers need drop_reasons")
         self._delivered_seen += count
@@ -914,7 +924,8 @@ class RunRecorder:
         recursive_commitment: str = "",
         recursive_previous_commitment: str | None = None,
     ) -> None:
-        """A committed block (spec/ops.md §6); the same (height, hash) again is ignored.
+        """A committed block (docs/operations.md#guardrails); the same (height, hash) again is
+        ignored.
         ``proposer`` is None when the proposer's address is no node of the run."""
         self._check_open()
         _check_optional_index(proposer, "block proposer")
@@ -1002,11 +1013,12 @@ class RunRecorder:
     def record_vrf_round(
         self, node: int, now_ms: int, height: int, round: int, metrics: Mapping[str, object]
     ) -> None:
-        """A node's VrfSelectionMetrics after a round (spec/ops.md §2.2, §2.8); its
+        """A node's VrfSelectionMetrics after a round (docs/operations.md#node-status,
+        docs/operations.md#vrf-telemetry); its
         ``rejections_by_reason`` go to ``vrf_rejections``, one row per reason.
 
         ``rejection_rate`` = rejected_candidates / verified_submissions (0 when none verified)
-        when the metrics do not carry it (spec/ops.md §2.8).
+        when the metrics do not carry it (docs/operations.md#vrf-telemetry).
         """
         self._check_open()
         fields = dict(metrics)
@@ -1033,7 +1045,8 @@ class RunRecorder:
         emit_ok: bool = True,
         emit_error: str | None = None,
     ) -> None:
-        """A telemetry sample (spec/ops.md §2.6): nested or dotted payload → SNAPSHOT_FIELDS.
+        """A telemetry sample (docs/operations.md#the-telemetry-loop): nested or dotted payload →
+        SNAPSHOT_FIELDS.
 
         Paths outside SNAPSHOT_FIELDS are not kept: SNAPSHOT_UNMAPPED says where each lives.
         """
@@ -1057,7 +1070,8 @@ class RunRecorder:
         self._tables["ledger"].add(node, now_ms, address, *values)
 
     def record_rejections(self, node: int, now_ms: int, counts: Mapping[str, int]) -> None:
-        """A node's cumulative invalid-input counts by reason at ``now_ms`` (DESIGN.md §2)."""
+        """A node's cumulative invalid-input counts by reason at ``now_ms``
+        (docs/architecture.md#the-node-is-sans-io)."""
         self._check_open()
         for reason in sorted(counts):
             if counts[reason]:

@@ -1,5 +1,5 @@
 """The short health summary ``rppsim run`` prints before the verdict table: pure functions of
-a run's frames (DESIGN.md §6).
+a run's frames (docs/architecture.md#telemetry-reports-and-guardrails).
 
 Heights and blocks per minute against the schedule (one block per ``block_time_ms``),
 finality lag p50/p95 (a block's proposal to each honest node's finalization), message drops by

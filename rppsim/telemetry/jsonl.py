@@ -240,7 +240,7 @@ def _is_staked(record: TelemetryRecord) -> bool:
     """Whether the snapshot reports a positive ``node.reputation.stake``."""
     stake = _get_section(record.snapshot, "node", "reputation", "stake")
     value = CONVERTERS["Int64"](stake, "snapshot node.reputation.stake")
-    return bool(value and value > 0)  # type: ignore[operator]
+    return bool(value and value > 0)  # type: ignore[operator]  # an int or None
 
 
 def _get_rejections(record: TelemetryRecord) -> dict[str, int] | None:

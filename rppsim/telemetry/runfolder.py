@@ -1,4 +1,5 @@
-"""A run folder: one Parquet file per frame plus ``summary.json`` (DESIGN.md §6, §9).
+"""A run folder: one Parquet file per frame plus ``summary.json``
+(docs/architecture.md#telemetry-reports-and-guardrails, docs/architecture.md#engines).
 
 Layout of ``<out_dir>``: ``<frame>.parquet`` for every frame (pyarrow, explicit Arrow
 schema, zstd, no index), ``verdicts.json`` when the run was judged (a list of verdict
@@ -17,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +30,7 @@ import pyarrow.parquet as pq
 from rppsim.errors import UserError
 from rppsim.telemetry.digest import compute_frames_digest
 from rppsim.telemetry.frames import FRAME_NAMES, FRAME_SCHEMAS, NULLABLE_DTYPES, coerce_frame
+from rppsim.telemetry.scalars import to_int
 
 SUMMARY_FILE = "summary.json"
 VERDICTS_FILE = "verdicts.json"
@@ -124,6 +128,71 @@ def write_run_folder(
     return folder
 
 
+# --------------------------------------------------------------------------------------------
+# Placing a run folder: checked before the run, written aside, moved into place when complete.
+
+
+def is_run_folder(folder: Path) -> bool:
+    """A folder holding a run's files (``summary.json``, ``verdicts.json`` or a frame)."""
+    return any((folder / name).exists() for name in (SUMMARY_FILE, VERDICTS_FILE)) or any(
+        folder.glob("*.parquet")
+    )
+
+
+def check_run_target(target: Path, *, force: bool = False, flag: str = "--out") -> None:
+    """Check, before a run starts, that its folder can be placed at ``target``: a new path or an
+    empty folder, or (with ``force``) a folder of another run, in a place this process can
+    write (its parent folders are made and a temporary folder is tried beside it). Anything
+    else is a one-line ``UserError`` naming ``flag``."""
+    if not str(target):
+        raise UserError("rppsim run", flag, "a folder path", "''")
+    for parent in reversed(target.parents):
+        if parent.exists() and not parent.is_dir():
+            raise UserError(str(target), flag, "a folder path", f"{parent} is a file")
+    if target.exists():
+        if not target.is_dir():
+            raise UserError(str(target), flag, "a new or empty folder", "an existing file")
+        if is_run_folder(target) and not force:
+            expected = "a new or empty folder (--force replaces a run folder)"
+            raise UserError(str(target), flag, expected, "a folder holding another run")
+        if not is_run_folder(target) and any(target.iterdir()):
+            expected = "a new or empty folder, or a run folder (with --force)"
+            raise UserError(str(target), flag, expected, "a folder holding other files")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(make_temporary_folder(target))
+    except OSError as error:
+        expected = "a folder this process can write"
+        raise UserError(str(target), flag, expected, error.strerror or str(error)) from None
+
+
+def make_temporary_folder(target: Path) -> Path:
+    """A new hidden folder beside ``target`` (same file system, so a rename moves it)."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+
+
+def commit_run_folder(folder: Path, target: Path, *, force: bool = False) -> Path:
+    """Move the complete run ``folder`` onto ``target`` (one rename); a run folder already
+    there is replaced only with ``force`` (moved aside, then removed). ``target`` again."""
+    if target.is_dir() and is_run_folder(target):
+        if not force:
+            expected = "a new or empty folder (--force replaces a run folder)"
+            found = f"another run written there meanwhile (this run is in {folder})"
+            raise UserError(str(target), "--out", expected, found)
+        old = make_temporary_folder(target)
+        os.replace(target, old)
+        os.replace(folder, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return target
+    try:
+        os.replace(folder, target)
+    except OSError as error:
+        expected = "a new or empty folder"
+        found = f"{error.strerror or error} (this run is in {folder})"
+        raise UserError(str(target), "--out", expected, found) from None
+    return target
+
+
 def read_run_folder(
     run_dir: str | os.PathLike[str],
 ) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
@@ -175,7 +244,7 @@ def compute_final_heights(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
     finalized = frames["block_finalized"]
     heights = finalized.groupby("node", sort=True)["height"].max()
     result = dict.fromkeys(sorted(nodes | set(heights.index.tolist())), 0)
-    result.update({int(n): int(h) for n, h in heights.items()})
+    result.update({to_int(n): to_int(h) for n, h in heights.items()})
     return {str(node): height for node, height in sorted(result.items())}
 
 

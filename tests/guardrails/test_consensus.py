@@ -1,4 +1,5 @@
-"""Consensus guardrails 14, 17, 18, 19 (spec/ops.md §6, §3.1–§3.2) on hand-made frames and a
+"""Consensus guardrails 14, 17, 18, 19 (docs/operations.md#guardrails,
+docs/operations.md#alert-rules) on hand-made frames and a
 real run."""
 
 from __future__ import annotations

@@ -62,6 +62,22 @@ def test_channel_advertised_fails_for_a_silent_node() -> None:
     assert verdict.node == 3
 
 
+def test_a_node_never_up_for_a_sample_interval_advertised_nothing_and_is_not_judged() -> None:
+    """Node 3 restarts every 10 s (the profile samples every 15 s): no sample was ever due."""
+    frames = build_frames(snapshots=[s for s in FLEET if s["node"] != 3])
+    churn = [
+        {"at_ms": t, "kind": kind, "phase": phase, "nodes": "3"}
+        for k in range(6)
+        for t, kind, phase in ((k * 10_000 + 9_000, "churn_down", "start"),
+                               (k * 10_000 + 10_000, "churn_up", "end"))
+    ]  # fmt: skip
+    frames["faults"] = build_frames(faults=churn)["faults"]
+    verdict = check_channel_advertised(frames, build_context(frames))
+    assert verdict.passed is True, verdict.message
+    frames["faults"] = build_frames(faults=churn[:-4])["faults"]  # up from 40 s to the end
+    assert check_channel_advertised(frames, build_context(frames)).passed is False
+
+
 def test_promotion_order() -> None:
     frames = build_frames(snapshots=FLEET)
     assert check_promotion_order(frames, build_context(frames)).passed is None

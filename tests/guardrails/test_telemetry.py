@@ -1,4 +1,5 @@
-"""Telemetry guardrails 5–8 (spec/ops.md §6 rows 5–8) on hand-made frames and real runs."""
+"""Telemetry guardrails 5–8 (docs/operations.md#guardrails rows 5–8) on hand-made frames and real
+runs."""
 
 from __future__ import annotations
 
@@ -190,3 +191,68 @@ def test_a_telemetry_outage_fails_g07_and_g08_on_node_3(tmp_path: Path):
     assert (errors.passed, errors.node) == (False, 3), errors.message
     assert errors.time_ms >= 10_000 and "transport: " in errors.message
     assert check_telemetry_enabled(frames, ctx).passed is True
+
+
+def _down_up(node: int, down_ms: int, up_ms: int, kind: str = "churn") -> list[dict]:
+    """``faults`` rows: node down at ``down_ms`` and up again at ``up_ms``."""
+    return [
+        {"at_ms": down_ms, "kind": f"{kind}_down", "phase": "start", "nodes": str(node)},
+        {"at_ms": up_ms, "kind": f"{kind}_up", "phase": "end", "nodes": str(node)},
+    ]
+
+
+def _restarted(frames: dict, node: int, down_ms: int, up_ms: int, shift_ms: int) -> None:
+    """Node ``node`` is down in [down_ms, up_ms): its samples in the window are gone, and the
+    new node's loop ticks ``shift_ms`` off the old grid."""
+    snapshots = frames["snapshots"]
+    mine = snapshots["node"] == node
+    snapshots = snapshots[~(mine & snapshots["now_ms"].between(down_ms, up_ms))].copy()
+    later = (snapshots["node"] == node) & (snapshots["now_ms"] > up_ms)
+    snapshots.loc[later, "now_ms"] += shift_ms
+    frames["snapshots"] = snapshots.sort_values(["now_ms", "node"], kind="stable")
+    frames["faults"] = build_frames(faults=_down_up(node, down_ms, up_ms))["faults"]
+
+
+def test_g06_a_restart_starts_the_cadence_over():
+    """The gap across a crash is downtime, not missed ticks; the new node's grid is its own."""
+    frames = _healthy()
+    _restarted(frames, 2, 3500, 5200, 300)
+    verdict = check_snapshot_cadence(frames, build_context(frames))
+    assert verdict.passed is True, verdict.message
+    frames["faults"] = build_frames()["faults"]  # the same gap without the restart fails
+    assert check_snapshot_cadence(frames, build_context(frames)).passed is False
+
+
+def test_g06_missed_ticks_between_restarts_still_fail():
+    frames = _healthy()
+    _restarted(frames, 2, 3500, 5200, 300)
+    snapshots = frames["snapshots"]
+    frames["snapshots"] = snapshots[~((snapshots["node"] == 2) & (snapshots["now_ms"] == 8300))]
+    verdict = check_snapshot_cadence(frames, build_context(frames))
+    assert (verdict.passed, verdict.node, verdict.time_ms) == (False, 2, 9300)
+
+
+def test_g07_a_restarted_node_observes_nothing_yet_and_is_no_stall():
+    frames = _healthy()
+    _restarted(frames, 2, 3500, 5200, 300)
+    snapshots = frames["snapshots"]
+    fresh = (snapshots["node"] == 2) & (snapshots["now_ms"] == 6300)
+    snapshots.loc[fresh, "last_observed_height"] = None
+    verdict = check_telemetry_not_stalled(frames, build_context(frames))
+    assert verdict.passed is True, verdict.message
+
+
+def test_g05_a_validator_never_up_for_a_whole_interval_is_not_judged():
+    """Validator 1 is churned down every few seconds (the profile samples every 15 s): no
+    sample was ever due from it. Up for 20 s at a stretch, it must have emitted."""
+    frames = _healthy()
+    frames["snapshots"] = frames["snapshots"][frames["snapshots"]["node"] != 1]
+    faults = _down_up(1, 5_000, 8_000) + _down_up(1, 20_000, 22_000)
+    config = load_profile()
+    frames["faults"] = build_frames(faults=faults)["faults"]
+    verdict = check_telemetry_enabled(frames, build_context(frames, config))
+    assert verdict.passed is False  # up 22 s – 60 s: a sample was due
+    faults.append({"at_ms": 30_000, "kind": "crash", "phase": "start", "nodes": "1"})
+    frames["faults"] = build_frames(faults=faults)["faults"]
+    verdict = check_telemetry_enabled(frames, build_context(frames, config))
+    assert verdict.passed is True, verdict.message

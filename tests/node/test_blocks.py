@@ -1,4 +1,5 @@
-"""Blocks: validator sets, block checks and application, certificates, proof slots (§2.1)."""
+"""Blocks: validator sets, block checks and application, certificates, proof slots
+(docs/protocol.md#rounds-and-quorum)."""
 
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def test_block_without_the_previous_certificate_is_rejected(cluster):
 
 
 def test_block_size_limits_are_checked_first(cluster):
-    """> max_block_transactions or > max_block_identity_registrations: invalid (§2.1)."""
+    """> max_block_transactions or > max_block_identity_registrations: invalid
+    (docs/protocol.md#rounds-and-quorum)."""
     block = cluster.node(0).chain[4].block
     node = _node_before(cluster, 5)
     ctx = replace(node._context(), max_block_transactions=len(block.transactions) - 1)
@@ -143,7 +145,8 @@ def test_block_size_limits_are_checked_first(cluster):
 
 
 def test_certificate_checks(cluster):
-    """Every vote verifies and matches; no repeat; precommitters prevoted; quorum (§2.1)."""
+    """Every vote verifies and matches; no repeat; precommitters prevoted; quorum
+    (docs/protocol.md#rounds-and-quorum)."""
     chain = cluster.node(0).chain
     commit = chain[3]
     validators = _node_before(cluster, 5).previous_set
@@ -193,7 +196,8 @@ def test_certificate_checks(cluster):
 
 
 def test_round_set_is_accepted_submissions_of_ledger_candidates(cluster):
-    """Members = VRF-accepted ∩ Tl3+ candidates; leader order §1.5; observers Tl1–Tl2."""
+    """Members = VRF-accepted ∩ Tl3+ candidates; leader order docs/protocol.md#leader; observers
+    Tl1–Tl2."""
     node = _node_before(cluster, 5)
     block = cluster.node(0).chain[4].block
     round_set = compute_round_set(node.ledger, block.vrf_submissions, node._context())
@@ -267,7 +271,8 @@ def _uptime(address: str = "ab" * 32, end: int = 10_800, data: bytes | None = No
 
 
 def test_proof_size_gate_comes_before_the_verifier():
-    """spec/ops.md §5: the gate against max_proof_size_bytes, then the registry."""
+    """docs/operations.md#proof-systems-and-the-size-gate: the gate against max_proof_size_bytes,
+    then the registry."""
     proofs = _Counting()
     proof, statement = _uptime()
     assert compute_proof_problem(proof.proof, statement, proofs, 64) is None

@@ -1,12 +1,35 @@
 """Canonical codec: layout, round trips, and every malformed input → DecodeError only."""
 
 from enum import IntEnum
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rppsim.node.codec import DecodeError, EncodeError, Reader, Writer, decode_exact
+from rppsim.node.codec import (
+    BOOL,
+    BYTES,
+    STRING,
+    U8,
+    U32,
+    U64,
+    U128,
+    U256,
+    DecodeError,
+    EncodeError,
+    Reader,
+    Writer,
+    constrained,
+    decode_exact,
+    enum,
+    fixed,
+    layout,
+    option,
+    read_layout,
+    sequence,
+    write_layout,
+)
 
 
 class Colour(IntEnum):
@@ -195,3 +218,90 @@ def test_writer_rejects_unencodable_values(write):
     """Out-of-range ints, wrong lengths, lone surrogates and wrong types are EncodeError."""
     with pytest.raises(EncodeError):
         write(Writer())
+
+
+# --- declared layouts ------------------------------------------------------------------------
+
+CODECS = {
+    "u8": U8,
+    "u32": U32,
+    "u64": U64,
+    "u128": U128,
+    "u256": U256,
+    "boolean": BOOL,
+    "fixed4": fixed(4),
+    "var_bytes": BYTES,
+    "string": STRING,
+    "option": option(U64),
+    "sequence": sequence(STRING),
+    "enum": enum(Colour),
+}
+
+
+def _as_layout(record: list[tuple[str, object]]):
+    """The record as a layout with fields f0, f1, … and an object carrying its values."""
+    fields = layout(**{f"f{i}": CODECS[kind] for i, (kind, _) in enumerate(record)})
+    values = SimpleNamespace(**{f"f{i}": value for i, (_, value) in enumerate(record)})
+    return fields, values
+
+
+@settings(max_examples=100)
+@given(RECORD)
+def test_a_layout_writes_and_reads_what_the_writer_and_reader_do(record):
+    """Each codec is exactly its Writer/Reader method: same bytes, same values back."""
+    fields, values = _as_layout(record)
+    assert [name for name, _ in fields] == [f"f{i}" for i in range(len(record))]
+    data = write_layout(Writer(), values, fields).to_bytes()
+    assert data == _encode(record)
+    assert decode_exact(data, lambda r: read_layout(r, fields)) == [v for _, v in record]
+
+
+@settings(max_examples=100)
+@given(st.lists(st.sampled_from(KINDS), max_size=6), st.binary(max_size=60))
+def test_a_layout_rejects_garbage_as_the_reader_does(kinds, garbage):
+    """Same input, same outcome: the same values or a DecodeError with the same text."""
+    fields = layout(**{f"f{i}": CODECS[kind] for i, kind in enumerate(kinds)})
+    try:
+        expected = [value for _, value in _decode(garbage, kinds)]
+    except DecodeError as error:
+        with pytest.raises(DecodeError) as caught:
+            decode_exact(garbage, lambda r: read_layout(r, fields))
+        assert str(caught.value) == str(error)
+        return
+    assert decode_exact(garbage, lambda r: read_layout(r, fields)) == expected
+
+
+def test_a_list_bounds_its_count_by_the_item_size():
+    """sequence() checks count × item.min_size against the remaining bytes before reading."""
+    assert (U8.min_size, U64.min_size, STRING.min_size, fixed(7).min_size) == (1, 8, 4, 7)
+    data = b"\x03\x00\x00\x00" + bytes(20)
+    with pytest.raises(DecodeError, match="list of 3 items cannot fit in 20 bytes"):
+        decode_exact(data, sequence(U64).read)
+    assert decode_exact(data[:16], sequence(STRING).read) == ("", "", "")
+
+
+EVEN = constrained(
+    "even u8", U8, lambda v: isinstance(v, int) and v % 2 == 0, "odd {value!r}", "odd byte {value}"
+)
+
+
+def test_a_constrained_codec_checks_before_writing_and_after_reading():
+    """The predicate guards both directions, with its own error text each way."""
+    EVEN.write(writer := Writer(), 4)
+    assert writer.to_bytes() == b"\x04"
+    assert decode_exact(b"\x04", EVEN.read) == 4
+    with pytest.raises(EncodeError, match=r"^odd 3$"):
+        EVEN.write(Writer(), 3)
+    with pytest.raises(DecodeError, match=r"^odd byte 5$"):
+        decode_exact(b"\x05", EVEN.read)
+    with pytest.raises(DecodeError, match="truncated"):
+        decode_exact(b"", EVEN.read)
+
+
+def test_text_is_utf8_without_a_prefix():
+    """Writer.text (signed bytes only) is the string's UTF-8 bytes; lone surrogates fail."""
+    assert Writer().text("é").text("").to_bytes() == "é".encode()
+    with pytest.raises(EncodeError, match="not valid UTF-8"):
+        Writer().text("\ud800")
+    with pytest.raises(EncodeError, match="expected a str"):
+        Writer().text(b"x")  # type: ignore[arg-type]

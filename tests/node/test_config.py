@@ -1,4 +1,5 @@
-"""Node configuration: defaults, every spec/ops.md §1 rule, strict/relaxed, profiles, stages."""
+"""Node configuration: defaults, every docs/operations.md#node-configuration rule, strict/relaxed,
+profiles, stages."""
 
 from __future__ import annotations
 
@@ -90,7 +91,9 @@ def _error(doc: dict[str, Any], strict: bool = True) -> UserError:
 
 
 def test_default_config_has_the_chains_code_defaults():
-    """NodeConfig() equals the chain's Default impls (spec/ops.md §1.2-1.6, §5)."""
+    """NodeConfig() equals the chain's Default impls (docs/operations.md#root-keys to
+    docs/operations.md#reputation-timetoke-and-governance-keys,
+    docs/operations.md#proof-systems-and-the-size-gate)."""
     assert (DEFAULT.config_version, DEFAULT.block_time_ms, DEFAULT.max_block_transactions) == (
         "1.0",
         5000,
@@ -163,7 +166,7 @@ def test_validate_config_rejects_a_replaced_value():
 
 
 def test_release_channel_order():
-    """development < testnet < canary < mainnet (spec/ops.md §6 row 3)."""
+    """development < testnet < canary < mainnet (docs/operations.md#guardrails row 3)."""
     assert [c.order for c in ReleaseChannel] == [0, 1, 2, 3]
     assert [c.value for c in sorted(ReleaseChannel, key=lambda c: c.order)] == list(PROFILES)
 
@@ -297,7 +300,8 @@ def test_bad_value_is_one_line_user_error(dotted: str, value: Any, key: str, fra
     ],
 )
 def test_missing_required_key(missing: str):
-    """The chain's required keys (spec/ops.md §1.2, §1.7) are reported as missing."""
+    """The chain's required keys (docs/operations.md#root-keys, docs/operations.md#genesis) are
+    reported as missing."""
     error = _error(_with({}, removed=(missing,)))
     assert error.key == missing
     assert "required" in str(error) and "missing" in str(error)
@@ -347,7 +351,8 @@ def test_first_error_wins_in_the_chains_order():
     ["p2p_key_path", "rollout.channel", "rollout.telemetry.failover_enabled", "reputation.w_v"],
 )
 def test_unknown_key_strict_error_relaxed_warning(dotted: str):
-    """Strict mode fails on an unknown key; relaxed mode loads and warns (spec/ops.md §1.1)."""
+    """Strict mode fails on an unknown key; relaxed mode loads and warns
+    (docs/operations.md#loading-and-rejection)."""
     doc = _with({dotted: "x"})
     error = _error(doc)
     assert error.key == dotted and "unknown key" in str(error)
@@ -370,7 +375,8 @@ def test_unknown_feature_gate_fails_even_when_relaxed():
 
 
 def test_root_key_under_proof_cache_gets_root_hint():
-    """The chain template's mis-nesting (spec/ops.md §0): strict names the root as its place."""
+    """The chain template's mis-nesting (docs/operations.md#sources): strict names the root as its
+    place."""
     doc = _with({"proof_cache.block_time_ms": 5000}, removed=("block_time_ms",))
     error = _error(doc)
     assert error.key == "proof_cache.block_time_ms"
@@ -422,7 +428,7 @@ def test_endpoint_uri_rule():
 
 
 def test_cache_capacity_uses_backend_fingerprint():
-    """per_backend_retain by fingerprint, else default_retain (spec/ops.md §1.2)."""
+    """per_backend_retain by fingerprint, else default_retain (docs/operations.md#root-keys)."""
     cache = ProofCacheConfig(2048, {"stwo": 512, "rpp-stark": 768})
     assert compute_cache_capacity(cache, "stwo") == 512
     assert compute_cache_capacity(cache, "rpp-stark,stwo") == 2048
@@ -441,7 +447,8 @@ def test_merge_overlay_merges_tables_and_replaces_scalars_and_arrays():
     assert base["t"]["u"] == {"k": 1}
 
 
-# --- Stage bundles (spec/ops.md §1.3, guardrail 4) -----------------------------------------
+# --- Stage bundles (docs/operations.md#rollout, guardrail 4)
+# -----------------------------------------
 
 
 def test_stage_gates_follow_the_staged_rollout_table():
@@ -473,7 +480,7 @@ def test_shipped_node_config_loads_strict_without_warnings():
     config, warnings = load_config(NODE_DIR / "node.toml")
     assert warnings == []
     assert config.genesis_path == "genesis.toml" and len(config.genesis.validators) == 4
-    assert config.epoch_length == 1440  # the template's value (spec/ops.md §1.2)
+    assert config.epoch_length == 1440  # the template's value (docs/operations.md#root-keys)
 
 
 @pytest.mark.parametrize("name", PROFILES)

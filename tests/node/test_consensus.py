@@ -1,4 +1,4 @@
-"""Vote bookkeeping: quorum, tallies, locks, conflicts (spec/consensus.md §2.1)."""
+"""Vote bookkeeping: quorum, tallies, locks, conflicts (docs/protocol.md#rounds-and-quorum)."""
 
 from types import SimpleNamespace
 
@@ -38,7 +38,7 @@ def test_quorum_is_strictly_more_than_two_thirds(total):
 
 
 def test_lone_validator_commits_only_with_power_three():
-    """⌈2T/3⌉ + 1 ≤ T only when T ≥ 3 (spec §2.1)."""
+    """⌈2T/3⌉ + 1 ≤ T only when T ≥ 3 (docs/protocol.md#rounds-and-quorum)."""
     assert compute_quorum(2) > 2
     assert compute_quorum(3) <= 3
 

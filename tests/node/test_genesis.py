@@ -51,7 +51,7 @@ def test_dev_keypair_follows_the_documented_derivation():
 
 
 def test_address_is_hex_blake2s_of_public_key():
-    """spec/consensus.md §0: address = hex BLAKE2s-256(public key)."""
+    """docs/protocol.md#two-consensus-implementations: address = hex BLAKE2s-256(public key)."""
     public_key = bytes(range(32))
     address = compute_address(public_key)
     assert address == hashlib.blake2s(public_key).hexdigest()
@@ -133,7 +133,7 @@ def test_standalone_genesis_needs_a_genesis_table(tmp_path: Path):
 
 
 def test_empty_account_list_is_valid(tmp_path: Path):
-    """The chain allows no accounts (the node then funds itself, spec/ops.md §1.7)."""
+    """The chain allows no accounts (the node then funds itself, docs/operations.md#genesis)."""
     path = _write(tmp_path / "g.toml", '[genesis]\nchain_id = "c"\naccounts = []\n')
     assert load_genesis(path)[0] == GenesisConfig("c", ())
 
@@ -159,7 +159,8 @@ def test_non_validator_may_carry_partial_reputation_seeds(tmp_path: Path):
     assert (account.zsi_validated, account.uptime_hours, account.validator) == (True, 3, False)
 
 
-# --- The genesis parity hash (spec/ops.md §6 row 22) ------------------------------------------
+# --- The genesis parity hash (docs/operations.md#guardrails row 22)
+# ------------------------------------------
 
 
 def test_preimage_matches_the_documented_byte_layout():

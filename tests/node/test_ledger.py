@@ -1,4 +1,7 @@
-"""Ledger: epochs, transfers, rewards, slashing, uptime (spec §1.6, §2.5, §4, §5; §6 items 3, 4)."""
+"""Ledger: epochs, transfers, rewards, slashing, uptime
+(docs/protocol.md#epochs-and-replay-protection, docs/protocol.md#slashing,
+docs/protocol.md#timetoke, docs/protocol.md#rewards-and-treasury; docs/protocol.md#test-vectors
+items 3, 4)."""
 
 import hashlib
 from dataclasses import dataclass
@@ -383,3 +386,36 @@ def test_participants_follow_every_account_change_and_forks():
         )
     assert ledger.get_participants() == classify_participants(ledger.get_accounts())
     assert "obs" in [c.address for c in ledger.get_participants()[0]]
+
+
+# --- a ledger from its parts (state snapshots) ----------------------------------------------
+
+
+def test_a_ledger_rebuilt_from_its_parts_is_the_same_ledger():
+    ledger = _ledger(_validator("a"), _validator("b"), _validator("c"), _rich("d"))
+    ledger.process_slash("a", SlashingReason.InvalidIdentity, now=10)
+    assert ledger.process_register_identity("new", "tag-1", 11) is None
+    ledger.process_participation(3, 2, 0, ["b", "c"], (frozenset({"c"}), frozenset({"c"})))
+    ledger.process_epoch_change(3)
+    rebuilt = Ledger.from_parts(
+        ledger.params,
+        ledger.get_accounts(),
+        height=ledger.height,
+        epoch=ledger.epoch,
+        epoch_nonce=ledger.epoch_nonce,
+        reward_shortfall=ledger.reward_shortfall,
+        used_vrf_tags=ledger.get_used_vrf_tags(),
+        slashing_log=ledger.slashing_log,
+        misses=dict(ledger.get_all_misses()),
+        participation_log=ledger.participation_log,
+    )
+    assert ledger.get_all_misses() == [("b", ledger.get_misses("b"))]
+    assert rebuilt.get_state_root() == ledger.get_state_root()
+    assert rebuilt.get_accounts() == ledger.get_accounts()
+    assert rebuilt.get_used_vrf_tags() == ["tag-1"]
+    assert rebuilt.is_vrf_tag_used("tag-1")
+    assert rebuilt.slashing_log == ledger.slashing_log
+    assert rebuilt.get_all_misses() == ledger.get_all_misses()
+    assert rebuilt.get_participants() == ledger.get_participants()
+    rebuilt.process_slash("b", SlashingReason.ConsensusFault, now=12)
+    assert rebuilt.get_state_root() != ledger.get_state_root()  # independent of its source

@@ -149,6 +149,47 @@ def test_selection_is_top_k_and_rest_keeps_fifo(spec, k):
     assert list(pool.transactions()) == [tx for tx in queued if tx.hash not in taken]
 
 
+NONCE_SPEC = st.lists(
+    st.tuples(st.sampled_from("abc"), st.integers(1, 6), st.integers(1, 10)), max_size=30
+)
+
+
+@settings(max_examples=80)
+@given(NONCE_SPEC, st.integers(0, 12))
+def test_nonce_ordered_selection_applies_in_sequence(spec, k):
+    """``next_nonce`` given: every sender's taken transfers run from its next nonce without
+    a gap, and a sender's transfer is left out only at the limit or after a gap."""
+    pool = Mempool(limit=1000)
+    queued = []
+    for sender, nonce, fee in spec:
+        tx = _tx(sender=sender, nonce=nonce, fee=fee)
+        if pool.add_transaction(tx) is None:
+            queued.append(tx)
+    start = {"a": 1, "b": 2, "c": 3}
+    payload = pool.take_block_payload(max_transactions=k, next_nonce=start.__getitem__)
+    taken = list(payload.transactions)
+    assert len(taken) <= k
+    for sender, first in start.items():
+        nonces = [tx.nonce for tx in taken if tx.sender == sender]
+        assert nonces == list(range(first, first + len(nonces)))
+        if len(taken) < k:  # not at the limit: nothing that fits in sequence stays behind
+            pending = {tx.nonce for tx in queued if tx.sender == sender}
+            assert first + len(nonces) not in pending
+    left = {tx.hash for tx in taken}
+    assert list(pool.transactions()) == [tx for tx in queued if tx.hash not in left]
+
+
+def test_nonce_ordered_selection_takes_the_best_fee_first():
+    """The senders' next transfers compete by fee; a high fee behind a gap is never taken."""
+    pool = Mempool(limit=10)
+    low, high, blocked = _tx("a", 1, fee=1), _tx("b", 1, fee=9), _tx("c", 2, fee=10)
+    for tx in (low, high, blocked, _tx("a", 2, fee=10)):
+        pool.add_transaction(tx)
+    payload = pool.take_block_payload(max_transactions=2, next_nonce=lambda _: 1)
+    assert payload.transactions == (high, low)
+    assert blocked in pool.transactions()
+
+
 def test_default_block_limits():
     """At most 512 transactions and 32 identities (FIFO); all uptime proofs drain."""
     pool = Mempool()
@@ -232,7 +273,8 @@ def test_remove_included():
 
 
 def test_status_json_shape():
-    """Empty lists are omitted; entries follow spec/ops.md §2.4; queue weights pass through."""
+    """Empty lists are omitted; entries follow docs/operations.md#mempool-status; queue weights pass
+    through."""
     pool = Mempool()
     weights = {"priority": 0.7, "fee": 0.3}
     assert pool.status_json(weights) == {"queue_weights": {"priority": 0.7, "fee": 0.3}}

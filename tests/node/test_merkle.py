@@ -1,4 +1,4 @@
-"""Sorted-leaf BLAKE2s Merkle root (spec/consensus.md §4 "Commitments")."""
+"""Sorted-leaf BLAKE2s Merkle root (docs/protocol.md#timetoke "Commitments")."""
 
 import hashlib
 

@@ -1,18 +1,22 @@
 """Wire messages: exact signed bytes, layouts, round trips, signatures, garbage → DecodeError."""
 
 import dataclasses
+import functools
 import hashlib
+from enum import IntEnum
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rppsim.node.codec import DecodeError, EncodeError
+from rppsim.node.codec import Codec, DecodeError, EncodeError, Reader, Writer
 from rppsim.node.merkle import EMPTY_ROOT
 from rppsim.node.messages import (
     CIRCUITS,
+    DETECTIONS,
     GENESIS_RECURSIVE_COMMITMENT,
     MESSAGE_TOPICS,
+    MESSAGE_TYPES,
     BftVote,
     Block,
     BlockHeader,
@@ -38,6 +42,7 @@ from rppsim.node.messages import (
     compute_recursive_commitment,
     compute_uptime_commitment,
     decode_message,
+    get_field_codec,
     get_gossip_topic,
     is_valid_block_body,
     is_valid_double_sign_evidence,
@@ -134,6 +139,7 @@ EVIDENCE = st.builds(
     st.none() | st.sampled_from(VoteKind),
     st.lists(TEXT, max_size=3),
     st.lists(SIGNED_VOTE, max_size=2),
+    st.none() | st.binary(max_size=64),
 )
 TIMETOKE = st.builds(TimetokeRecordMsg, TEXT, U128, U64, U64, U64, U64)
 BROADCAST = st.builds(TimetokeDeltaBroadcast, _b(32), st.lists(TIMETOKE, max_size=3))
@@ -198,7 +204,8 @@ def _fixed_vote() -> BftVote:
 
 
 def test_vote_signing_bytes_are_exactly_the_chains():
-    """ "rpp-bft-vote" ‖ round u64 LE ‖ height u64 LE ‖ hash UTF-8 ‖ voter UTF-8 ‖ kind (§2.1)."""
+    """ "rpp-bft-vote" ‖ round u64 LE ‖ height u64 LE ‖ hash UTF-8 ‖ voter UTF-8 ‖ kind
+    (docs/protocol.md#rounds-and-quorum)."""
     expected = (
         b"rpp-bft-vote"
         + b"\x03\x00\x00\x00\x00\x00\x00\x00"
@@ -294,7 +301,8 @@ def _identity() -> IdentityRequest:
 
 
 def test_identity_signature_and_json():
-    """Identity requests are wallet-signed; the JSON entry has the ops §2.4 fields."""
+    """Identity requests are wallet-signed; the JSON entry has the docs/operations.md#mempool-status
+    fields."""
     request = sign_identity_request(_identity(), KEYPAIR)
     assert is_valid_identity_signature(request)
     assert not is_valid_identity_signature(dataclasses.replace(request, state_root=bytes(32)))
@@ -367,7 +375,7 @@ def test_proposal_signature():
 
 
 def test_uptime_commitment_matches_hand_computation():
-    """hex BLAKE2s(address UTF-8 ‖ start u64 BE ‖ end u64 BE) (spec/consensus.md §4)."""
+    """hex BLAKE2s(address UTF-8 ‖ start u64 BE ‖ end u64 BE) (docs/protocol.md#timetoke)."""
     expected = _blake2s(b"alice" + (3600).to_bytes(8, "big") + (7200).to_bytes(8, "big")).hex()
     assert compute_uptime_commitment("alice", 3600, 7200) == expected
     proof = UptimeProof("alice", 3600, 7200, expected)
@@ -463,7 +471,7 @@ def test_certificate_json_uses_decimal_strings():
 
 
 def test_vote_json_entry():
-    """The /status/mempool vote entry (spec/ops.md §2.4)."""
+    """The /status/mempool vote entry (docs/operations.md#mempool-status)."""
     signed = sign_vote(_fixed_vote(), KEYPAIR)
     assert signed.to_json_dict() == {
         "hash": signed.hash,
@@ -513,6 +521,70 @@ def test_round_trip_and_canonical(message):
     assert dataclasses.replace(decoded).to_bytes() == data
     assert message.size_bytes == len(data)
     assert type(message).from_bytes(data) == message
+
+
+# --- properties over every layout ------------------------------------------------------------
+
+SCALARS = {
+    "u8": st.integers(0, 2**8 - 1),
+    "u32": st.integers(0, 2**32 - 1),
+    "u64": U64,
+    "u128": U128,
+    "u256": U256,
+    "bool": st.booleans(),
+    "string": TEXT,
+    "bytes": st.binary(max_size=40),
+    "tier": TIER,
+    "circuit": st.sampled_from(CIRCUITS),
+    "optional VRF public key": st.just(b"") | _b(32),
+    "i64": st.integers(-(2**63), 2**63 - 1),
+    "nat": st.integers(0, 2**300),
+    "f64": st.floats(allow_nan=False),
+    "detection": st.sampled_from(DETECTIONS),
+}
+
+
+@functools.cache
+def _values(codec: Codec) -> st.SearchStrategy:
+    """Values of one field type, derived from the codec (every label must be known here)."""
+    param = codec.param
+    if codec.label in SCALARS:
+        return SCALARS[codec.label]
+    if codec.label.startswith("bytes["):
+        return _b(param)
+    if codec.label.startswith("option<"):
+        return st.none() | _values(param)
+    if codec.label.startswith("list<"):
+        return st.lists(_values(param), max_size=2).map(tuple)
+    if isinstance(param, type) and issubclass(param, IntEnum):
+        return st.sampled_from(param)
+    if param in MESSAGE_TYPES.values():
+        return _instances(param)
+    raise AssertionError(f"no strategy for field type {codec.label}")
+
+
+@functools.cache
+def _instances(message_type: type) -> st.SearchStrategy:
+    """Random messages of a type, field by field from its LAYOUT."""
+    return st.builds(message_type, **{name: _values(codec) for name, codec in message_type.LAYOUT})
+
+
+@pytest.mark.parametrize("kind", list(MessageKind), ids=lambda kind: kind.name)
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data())
+def test_every_layout_round_trips_and_rejects_truncated_or_extended_bytes(kind, data):
+    """A random instance of each kind, built from its layout: decode(encode(x)) == x, every
+    strict prefix and every extension of its bytes is a DecodeError."""
+    message = data.draw(_instances(MESSAGE_TYPES[kind]))
+    encoded = message.to_bytes()
+    assert encoded[0] == kind
+    assert decode_message(encoded) == message
+    assert dataclasses.replace(decode_message(encoded)).to_bytes() == encoded
+    cut = data.draw(st.integers(0, len(encoded) - 1))
+    with pytest.raises(DecodeError):
+        decode_message(encoded[:cut])
+    with pytest.raises(DecodeError, match="trailing"):
+        decode_message(encoded + data.draw(st.binary(min_size=1, max_size=8)))
 
 
 @settings(max_examples=100)
@@ -629,3 +701,55 @@ def test_an_unencodable_transaction_hash_raises_every_time():
     for _ in range(2):
         with pytest.raises(EncodeError):
             _ = bad.hash
+
+
+def test_layouts_are_derived_from_the_field_types():
+    """Each field's annotation names its codec; a type with no wire encoding is refused."""
+    assert [(name, c.label) for name, c in UptimeProof.LAYOUT][-4:] == [
+        ("node_clock", "option<u64>"),
+        ("epoch", "option<u64>"),
+        ("head_hash", "option<string>"),
+        ("proof", "option<ProofSlot>"),
+    ]
+    assert dict(Evidence.LAYOUT)["block_hashes"].label == "list<string>"
+    assert [name for name, _ in Transaction.SIGNED_LAYOUT] == [
+        name for name, _ in Transaction.LAYOUT if name != "signature"
+    ]
+    assert [c.label for _, c in BftVote.SIGNED_LAYOUT] == ["u64", "u64", "text", "text", "VoteKind"]
+    with pytest.raises(TypeError, match="no wire encoding"):
+        get_field_codec(float)
+    with pytest.raises(TypeError, match="no wire encoding"):
+        get_field_codec(list[int])
+    with pytest.raises(TypeError, match="not signed"):
+        SyncRequest(1, 2).signing_bytes()
+
+
+# --- the state snapshot's scalars: f64, i64, nat -----------------------------------------------
+
+
+@given(st.floats(allow_nan=False), st.integers(-(2**63), 2**63 - 1), st.integers(0, 2**520))
+def test_snapshot_scalars_round_trip_to_the_same_bytes(score, signed, natural):
+    data = Writer().f64(score).i64(signed).nat(natural).to_bytes()
+    reader = Reader(data)
+    decoded = (reader.f64(), reader.i64(), reader.nat())
+    reader.finish()
+    assert decoded == (score, signed, natural)
+    assert Writer().f64(decoded[0]).i64(decoded[1]).nat(decoded[2]).to_bytes() == data
+    assert len(data) == 8 + 8 + 4 + (natural.bit_length() + 7) // 8
+
+
+def test_snapshot_scalars_without_a_canonical_encoding_are_refused():
+    nan = b"\x00\x00\x00\x00\x00\x00\xf8\x7f"
+    for write, error in (
+        (lambda w: w.f64(float("nan")), "NaN has no canonical encoding"),
+        (lambda w: w.f64(1), "expected a float, got int"),
+        (lambda w: w.i64(2**63), "does not fit a signed 64-bit field"),
+        (lambda w: w.nat(-1), "-1 is not a natural"),
+    ):
+        with pytest.raises(EncodeError, match=error):
+            write(Writer())
+    with pytest.raises(DecodeError, match="NaN float"):
+        Reader(nan).f64()
+    with pytest.raises(DecodeError, match="leading zero"):
+        Reader(b"\x02\x00\x00\x00\x00\x01").nat()
+    assert Reader(b"\x00\x00\x00\x00").nat() == 0

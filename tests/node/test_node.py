@@ -1,5 +1,6 @@
 """One node's inputs: wallet submissions, mempool limits, gossip admission, feature gates,
-proof size gate, declared tiers, identities and uptime claims (DESIGN.md §2)."""
+proof size gate, declared tiers, identities and uptime claims
+(docs/architecture.md#the-node-is-sans-io)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def test_transaction_from_unknown_account_is_below_the_publish_tier(make_cluster
 
 
 def test_mempool_limits_per_queue_with_the_chains_reasons(make_cluster, identity_request):
-    """mempool_limit applies per queue: "mempool full", "identity mempool full" (§1.5)."""
+    """mempool_limit applies per queue: "mempool full", "identity mempool full"
+    (docs/operations.md#limits-and-queues)."""
     c = make_cluster(validators=4, seed=1, tx_rate_per_s=0.0, config=_config(mempool_limit=3))
     node = c.node(0)
     for nonce in range(1, 5):
@@ -110,7 +112,8 @@ def test_submit_identity_is_checked_queued_and_gossiped(make_cluster, identity_r
 
 
 def test_identity_with_a_wrong_vrf_input_is_rejected(make_cluster, identity_request):
-    """The VRF must be over (epoch nonce, 0, tier_seed(addr, 0)) (spec §5)."""
+    """The VRF must be over (epoch nonce, 0, tier_seed(addr, 0))
+    (docs/protocol.md#rewards-and-treasury)."""
     from rppsim.node.messages import sign_identity_request
 
     c = make_cluster(validators=4, seed=1, tx_rate_per_s=0.0)
@@ -129,7 +132,8 @@ def test_identity_with_a_wrong_vrf_input_is_rejected(make_cluster, identity_requ
 
 
 def test_vote_queue_limit(make_cluster, fresh_height):
-    """Votes held for the undecided height obey mempool_limit: "vote mempool full" (§2.1)."""
+    """Votes held for the undecided height obey mempool_limit: "vote mempool full"
+    (docs/protocol.md#rounds-and-quorum)."""
     c = make_cluster(validators=4, seed=1, tx_rate_per_s=0.0, config=_config(mempool_limit=3))
     node = c.node(0)
     voter = c.keys[1]
@@ -152,7 +156,8 @@ def test_block_limits_512_transactions_and_32_identities(
     make_cluster, safety, fresh_height, identity_request
 ):
     """A block takes ≤ 512 transfers (fee desc, nonce asc) and ≤ 32 identities; the rest
-    follow in the next block, and every identity becomes a Tl1 account (spec §2.1, §5)."""
+    follow in the next block, and every identity becomes a Tl1 account
+    (docs/protocol.md#rounds-and-quorum, docs/protocol.md#rewards-and-treasury)."""
     c = make_cluster(validators=4, seed=2, tx_rate_per_s=0.0, rules=Rules(allow_empty_blocks=True))
     c.run(until_ms=6_000)
     fresh_height(c)
@@ -197,6 +202,48 @@ def test_leader_keeps_its_payload_when_its_block_does_not_commit(make_cluster, f
     assert len(node.mempool.transactions()) == 3
 
 
+def test_leader_drops_drained_transfers_that_wait_for_a_nonce(make_cluster, fresh_height):
+    """The chain drops a drained transfer its ledger refuses: a backlog whose high-fee
+    transfers all wait behind a low-fee one drains them once, then the low-fee one fits
+    (re-queueing them kept the same fee window, and the block empty, forever)."""
+    c = make_cluster(
+        validators=4, seed=2, tx_rate_per_s=0.0, config=_config(max_block_transactions=2)
+    )
+    fresh_height(c)
+    proposer = c.node(0).status_node()["consensus"]["proposer"]
+    node = c.node(next(i for i, k in enumerate(c.keys) if k.address == proposer))
+    first = _transfer(c, 0, 1, fee=1)
+    for tx in (first, _transfer(c, 0, 2, fee=5), _transfer(c, 0, 3, fee=5)):
+        node.submit(c.now, tx)
+    assert node._build_block(c.now, 0) is None  # drains nonces 2 and 3: nothing applies
+    assert node.rejections["propose: transaction invalid_nonce"] == 2
+    assert node.mempool.transactions() == (first,)
+    block = node._build_block(c.now, 0)
+    assert block is not None and block.transactions == (first,)
+    assert node.mempool.transactions() == (first,)  # queued until a block includes it
+
+
+def test_nonce_ordered_payload_knob_takes_transfers_that_apply(make_cluster, fresh_height):
+    """With ``nonce_ordered_payload`` the same backlog fills the block at the first drain."""
+    c = make_cluster(
+        validators=4,
+        seed=2,
+        tx_rate_per_s=0.0,
+        config=_config(max_block_transactions=2),
+        rules=Rules(nonce_ordered_payload=True),
+    )
+    fresh_height(c)
+    proposer = c.node(0).status_node()["consensus"]["proposer"]
+    node = c.node(next(i for i, k in enumerate(c.keys) if k.address == proposer))
+    transfers = [_transfer(c, 0, 1, fee=1), _transfer(c, 0, 2, fee=5), _transfer(c, 0, 3, fee=5)]
+    for tx in transfers:
+        node.submit(c.now, tx)
+    block = node._build_block(c.now, 0)
+    assert block is not None and block.transactions == tuple(transfers[:2])
+    assert node.rejections["propose: transaction invalid_nonce"] == 0
+    assert len(node.mempool.transactions()) == 3
+
+
 # --- gossip admission -------------------------------------------------------------------------
 
 
@@ -221,7 +268,8 @@ def _own_submission(c, k: int, tier: Tier | None = None, hours: int | None = Non
 
 @pytest.mark.parametrize("check", [False, True])
 def test_check_declared_tier_knob(make_cluster, fresh_height, check):
-    """A submission declaring Tl5 / 720 h: the chain takes it and its sender leads (§7.5);
+    """A submission declaring Tl5 / 720 h: the chain takes it and its sender leads
+    (docs/protocol.md#known-weaknesses);
     with check_declared_tier it is rejected."""
     c = make_cluster(
         validators=4, seed=3, tx_rate_per_s=0.0, rules=Rules(check_declared_tier=check)
@@ -242,7 +290,8 @@ def test_check_declared_tier_knob(make_cluster, fresh_height, check):
 
 
 def test_vrf_submission_needs_a_key_and_a_valid_proof(make_cluster, fresh_height):
-    """The gossip check ``verify_submission`` (spec §1.3): nothing invalid enters the pool."""
+    """The gossip check ``verify_submission`` (docs/protocol.md#submissions-and-rejections): nothing
+    invalid enters the pool."""
     c = make_cluster(validators=4, seed=3, tx_rate_per_s=0.0)
     fresh_height(c)
     node = c.node(0)
@@ -255,12 +304,14 @@ def test_vrf_submission_needs_a_key_and_a_valid_proof(make_cluster, fresh_height
     assert node.pool == pool
     assert node.rejections["vrf: invalid VRF proof"] == 2  # the wrong tip changes alpha
     assert node.rejections["vrf: missing VRF public key"] == 1
-    assert "vrf: duplicate submission" not in node.rejections  # ignored silently (spec §1.6)
+    assert "vrf: duplicate submission" not in node.rejections  # ignored silently
+    # (docs/protocol.md#epochs-and-replay-protection)
 
 
 @pytest.mark.parametrize("enforcement", [True, False])
 def test_consensus_enforcement_gate_on_vote_signatures(make_cluster, fresh_height, enforcement):
-    """Gate on: a vote with a bad signature is rejected; off: it is not checked (§2.1)."""
+    """Gate on: a vote with a bad signature is rejected; off: it is not checked
+    (docs/protocol.md#rounds-and-quorum)."""
     c = make_cluster(
         validators=4, seed=4, tx_rate_per_s=0.0, config=_gates(consensus_enforcement=enforcement)
     )
@@ -306,7 +357,8 @@ def _uptime(address: str, end: int, slot: ProofSlot) -> UptimeProof:
 
 
 def test_oversized_uptime_proof_never_reaches_the_verifier(make_cluster, counting_proofs):
-    """spec/ops.md §5: "proof too large" before any verification."""
+    """docs/operations.md#proof-systems-and-the-size-gate: "proof too large" before any
+    verification."""
     c = make_cluster(
         validators=4,
         seed=5,
@@ -368,7 +420,8 @@ def test_oversized_block_proof_never_reaches_the_verifier(
 
 
 def test_uptime_timer_claims_once_and_skips_while_pending(make_cluster):
-    """Every 600 s the node claims [now − 3600, now] if it would credit (spec §4)."""
+    """Every 600 s the node claims [now − 3600, now] if it would credit
+    (docs/protocol.md#timetoke)."""
     c = make_cluster(validators=4, seed=6, tx_rate_per_s=0.0)
     node = c.node(0)
     effects = node.on_timer(600_000, Timer(TimerKind.UPTIME))

@@ -1,5 +1,5 @@
 """Garbage in: random bytes and well-formed but invalid messages never raise, never change a
-node's state, and are counted by reason (DESIGN.md §2).
+node's state, and are counted by reason (docs/architecture.md#the-node-is-sans-io).
 
 A four-validator cluster runs until a fresh height; node 0 (not that height's leader) is fed
 hypothesis-generated junk at a fixed time. Before and after each message the node's state
@@ -45,6 +45,7 @@ from rppsim.node.node import Node
 from rppsim.node.reputation import Tier
 from rppsim.node.selection import compute_submission
 from rppsim.node.signing import Keypair, generate_keypair
+from rppsim.node.sync import FUTURE_HEIGHT_WINDOW
 from rppsim.testing.cluster import InMemoryCluster
 
 MAX_PROOF = 1024
@@ -90,7 +91,13 @@ def world(safety, fresh_height) -> World:
     leader_node = c.node(leader)
     block = leader_node._build_block(c.now, 0)
     assert block is not None and len(block.proofs) == 2
-    yield World(c, c.node(TARGET), height, leader, block, tl0, generate_keypair(bytes(32)))
+    w = World(c, c.node(TARGET), height, leader, block, tl0, generate_keypair(bytes(32)))
+    # A signed proposal with a bad proof is the leader's fault: the node raises its evidence
+    # once (consensus_enforcement), so the oversized proposals below change no state.
+    faulty = sign_proposal(_reslot(w, 0, bytes(MAX_PROOF + 1)), 0, c.keys[leader].keypair)
+    w.node.on_message(c.now, c.keys[leader].address, faulty)
+    assert [key[0] for key in w.node.pending_evidence] == [leader_address]
+    yield w
     safety(c)
 
 
@@ -393,11 +400,12 @@ def test_sync_requests_answer_without_state_change(world, fingerprint):
         before = fingerprint(node)
         effects = node.on_message(world.cluster.now, "peer", request)
         assert fingerprint(node) == before
+        expected = list(range(max(request.from_height, 1), node.height + 1))[: request.count]
+        if node.pruned_heights.intersection(expected):  # pruned payloads: state sync instead
+            assert [type(e.message).__name__ for e in effects] == ["StateSyncResponse"]
+            continue
         heights_sent = [e.message.block.header.height for e in effects]
-        assert (
-            heights_sent
-            == list(range(max(request.from_height, 1), node.height + 1))[: request.count]
-        )
+        assert heights_sent == expected
 
 
 def test_vote_for_the_height_being_decided_does_change_state(world, fingerprint):
@@ -412,3 +420,76 @@ def test_vote_for_the_height_being_decided_does_change_state(world, fingerprint)
     node.on_message(world.cluster.now, keys.address, vote)
     assert node.rejected_total == total
     assert fingerprint(node) != before
+
+
+# --- every message kind: mutated valid messages and their bytes (issue 13) -------------------
+
+
+def _load_vectors() -> dict[str, Any]:
+    """One valid message of every kind (tests/node/test_message_vectors.py ``VECTORS``)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).with_name("test_message_vectors.py")
+    spec = importlib.util.spec_from_file_location("_message_vectors", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.VECTORS)
+
+
+VECTORS = _load_vectors()
+
+
+@st.composite
+def mutated_bytes(draw, data: bytes) -> bytes:
+    """``data`` with one to three edits: flip, set, insert or delete a byte, or truncate."""
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        op = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate"]))
+        at = draw(st.integers(0, max(len(out) - 1, 0)))
+        if op == "flip" and out:
+            out[at] ^= 1 << draw(st.integers(0, 7))
+        elif op == "set" and out:
+            out[at] = draw(st.sampled_from([0, 1, 0x7F, 0x80, 0xFF]))
+        elif op == "insert":
+            out[at:at] = draw(st.binary(min_size=1, max_size=9))
+        elif op == "delete" and out:
+            del out[at]
+        elif op == "truncate":
+            del out[at:]
+    return bytes(out)
+
+
+def test_every_message_kind_has_a_vector_to_mutate() -> None:
+    from rppsim.node.messages import MESSAGE_TYPES
+
+    assert {type(m).KIND for m in VECTORS.values()} == set(MESSAGE_TYPES)
+
+
+@settings(max_examples=400)
+@given(data=st.data(), name=st.sampled_from(sorted(VECTORS)))
+def test_mutated_messages_of_every_kind_never_raise_or_change_state(world, fingerprint, data, name):
+    """A foreign (valid elsewhere) message of each kind, its bytes mutated, reaches the
+    decoder (DecodeError only), ``on_message`` as bytes and as the decoded object, and
+    ``submit``: no exception, no state change."""
+    wire = data.draw(mutated_bytes(VECTORS[name].to_bytes()))
+    try:
+        decoded: object = decode_message(wire)
+    except DecodeError:
+        decoded = None
+    sender = world.cluster.keys[data.draw(st.integers(1, 3))].address
+    node = world.node
+    for message in (VECTORS[name], wire, decoded):
+        if message is None:
+            continue
+        for deliver in (node.on_message, lambda now, _, m: node.submit(now, m)):
+            before = fingerprint(node)
+            future, asked = {h: list(q) for h, q in node.future.items()}, node.sync_requested_ms
+            deliver(world.cluster.now, sender, message)
+            # By design a message of the next FUTURE_HEIGHT_WINDOW heights may wait in the
+            # bounded future buffer (and ask for a sync); nothing else may change.
+            window = node.hs.height + FUTURE_HEIGHT_WINDOW
+            assert all(h <= window for h in node.future), name
+            node.future, node.sync_requested_ms = future, asked
+            assert fingerprint(node) == before, name

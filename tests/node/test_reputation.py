@@ -1,4 +1,5 @@
-"""Reputation score, tiers and permissions (spec/consensus.md §3; vectors of §6 items 2, 11)."""
+"""Reputation score, tiers and permissions (docs/protocol.md#reputation; vectors of
+docs/protocol.md#test-vectors items 2, 11)."""
 
 import math
 from dataclasses import replace
@@ -158,7 +159,8 @@ def test_publish_permissions_per_topic():
 @settings(max_examples=100)
 @given(st.floats(min_value=0.0, max_value=9.999, allow_nan=False))
 def test_peer_score_admission(score):
-    """spec §6 item 11: witness_proofs iff ⌊score⌋ ≥ 2, votes iff ⌊score⌋ ≥ 3."""
+    """docs/protocol.md#test-vectors item 11: witness_proofs iff ⌊score⌋ ≥ 2, votes iff ⌊score⌋ ≥
+    3."""
     tier = Tier(min(math.floor(score), 5))
     assert is_allowed_to_publish(tier, GOSSIP_TOPICS["witness/proofs"]) == (math.floor(score) >= 2)
     assert is_allowed_to_publish(tier, GOSSIP_TOPICS["votes"]) == (math.floor(score) >= 3)

@@ -1,6 +1,8 @@
-"""VRF selection, leader, participants, power and quorum (spec/consensus.md §1.3–§1.6, §2.1).
+"""VRF selection, leader, participants, power and quorum
+(docs/protocol.md#submissions-and-rejections to docs/protocol.md#epochs-and-replay-protection,
+docs/protocol.md#rounds-and-quorum).
 
-Vectors of spec §6 items 1, 5 and 6.
+Vectors of docs/protocol.md#test-vectors items 1, 5 and 6.
 """
 
 import dataclasses
@@ -88,7 +90,8 @@ def verified(address: str, tier: Tier, hours: int, randomness: int) -> VerifiedS
     return outcome
 
 
-# --- spec §6 item 1: select_validators reasons -------------------------------------------------
+# --- docs/protocol.md#test-vectors item 1: select_validators reasons
+# -------------------------------------------------
 
 
 def test_valid_submission_verifies_and_is_accepted():
@@ -252,7 +255,8 @@ def test_entropy_beacon_start_value():
     )
 
 
-# --- spec §6 item 5: metrics -------------------------------------------------------------------
+# --- docs/protocol.md#test-vectors item 5: metrics
+# -------------------------------------------------------------------
 
 
 def test_single_submission_at_target_100_counts_one_one_one():
@@ -351,7 +355,8 @@ def test_proof_json_round_trip():
     assert parse_vrf_proof({**data, "randomness": "-5"}) is None
 
 
-# --- spec §2.1, §6 item 6: participants, power, quorum -----------------------------------------
+# --- docs/protocol.md#rounds-and-quorum, docs/protocol.md#test-vectors item 6: participants, power,
+# quorum -----------------------------------------
 
 
 def test_voting_power_and_quorum_examples():
@@ -423,7 +428,8 @@ def test_round_validators_are_accepted_candidates_else_fallback():
 
 
 def reference_strategy(epoch: int, target: int, values: list[int]) -> sel.EpochThresholdStrategy:
-    """spec §1.4 "Per-epoch strategy", with a full sort for the k-th smallest value."""
+    """docs/protocol.md#selection-weight-threshold-and-fallback "Per-epoch strategy", with a full
+    sort for the k-th smallest value."""
     n = len(values)
     if target <= 0 or n == 0:
         return sel.EpochThresholdStrategy(epoch, 0, 0, 1)
@@ -436,12 +442,15 @@ def reference_strategy(epoch: int, target: int, values: list[int]) -> sel.EpochT
 
 
 def fallback_key(v: VerifiedSubmission) -> tuple[int, int, int, int, str]:
-    """min of this = max of (tier, hours, weight, lower wr, smaller address) (spec §1.4)."""
+    """min of this = max of (tier, hours, weight, lower wr, smaller address)
+    (docs/protocol.md#selection-weight-threshold-and-fallback)."""
     return (-v.tier, -v.timetoke_hours, -v.weight, v.weighted_randomness, v.address)
 
 
 def reference_selection(pool, target: int, verify) -> sel.VrfSelectionResult:
-    """select_validators written plainly from the per-submission rules (spec §1.3–§1.4)."""
+    """select_validators written plainly from the per-submission rules
+    (docs/protocol.md#submissions-and-rejections to
+    docs/protocol.md#selection-weight-threshold-and-fallback)."""
     entries = sorted(sel.compute_submission_pool(pool).values(), key=lambda s: s.address)
     verified: list[tuple[VrfSubmission, VerifiedSubmission]] = []
     invalid: list[sel.RejectedSubmission] = []

@@ -30,7 +30,7 @@ def test_rfc8032_known_answer():
 
 
 def test_address_is_hex_blake2s_of_public_key():
-    """address = hex BLAKE2s-256(public key) (spec/consensus.md §0)."""
+    """address = hex BLAKE2s-256(public key) (docs/protocol.md#two-consensus-implementations)."""
     keypair = generate_keypair(RFC_SEED)
     expected = hashlib.blake2s(RFC_PUBLIC).hexdigest()
     assert compute_address(RFC_PUBLIC) == expected == keypair.address

@@ -1,4 +1,5 @@
-"""Status payloads carry the chain's field names (spec/ops.md §2.1–§2.3, §2.5)."""
+"""Status payloads carry the chain's field names (docs/operations.md#rollout-status to
+docs/operations.md#consensus-status, docs/operations.md#validator-telemetry)."""
 
 from __future__ import annotations
 
@@ -126,7 +127,8 @@ def cluster(safety) -> InMemoryCluster:
 
 
 def test_rollout_status(cluster):
-    """§2.1: channel, the seven gates, telemetry with last_observed_height."""
+    """docs/operations.md#rollout-status: channel, the seven gates, telemetry with
+    last_observed_height."""
     status = cluster.node(0).status_rollout()
     assert set(status) == {
         "release_channel", "feature_gates", "telemetry", "rppsim_telemetry_emits",
@@ -146,7 +148,8 @@ def test_rollout_status(cluster):
 
 
 def test_node_status(cluster):
-    """§2.2 NodeStatus, its vrf_metrics and tip BlockMetadata; §2.3 ConsensusStatus."""
+    """docs/operations.md#node-status NodeStatus, its vrf_metrics and tip BlockMetadata;
+    docs/operations.md#consensus-status ConsensusStatus."""
     node = cluster.node(0)
     status = node.status_node()
     assert set(status) >= NODE_FIELDS
@@ -172,7 +175,8 @@ def test_node_status(cluster):
 
 
 def test_telemetry_snapshot_shape(cluster):
-    """§2.5: the required keys; consensus and mempool allow no additional properties."""
+    """docs/operations.md#validator-telemetry: the required keys; consensus and mempool allow no
+    additional properties."""
     node = cluster.node(1)
     snapshot = node.metrics()
     required = {
@@ -203,7 +207,8 @@ def test_telemetry_snapshot_shape(cluster):
 
 
 def test_telemetry_loop_emits_every_sample_interval(cluster):
-    """§2.6: one snapshot per node every sample_interval_secs; last height tracked."""
+    """docs/operations.md#the-telemetry-loop: one snapshot per node every sample_interval_secs; last
+    height tracked."""
     emitted = [(i, now) for i, now, _ in cluster.telemetry]
     assert sorted(emitted) == sorted((i, t) for i in range(4) for t in (10_000, 20_000, 30_000))
     for _, _, snapshot in cluster.telemetry:
@@ -228,7 +233,8 @@ def test_status_payloads_are_deterministic(safety):
 
 
 def test_telemetry_node_view_is_the_node_status_without_its_sections(cluster):
-    """§2.5: the snapshot's ``node`` is ``/status/node`` minus consensus, mempool, params."""
+    """docs/operations.md#validator-telemetry: the snapshot's ``node`` is ``/status/node`` minus
+    consensus, mempool, params."""
     node = cluster.node(2)
     status = node.status_node()
     view = node.metrics()["node"]
@@ -262,7 +268,8 @@ def test_status_reads_leave_the_selection_metrics_alone():
 
 @pytest.mark.parametrize("until_ms", [4_000, 5_030, 5_200, 12_000])
 def test_telemetry_consensus_is_the_status_restricted_to_its_keys(until_ms):
-    """§2.5: the snapshot's consensus object is ConsensusStatus cut to the allowed keys (in
+    """docs/operations.md#validator-telemetry: the snapshot's consensus object is ConsensusStatus
+    cut to the allowed keys (in
     the snapshot's order), before a proposal (no set computed), with one and after a commit."""
     c = InMemoryCluster(validators=4, seed=34, tx_rate_per_s=2.0)
     c.run(until_ms=until_ms)

@@ -1,4 +1,5 @@
-"""The telemetry loop (spec/ops.md §2.6): emits, answers, last_observed_height, failure classes.
+"""The telemetry loop (docs/operations.md#the-telemetry-loop): emits, answers, last_observed_height,
+failure classes.
 
 The node is driven by hand: the cluster's own telemetry timer is set an hour out, so every emit
 here comes from an explicit ``on_timer`` and every answer from an explicit ``on_emit_result``.

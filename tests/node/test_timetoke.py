@@ -1,9 +1,10 @@
-"""Timetoke accrual, decay, sync and merge (spec/consensus.md §4; vectors of §6 items 2, 3, 10)."""
+"""Timetoke accrual, decay, sync and merge (docs/protocol.md#timetoke; vectors of
+docs/protocol.md#test-vectors items 2, 3, 10)."""
 
 import hashlib
 from dataclasses import replace
 
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -11,6 +12,7 @@ from rppsim.node.timetoke import (
     TimetokeBalance,
     TimetokeParams,
     TimetokeRecord,
+    compute_merge_problem,
     compute_timetoke_record,
     compute_timetoke_record_bytes,
     compute_timetoke_root,
@@ -144,6 +146,60 @@ def test_merge_equal_update_takes_the_higher_balance_only():
 def test_merge_ignores_negative_fields():
     local = TimetokeBalance(hours_online=5)
     assert process_merge(local, TimetokeRecord("addr", -1, last_update=10)) == (local, False)
+
+
+def test_bounded_merge_accepts_what_the_node_could_have_observed():
+    local = TimetokeBalance(24, last_proof_timestamp=10_000, last_decay_timestamp=10_000)
+    now = 10_000 + 3 * 3600 + 59  # three whole hours since the last credited proof
+    assert (
+        compute_merge_problem(local, TimetokeRecord("a", 27, last_update=now), DEFAULT, now) is None
+    )
+    assert (
+        compute_merge_problem(local, TimetokeRecord("a", 24, last_update=9_000), DEFAULT, now)
+        is None
+    )
+
+
+def test_bounded_merge_refuses_inflation_the_future_and_undue_decay():
+    local = TimetokeBalance(24, last_proof_timestamp=10_000, last_decay_timestamp=10_000)
+    now = 10_000 + 3 * 3600
+    problem = compute_merge_problem(local, TimetokeRecord("a", 28, last_update=now), DEFAULT, now)
+    assert problem == "hours above the observed uptime"
+    forged = TimetokeRecord("a", 720, last_update=now)
+    assert compute_merge_problem(local, forged, DEFAULT, now) == "hours above the observed uptime"
+    future = TimetokeRecord("a", 24, last_update=now + 1)
+    assert compute_merge_problem(local, future, DEFAULT, now) == "record updated in the future"
+    lower = TimetokeRecord("a", 23, last_update=now)
+    assert compute_merge_problem(local, lower, DEFAULT, now) == "hours below the observed decay"
+    a_day_later = now + DEFAULT.decay_interval_secs
+    assert compute_merge_problem(local, lower, DEFAULT, a_day_later) is None
+
+
+def test_bounded_merge_without_a_proof_allows_no_increase():
+    local = TimetokeBalance(24)  # a genesis balance: no credited proof, no decay yet
+    record = TimetokeRecord("a", 25, last_update=5)
+    assert compute_merge_problem(local, record, DEFAULT, 10**9) == "hours above the observed uptime"
+
+
+@settings(max_examples=200)
+@given(
+    hours=st.integers(0, 720),
+    last_proof=st.one_of(st.none(), st.integers(1, 10**6)),
+    remote_hours=st.integers(0, 2000),
+    last_update=st.integers(0, 2 * 10**6),
+    elapsed=st.integers(0, 10**6),
+)
+def test_a_bounded_merge_never_credits_more_than_elapsed_hours(
+    hours, last_proof, remote_hours, last_update, elapsed
+):
+    local = TimetokeBalance(hours, last_proof_timestamp=last_proof)
+    now = (last_proof or 0) + elapsed
+    remote = TimetokeRecord("a", remote_hours, last_update=last_update)
+    if compute_merge_problem(local, remote, DEFAULT, now) is None:
+        merged, _ = process_merge(local, remote)
+        earnable = 0 if last_proof is None else elapsed // 3600
+        assert merged.hours_online <= max(hours, min(hours + earnable, DEFAULT.accrual_cap_hours))
+        assert remote.last_update <= now
 
 
 def test_debit_is_bounded():

@@ -1,4 +1,4 @@
-"""The chain's VRF input digests (spec/consensus.md §1.2): vectors and properties."""
+"""The chain's VRF input digests (docs/protocol.md#vrf-input): vectors and properties."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ inputs = st.builds(
 
 
 def test_poseidon_digest_matches_expected_vector():
-    """Nightly Poseidon vector of spec §1.2 (repo test poseidon_digest_matches_expected_vector)."""
+    """Nightly Poseidon vector of docs/protocol.md#vrf-input (repo test
+    poseidon_digest_matches_expected_vector)."""
     assert compute_vrf_input_digest(VECTOR_INPUT) == bytes(24) + bytes.fromhex("82814949c7cd6907")
 
 
@@ -67,7 +68,7 @@ def test_poseidon_digest_uncached_matches_vector():
 
 
 def test_stub_digest_matches_vector():
-    """Default-build SHA-256 stub for the same input (spec §1.2)."""
+    """Default-build SHA-256 stub for the same input (docs/protocol.md#vrf-input)."""
     assert compute_stub_digest(VECTOR_INPUT).hex() == (
         "872e47e63b6e761eb8652b0145ae169f94c84ea646418def0bf95802c7703df2"
     )
@@ -173,7 +174,7 @@ def test_permutation_reduces_unreduced_lanes():
 
 
 def _spec_sponge(elements: list[int]) -> int:
-    """The sponge exactly as §1.2 words it, over the spec permutation."""
+    """The sponge exactly as docs/protocol.md#vrf-input words it, over the spec permutation."""
     state, pos = [0, 0, 0], 0
     for element in elements:
         state[pos] = (state[pos] + element) % P
@@ -189,7 +190,8 @@ def _spec_sponge(elements: list[int]) -> int:
 @settings(max_examples=50)
 @given(elements=st.lists(u64s, max_size=5))
 def test_poseidon_hash_equals_spec_sponge(elements: list[int]):
-    """One numba sponge call equals §1.2's sponge for 0-5 elements, odd and even counts."""
+    """One numba sponge call equals docs/protocol.md#vrf-input's sponge for 0-5 elements, odd and
+    even counts."""
     assert compute_poseidon_hash(elements) == _spec_sponge(elements)
 
 

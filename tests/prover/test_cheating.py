@@ -1,4 +1,5 @@
-"""Cheating provers (spec/proofs.md §C.7): a trace breaking one constraint in one row never
+"""Cheating provers (docs/proofs.md#tests-and-vectors): a trace breaking one constraint in one row
+never
 yields an accepted proof; forging around the checks leaves only the query sampling,
 whose false-accept rate matches ≈ (1/B)^q."""
 

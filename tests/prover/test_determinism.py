@@ -1,4 +1,5 @@
-"""Determinism (DESIGN.md §3): identical proof bytes across runs, processes, hash seeds and
+"""Determinism (docs/architecture.md#determinism): identical proof bytes across runs, processes,
+hash seeds and
 numba thread counts; a second process loads the compiled kernels from the numba cache."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reference and numba backends produce byte-identical proofs (STYLE.md §11)."""
+"""Reference and numba backends produce byte-identical proofs (docs/architecture.md#code-style)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""BabyBear and its quartic extension (spec/proofs.md §C.1, §C.7 known answers)."""
+"""BabyBear and its quartic extension (docs/proofs.md#field, docs/proofs.md#tests-and-vectors known
+answers)."""
 
 from __future__ import annotations
 

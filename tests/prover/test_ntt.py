@@ -71,7 +71,7 @@ def test_fast_ntt_equals_reference(log_n, log_blowup, shift_log, seed):
 
 
 def test_next_positions_follow_the_trace_row():
-    """NX maps the point g·ω_N^i to g·ω_N^(i+B): the next trace row (spec/proofs.md §C.8)."""
+    """NX maps the point g·ω_N^i to g·ω_N^(i+B): the next trace row (docs/proofs.md#pitfalls)."""
     for log_n, log_blowup in ((3, 2), (4, 1), (2, 3)):
         log_size = log_n + log_blowup
         points = coset_points(log_size)

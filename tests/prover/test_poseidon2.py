@@ -1,4 +1,5 @@
-"""The Poseidon2 instance of the recursive AIR (spec/proofs.md §B.4): structure checks."""
+"""The Poseidon2 instance of the recursive AIR (docs/proofs.md#poseidon2-and-plonky3): structure
+checks."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_sbox_is_a_permutation_and_layers_are_invertible():
 
 
 def test_internal_diagonal_is_plonky3s():
-    """V16 is Plonky3's BabyBear diagonal (spec/proofs.md §B.4)."""
+    """V16 is Plonky3's BabyBear diagonal (docs/proofs.md#poseidon2-and-plonky3)."""
     expected = [-2, 1, 2, inv(2), 3, 4, -inv(2), -3, -4, inv(256), inv(4), inv(8)]
     expected += [inv(1 << 27), -inv(256), -inv(16), -inv(1 << 27)]
     assert list(p2.V16) == [v % P for v in expected]

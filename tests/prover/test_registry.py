@@ -1,4 +1,4 @@
-"""The verifier registry and the size gate (spec/ops.md §5)."""
+"""The verifier registry and the size gate (docs/operations.md#proof-systems-and-the-size-gate)."""
 
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def test_registry_limits_must_fit_u32():
 
 
 def test_size_buckets():
-    """le_512_kib … gt_4_mib boundaries (spec/ops.md §5)."""
+    """le_512_kib … gt_4_mib boundaries (docs/operations.md#proof-systems-and-the-size-gate)."""
     assert size_bucket(512 * KIB) == "le_512_kib"
     assert size_bucket(512 * KIB + 1) == "le_1_mib"
     assert size_bucket(2048 * KIB) == "le_2_mib"

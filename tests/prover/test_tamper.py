@@ -1,4 +1,4 @@
-"""The tamper matrix (spec/proofs.md §C.7): every circuit × profile ≥ sim.
+"""The tamper matrix (docs/proofs.md#tests-and-vectors): every circuit × profile ≥ sim.
 
 Any single flipped byte in any section of the proof bytes gives a ProofFormatError or a
 rejection; so do changed public inputs, a proof presented as another circuit, and

@@ -1,4 +1,4 @@
-"""The Fiat–Shamir transcript (spec/proofs.md §C.3 channel)."""
+"""The Fiat–Shamir transcript (docs/proofs.md#hashing-and-encoding channel)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def assert_safe(
     frames: dict[str, pd.DataFrame], honest: Callable[[int], bool] | None = None
 ) -> None:
     """No two different blocks finalized at one height by honest nodes, and every node's
-    finalized heights are 1, 2, ... without gaps or repeats (spec/consensus.md §2.1)."""
+    finalized heights are 1, 2, ... without gaps or repeats (docs/protocol.md#rounds-and-quorum)."""
     finalized = frames["block_finalized"]
     if honest is not None:
         finalized = finalized[[honest(int(n)) for n in finalized["node"]]]

@@ -13,17 +13,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rppsim.checks import evaluate_checkers
+from rppsim.checks.conduct import evaluate_conduct
+from rppsim.errors import UserError
 from rppsim.node.blocks import compute_block_time_s
-from rppsim.node.messages import Transaction
-from rppsim.scenario import Scenario, parse_scenario
+from rppsim.node.messages import Commit, Transaction
+from rppsim.scenario import Scenario, load_scenario, parse_scenario
 from rppsim.sim.byzantine import (
     Censor,
+    Eclipse,
     Replay,
     Spam,
+    SyncPoison,
     build_variant_block,
     compute_halves,
     compute_variant_timestamp,
 )
+from rppsim.sim.byzantine.coalition import compute_allies
 from rppsim.sim.byzantine.rebuild import corrupt_uptime_proof
 from rppsim.sim.byzantine.vrf_lie import GRIND_THRESHOLD
 from rppsim.sim.kernel import Simulation
@@ -31,6 +36,7 @@ from rppsim.sim.kernel import Simulation
 from .conftest import assert_safe, build_simulation, run_simulation
 
 PROFILE = Path(__file__).parents[2] / "node" / "profiles" / "testnet.toml"
+ATTACKS = Path(__file__).parents[2] / "scenarios" / "attacks"
 
 
 def make_scenario(
@@ -302,9 +308,11 @@ def test_corrupted_uptime_proofs_and_commits_are_rejected(tmp_path: Path) -> Non
     fresh.on_message(25_000, node.address, commit)
     assert fresh.height == 1
     assert any(r.startswith("commit: transaction proof: invalid proof") for r in fresh.rejections)
-    claim = node._uptime_claim(3_600_000)
+    # its invalid proposals got node 0 slashed (consensus_enforcement): it claims no uptime
+    assert node._uptime_claim(3_600_000) is None
+    claim = sim.slots[1].node._uptime_claim(3_600_000)
     assert claim is not None and claim.proof is not None
-    (tampered,) = sim.attacks.on_publish(sim, 0, 25_000, claim)
+    tampered = corrupt_uptime_proof(claim, "tamper", sim.config.max_proof_size_bytes)
     fresh.on_message(3_600_000, node.address, tampered)
     oversized = corrupt_uptime_proof(claim, "oversized", sim.config.max_proof_size_bytes)
     fresh.on_message(3_600_000, node.address, oversized)
@@ -419,3 +427,145 @@ def test_spam_fills_the_mempools_and_bad_signatures_are_refused(tmp_path: Path) 
     assert min(pending[:7]) == 256
     (spam,) = sim.attacks.behaviours
     assert isinstance(spam, Spam) and 0.15 < spam.invalid / spam.sent < 0.35
+
+
+# --------------------------------------------------------------------------------------------
+# Eclipse, sync poisoning and coalitions (eclipse.py, sync_poison.py, coalition.py).
+
+
+def make_ring_attack(tmp_path: Path, byzantine: str, *, duration_ms: int = 40_000) -> Scenario:
+    """``make_attack`` on a ring of 8 nodes (node k's neighbours are k ± 1)."""
+    scenario = make_attack(tmp_path, byzantine, duration_ms=duration_ms)
+    text = Path(scenario.source).read_text(encoding="utf-8")
+    text = text.replace('topology = "complete"', 'topology = "ring"\ndegree = 2')
+    path = tmp_path / "ring.toml"
+    path.write_text(text, encoding="utf-8")
+    return parse_scenario(tomllib.loads(text), path)
+
+
+def test_an_eclipsed_node_falls_behind_and_catches_up(tmp_path: Path) -> None:
+    byzantine = (
+        '[[byzantine]]\nkind = "eclipse"\nnodes = [2, 4]\nvictims = [3]\n'
+        "at_ms = 8_000\nuntil_ms = 32_000\n"
+    )
+    scenario = make_ring_attack(tmp_path, byzantine, duration_ms=50_000)
+    sim = build_simulation(scenario)
+    eclipse = sim.attacks.behaviours[0]  # type: ignore[union-attr]
+    assert isinstance(eclipse, Eclipse) and int(eclipse.arcs.sum()) == 4
+    sim.advance(8_000)
+    stalled = sim.slots[3].node.height  # type: ignore[union-attr]
+    sim.advance(31_000)
+    assert sim.slots[3].node.height == stalled  # type: ignore[union-attr]
+    assert sim.slots[0].node.height >= stalled + 2  # type: ignore[union-attr]
+    sim.advance(50_000)
+    heights = {slot.node.height for slot in sim.slots}  # type: ignore[union-attr]
+    assert len(heights) <= 2 and max(heights) - sim.slots[3].node.height <= 1  # type: ignore[union-attr]
+    sim.finish()
+    frames = sim.recorder.frames()
+    assert_safe(frames, honest=lambda v: v not in (2, 4))
+    (lag,) = evaluate_conduct(frames, sim.scenario, only=["lag"])
+    assert lag.passed is False and lag.node == 3 and 8_000 < (lag.time_ms or 0) < 32_000
+
+
+def test_without_the_eclipse_the_same_run_has_no_lag(tmp_path: Path) -> None:
+    sim = run_simulation(make_ring_attack(tmp_path, ""))
+    (lag,) = evaluate_conduct(sim.recorder.frames(), sim.scenario, only=["lag"])
+    assert lag.passed is True
+
+
+def _chain_commit(sim: Simulation, height: int) -> Commit:
+    return sim.slots[0].node.chain[height - 1]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("forgery", "reason"),
+    [
+        ("certificate", "commit: invalid vote in certificate"),
+        ("minority", "commit: certificate below quorum"),
+        ("outsiders", "commit: invalid vote in certificate"),
+        ("parent", "commit: block does not extend the tip"),
+    ],
+)
+def test_every_forged_commit_is_rejected_by_reason(
+    tmp_path: Path, forgery: str, reason: str
+) -> None:
+    byzantine = f'[[byzantine]]\nkind = "sync-poison"\nmode = "{forgery}"\nnodes = [1]\n'
+    sim = build_simulation(make_attack(tmp_path, byzantine))
+    sim.advance(16_000)
+    poison = sim.attacks.behaviours[0]  # type: ignore[union-attr]
+    assert isinstance(poison, SyncPoison)
+    lagging = sim._new_node(5)  # a fresh node at genesis: it lacks every commit
+    real = _chain_commit(sim, 1)
+    forged = poison.send(sim, 1, 16_000, real)
+    assert isinstance(forged, Commit) and forged != real
+    before = lagging.height
+    lagging.on_message(16_000, sim.addresses[1], forged)
+    assert lagging.height == before and lagging.rejections[reason] == 1
+    lagging.on_message(16_000, sim.addresses[2], real)  # an honest peer's copy is adopted
+    assert lagging.height == 1
+
+
+def test_a_poisoned_lagging_node_rejects_forgeries_and_catches_up(tmp_path: Path) -> None:
+    scenario = load_scenario(ATTACKS / "sync-poison.toml")
+    sim = run_simulation(scenario)
+    poison = sim.attacks.behaviours[0]  # type: ignore[union-attr]
+    assert isinstance(poison, SyncPoison) and sum(poison.forged.values()) >= 2
+    victim = sim.slots[9].node
+    rejected = {r: c for r, c in victim.rejections.items() if r.startswith("commit:")}  # type: ignore[union-attr]
+    assert sum(rejected.values()) >= sum(poison.forged.values()) - 1
+    assert victim.height == sim.slots[5].node.height  # type: ignore[union-attr]
+    assert_safe(sim.recorder.frames(), honest=lambda v: v not in (0, 1))
+
+
+def test_coalition_entries_share_their_allies(tmp_path: Path) -> None:
+    byzantine = (
+        "".join(
+            f'[[byzantine]]\nkind = "{kind}"\nnodes = [{node}]\ncoalition = "{name}"\n'
+            for kind, node, name in (
+                ("withhold-votes", 1, "a"),
+                ("vrf-lie", 2, "a"),
+                ("replay", 3, "b"),
+            )
+        )
+        + '[[byzantine]]\nkind = "censor"\nnodes = [4]\n'
+    )
+    sim = build_simulation(make_attack(tmp_path, byzantine))
+    allies = [b.allies for b in sim.attacks.behaviours]  # type: ignore[union-attr]
+    assert allies == [frozenset({1, 2}), frozenset({1, 2}), frozenset({3}), frozenset()]
+    assert compute_allies(sim.attacks.behaviours) == {"a": frozenset({1, 2}), "b": frozenset({3})}  # type: ignore[union-attr]
+
+
+def test_a_coalition_withholds_only_from_outsiders_and_leads_undetected(tmp_path: Path) -> None:
+    byzantine = "".join(
+        f'[[byzantine]]\nkind = "{kind}"\nnodes = [1, 2]\ncoalition = "cabal"\n{extra}'
+        for kind, extra in (("vrf-lie", 'mode = "inflate-tier"\n'), ("withhold-votes", ""))
+    )
+    sim = run_simulation(make_attack(tmp_path, byzantine, duration_ms=90_000))
+    frames = sim.recorder.frames()
+    proposers = get_proposers(sim)
+    assert sum(p in (1, 2) for p in proposers[1:]) >= len(proposers) - 2
+    votes = frames["votes"]
+    blocks = frames["blocks"].set_index("hash")["proposer"]
+    allied = votes[votes["voter"].isin([1, 2])]
+    assert len(allied) and set(allied["block_hash"].map(blocks)) <= {1, 2}
+    assert_safe(frames, honest=lambda v: v not in (1, 2))
+    verdicts = {v.id: v for v in evaluate_conduct(frames, sim.scenario)}
+    assert verdicts["leader-share"].passed is False and verdicts["evidence"].passed is True
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ('kind = "eclipse"\nnodes = [1]\n', "victims"),
+        ('kind = "eclipse"\nnodes = [1]\nvictims = [1, 1]\n', "victims"),
+        ('kind = "spam"\nnodes = [1]\nvictims = [2]\n', "victims"),
+        ('kind = "sync-poison"\nnodes = [1]\nmode = "grind"\n', "mode"),
+        ('kind = "censor"\nnodes = [1]\ncoalition = 3\n', "coalition"),
+    ],
+)
+def test_bad_eclipse_poison_and_coalition_keys_name_the_key(
+    tmp_path: Path, table: str, key: str
+) -> None:
+    with pytest.raises(UserError) as error:
+        make_attack(tmp_path, "[[byzantine]]\n" + table)
+    assert error.value.key == f"byzantine[0].{key}"

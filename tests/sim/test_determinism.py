@@ -1,4 +1,5 @@
-"""Same scenario + same seed → byte-identical frames digest, in any process (DESIGN.md §3).
+"""Same scenario + same seed → byte-identical frames digest, in any process
+(docs/architecture.md#determinism).
 
 The scenario (tests/sim/data/determinism.toml) draws from every random stream of a run:
 jitter, loss, mesh, classes, regions, traffic phases, Zipf publishers, identity requests,

@@ -1,4 +1,4 @@
-"""``rppsim explore`` (rppsim/sim/explore.py): plan generation within bounds, the shrinker,
+"""``rppsim explore`` (rppsim/explore.py): plan generation within bounds, the shrinker,
 repro files that reproduce their failure alone, deterministic reports for any job count, and
 the demonstrations that the checkers can fail."""
 
@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from rppsim.cli import main
 from rppsim.errors import UserError
-from rppsim.scenario import load_scenario, parse_scenario
-from rppsim.sim.explore import (
+from rppsim.explore import (
     DEFAULT_BOUNDS,
     ExploreBounds,
     build_plan_with,
@@ -35,6 +34,7 @@ from rppsim.sim.explore import (
     shrink_plan,
     write_repro,
 )
+from rppsim.scenario import load_scenario, parse_scenario
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 BASE = SCENARIOS / "explore.toml"

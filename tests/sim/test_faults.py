@@ -1,4 +1,5 @@
-"""Fault schedules and network views (rppsim/sim/faults.py; DESIGN.md §4, spec/simnet.md §1.6)."""
+"""Fault schedules and network views (rppsim/sim/faults.py; docs/architecture.md#network-model,
+docs/simnet.md#faults)."""
 
 import itertools
 

@@ -1,4 +1,5 @@
-"""Gossip propagation (rppsim/sim/gossip.py; DESIGN.md §4): fast path == per-hop reference."""
+"""Gossip propagation (rppsim/sim/gossip.py; docs/architecture.md#network-model): fast path ==
+per-hop reference."""
 
 import networkx as nx
 import numpy as np
@@ -201,7 +202,7 @@ def test_mesh_mode_forwards_only_along_the_topic_mesh():
 
 
 def test_default_mesh_degrees_follow_the_chain():
-    """Per-topic mesh_n/low/high from spec/simnet.md §0."""
+    """Per-topic mesh_n/low/high from docs/simnet.md#the-chains-simnet."""
     assert DEFAULT_MESH["blocks"] == MeshParams(10, 8, 16)
     assert DEFAULT_MESH["vrf/proofs"] == MeshParams(8, 6, 12)
     assert DEFAULT_MESH["snapshots"] == MeshParams(6, 4, 10)

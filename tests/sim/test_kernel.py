@@ -17,15 +17,10 @@ from hypothesis import given, settings
 from rppsim.node.effects import Timer, TimerKind
 from rppsim.node.node import Node
 from rppsim.rng import SeedTree
-from rppsim.scenario import CostsConfig, Scenario, TrafficConfig, TrafficPhase
+from rppsim.sim.clocks import compute_local_ms, compute_true_ms
 from rppsim.sim.faults import Churn, ClockSkew, Crash, NodeState, Pause, Restart
-from rppsim.sim.kernel import (
-    compute_local_ms,
-    compute_on_off_times,
-    compute_poisson_times,
-    compute_true_ms,
-    compute_tx_times,
-)
+from rppsim.sim.spec import CostsConfig, Scenario, TrafficConfig, TrafficPhase
+from rppsim.sim.traffic import compute_on_off_times, compute_poisson_times, compute_tx_times
 
 from .test_faults import valid_node_faults
 
@@ -170,9 +165,9 @@ def test_vrf_rounds_and_snapshots_match_the_finalized_blocks(runs) -> None:
 def test_messages_rows_are_the_deliveries(runs) -> None:
     sim, frames = runs.get("base")
     messages = frames["messages"]
-    assert not messages["dropped"].any() and sim.dropped == 0
+    assert not messages["dropped"].any() and sim.transport.dropped == 0
     due = messages[messages["recv_ms"] < sim.duration_ms]
-    assert len(due) == sim.deliveries
+    assert len(due) == sim.transport.deliveries
     assert (messages["recv_ms"] > messages["sent_ms"]).all()
     assert (messages["origin"] != messages["receiver"]).all()
     floods = _flood_rows(frames)
@@ -280,7 +275,7 @@ def test_messages_rows_account_for_every_copy_under_faults(faults_run) -> None:
     messages = frames["messages"]
     delivered = messages[~messages["dropped"] & (messages["recv_ms"] < sim.duration_ms)]
     held = sum(len(slot.held) for slot in sim.slots)
-    assert len(delivered) == sim.deliveries + sim.dropped + held
+    assert len(delivered) == sim.transport.deliveries + sim.transport.dropped + held
     reasons = set(messages[messages["dropped"]]["drop_reason"])
     assert {"crashed", "paused"} <= reasons
     crashed = messages[messages["drop_reason"] == "crashed"]
@@ -587,12 +582,14 @@ def test_identity_requests_and_zipf_phases_reach_the_chain(runs) -> None:
 
 def test_publishers_are_zipf_by_position_in_the_live_list(scenario, simulation) -> None:
     zipf = simulation(scenario("determinism"))  # zipf_s = 1.2
-    counts = np.bincount([zipf._pick_publisher(list(range(10))) for _ in range(3000)], minlength=10)
+    pick = zipf.traffic.compute_publisher
+    counts = np.bincount([pick(list(range(10))) for _ in range(3000)], minlength=10)
     assert counts[0] > counts[1] > counts[4] > counts[9] > 0
     expected = 3000 / sum(r**-1.2 for r in range(1, 11))
     assert abs(counts[0] - expected) < 0.15 * expected
     uniform = simulation(scenario("base"))
-    counts = np.bincount([uniform._pick_publisher([2, 5, 7]) for _ in range(3000)], minlength=8)
+    pick = uniform.traffic.compute_publisher
+    counts = np.bincount([pick([2, 5, 7]) for _ in range(3000)], minlength=8)
     assert set(np.flatnonzero(counts)) == {2, 5, 7} and counts[[2, 5, 7]].min() > 900
 
 

@@ -1,4 +1,5 @@
-"""The link model (rppsim/sim/links.py; DESIGN.md §4, spec/simnet.md §1.5)."""
+"""The link model (rppsim/sim/links.py; docs/architecture.md#network-model,
+docs/simnet.md#links-and-latency)."""
 
 import numpy as np
 import pytest

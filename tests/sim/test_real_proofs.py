@@ -1,4 +1,5 @@
-"""Prover mode real: node statements proved and verified by the numba STARK (DESIGN.md §5)."""
+"""Prover mode real: node statements proved and verified by the numba STARK
+(docs/architecture.md#prover-modes)."""
 
 from dataclasses import replace
 

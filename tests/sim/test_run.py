@@ -148,7 +148,12 @@ def test_without_write_nothing_is_written(scenario, tmp_path, monkeypatch) -> No
 
 
 @pytest.mark.parametrize(
-    ("override", "key"), [({"seed": 2**64}, "run.seed"), ({"duration_ms": 0}, "run.duration_ms")]
+    ("override", "key"),
+    [
+        ({"seed": 2**64}, "--seed"),
+        ({"duration_ms": 0}, "--duration-ms"),
+        ({"duration_ms": 10**30}, "--duration-ms"),
+    ],
 )
 def test_overrides_out_of_range_are_user_errors(scenario, override, key) -> None:
     with pytest.raises(UserError) as error:
@@ -181,10 +186,9 @@ def test_cli_seed_replays_a_run_and_another_seed_differs(
     assert code == 0
     seed, digest = DIGEST.search(stdout).groups()  # type: ignore[union-attr]
     assert seed == "12" and digest != written.summary["digest"]
-    folder = default_out_dir(scenario("base"), 12)
-    assert (
-        folder == Path("reports") / "base" / "12" and (tmp_path / folder / SUMMARY_FILE).is_file()
-    )
+    folder = default_out_dir(scenario("base"), 12, 20_000)
+    assert folder == Path("reports") / "base" / "12-20000ms"
+    assert (tmp_path / folder / SUMMARY_FILE).is_file()
     replay = execute_run(scenario("base"), seed=12, duration_ms=SHORT_MS, write=False)
     assert replay.summary["digest"] == digest
 
@@ -235,3 +239,58 @@ def test_cli_missing_or_invalid_scenario_gives_one_line_and_exit_2(capsys, tmp_p
     bad.write_text('[run]\nseed = 1\nduration_ms = 1000\nspeed = "fast"\n', encoding="utf-8")
     code, _, stderr = _cli(capsys, "run", str(bad), "--quiet")
     assert code == 2 and stderr.count("\n") == 1 and "run.speed" in stderr
+
+
+def test_stepping_does_not_change_the_run(scenario, monkeypatch) -> None:
+    """``execute_run`` advances in STOP_EVERY_MS steps to look at ``stop``: one step for the
+    whole run gives byte-identical frames."""
+    import rppsim.sim.run
+
+    stepped = execute_run(scenario("base"), duration_ms=5_000, write=False)
+    monkeypatch.setattr(rppsim.sim.run, "STOP_EVERY_MS", 10**9)
+    whole = execute_run(scenario("base"), duration_ms=5_000, write=False)
+    assert stepped.summary["digest"] == whole.summary["digest"]
+    assert "interrupted" not in stepped.summary
+
+
+def test_a_stopped_run_is_written_as_interrupted_at_the_time_reached(scenario, tmp_path) -> None:
+    looks = iter(range(10**6))
+    out = tmp_path / "stopped"
+    result = execute_run(
+        scenario("base"), duration_ms=SHORT_MS, out_dir=out, stop=lambda: next(looks) >= 300
+    )
+    assert result.summary["interrupted"] is True and result.summary["duration_ms"] == 3_000
+    frames, summary = read_run_folder(out)
+    info = dict(zip(frames["run_info"]["key"], frames["run_info"]["value"], strict=True))
+    assert info["interrupted"] == "true" and info["duration_ms"] == "3000"
+    assert summary["digest"] == result.summary["digest"]
+    assert frames["messages"]["sent_ms"].max() < 3_000
+
+
+def test_a_failed_write_leaves_no_half_written_folder(scenario, tmp_path, monkeypatch) -> None:
+    import rppsim.sim.run
+
+    def crash(folder, *args, **kwargs):
+        (Path(folder) / "blocks.parquet").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rppsim.sim.run, "write_run_folder", crash)
+    with pytest.raises(OSError, match="disk full"):
+        execute_run(scenario("base"), duration_ms=2_000, out_dir=tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fast_engine_run_is_placed_like_a_full_one(scenario, tmp_path) -> None:
+    from dataclasses import replace
+
+    base = scenario("base")
+    fast = replace(base, run=replace(base.run, engine="fast"))
+    out = tmp_path / "fast"
+    first = execute_run(fast, duration_ms=10_000, out_dir=out)
+    assert first.out_dir == out and (out / "junit.xml").is_file()
+    assert read_run_folder(out)[1]["digest"] == first.summary["digest"]
+    with pytest.raises(UserError, match="a folder holding another run"):
+        execute_run(fast, duration_ms=10_000, out_dir=out)
+    again = execute_run(fast, duration_ms=10_000, out_dir=out, force=True)
+    assert again.summary["digest"] == first.summary["digest"]
+    assert [p.name for p in tmp_path.iterdir()] == ["fast"]

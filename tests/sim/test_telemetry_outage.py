@@ -1,5 +1,6 @@
 """The ``telemetry-outage`` fault: the simulated collector fails one node's emits by class
-during the window; the node's ``last_observed_height`` lags, then recovers (spec/ops.md §2.6)."""
+during the window; the node's ``last_observed_height`` lags, then recovers
+(docs/operations.md#the-telemetry-loop)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from rppsim.cli import main
 from rppsim.errors import EXIT_USER_ERROR
 from rppsim.scenario import load_scenario
+from rppsim.sim.collector import DEFAULT_TELEMETRY_TIMEOUT_MS
 from rppsim.sim.faults import TelemetryOutage
-from rppsim.sim.kernel import DEFAULT_TELEMETRY_TIMEOUT_MS
 
 from .conftest import build_simulation, get_scenario_path
 

@@ -1,4 +1,5 @@
-"""Topologies (rppsim/sim/topology.py; DESIGN.md §4, spec/simnet.md §1.3)."""
+"""Topologies (rppsim/sim/topology.py; docs/architecture.md#network-model,
+docs/simnet.md#topologies)."""
 
 import math
 

@@ -60,7 +60,8 @@ def _flood(recorder: RunRecorder, msg_id: int, receivers: list[int], drops: dict
 
 
 def _nested_payload(height: int) -> dict:
-    """A ValidatorTelemetryView-shaped payload (spec/ops.md §2.5) with reputation fields."""
+    """A ValidatorTelemetryView-shaped payload (docs/operations.md#validator-telemetry) with
+    reputation fields."""
     return {
         "rollout": {
             "release_channel": "canary",

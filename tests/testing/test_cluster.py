@@ -54,7 +54,8 @@ def test_progress_and_agreement(make_cluster, safety, validators):
 
 
 def test_single_validator_commits_alone(make_cluster, safety):
-    """A lone validator's own precommit completes the quorum (T ≥ 3, spec §2.1)."""
+    """A lone validator's own precommit completes the quorum (T ≥ 3,
+    docs/protocol.md#rounds-and-quorum)."""
     c = make_cluster(validators=1, seed=2)
     c.run(until_ms=30_000)
     assert len(c.finalized_chain(0)) >= 4
@@ -88,7 +89,8 @@ print(hashlib.blake2s(json.dumps(payload, sort_keys=True).encode()).hexdigest())
 
 
 def test_determinism_across_processes_and_hash_seeds():
-    """DESIGN.md §3: the same run in two processes with different PYTHONHASHSEED."""
+    """docs/architecture.md#determinism: the same run in two processes with different
+    PYTHONHASHSEED."""
     digests = set()
     for hash_seed in ("0", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
@@ -159,7 +161,8 @@ def _crash_leader(
 
 
 def test_leader_crash_stalls_the_height_with_chain_rules(make_cluster, safety, fresh_height):
-    """Default rules: the leader is the same in every round, so the height stalls (§7.2)."""
+    """Default rules: the leader is the same in every round, so the height stalls
+    (docs/protocol.md#known-weaknesses)."""
     rules = Rules()
     c, height, leader, propose_at = _crash_leader(rules, make_cluster, fresh_height)
     c.run(until_ms=propose_at + 4 * rules.round_timeout_ms + 100)
@@ -221,7 +224,8 @@ def test_double_sign_is_slashed_and_the_validator_leaves_for_good(
     make_cluster, safety, fresh_height, vote_kind, evidence_kind
 ):
     """Two votes of one kind for one (height, round): 10 % slash (ConsensusFault), ZSI
-    revoked, never in a validator set again; the chain keeps going (spec §2.3, §2.5)."""
+    revoked, never in a validator set again; the chain keeps going (docs/protocol.md#evidence,
+    docs/protocol.md#slashing)."""
     c = make_cluster(validators=7, seed=5)
     c.run(until_ms=20_000)
     height = fresh_height(c)
@@ -307,7 +311,8 @@ def _payout_order_key(account, randomness: int):
 
 def test_block_reward_split_and_leader_bonus(make_cluster, safety):
     """R = 5 + fees split ⌊R/n⌋ with the remainder to the first in payout order, leader
-    bonus ⌈R·20/100⌉, consensus_success + 1, paid from treasury-validator (spec §5)."""
+    bonus ⌈R·20/100⌉, consensus_success + 1, paid from treasury-validator
+    (docs/protocol.md#rewards-and-treasury)."""
     from rppsim.node.genesis import TREASURY_VALIDATOR
     from rppsim.node.node import Node
 
@@ -339,7 +344,8 @@ def test_block_reward_split_and_leader_bonus(make_cluster, safety):
 
 
 def test_tiers_move_with_consensus_success(make_cluster, safety):
-    """Each reward adds one consensus success; at the Tl4 threshold validators move up (§3)."""
+    """Each reward adds one consensus success; at the Tl4 threshold validators move up
+    (docs/protocol.md#reputation)."""
     base = NodeConfig()
     thresholds = replace(base.reputation.tier_thresholds, tier4_min_consensus_success=16)
     config = replace(base, reputation=replace(base.reputation, tier_thresholds=thresholds))
@@ -362,7 +368,7 @@ def test_tiers_move_with_consensus_success(make_cluster, safety):
 @pytest.mark.slow
 def test_uptime_proofs_credit_one_hour_per_hour(make_cluster, safety):
     """Over 2 h 10 min validators claim uptime every 600 s; only one claim per ≥ 1 h credits
-    (+1 h each), the proofs land in blocks and the hours grow (spec §4)."""
+    (+1 h each), the proofs land in blocks and the hours grow (docs/protocol.md#timetoke)."""
     config = replace(NodeConfig(), block_time_ms=60_000)
     c = make_cluster(validators=4, seed=10, config=config, tx_rate_per_s=0.05)
     c.run(until_ms=8_000_000)
@@ -384,7 +390,8 @@ def test_uptime_proofs_credit_one_hour_per_hour(make_cluster, safety):
 
 def test_identity_registers_through_a_block(make_cluster, safety, identity_request):
     """An IdentityRequest with a valid VRF over (epoch nonce, 0, tier_seed(addr, 0)) is
-    included in a block and becomes a validated Tl1 account with stake 0 (spec §5)."""
+    included in a block and becomes a validated Tl1 account with stake 0
+    (docs/protocol.md#rewards-and-treasury)."""
     c = make_cluster(validators=4, seed=12, tx_rate_per_s=0.0)
     request = identity_request(c.node(2).ledger, bytes([77]) * 32)
     assert c.node(2).ledger.get_account(request.wallet_address) is None

@@ -705,17 +705,31 @@ def evaluate_rules(
     """
     if interval_ms <= 0:
         raise ValueError(f"interval_ms: expected a positive interval, found {interval_ms}")
-    window = {"start_ms": start_ms, "end_ms": end_ms, "interval_ms": interval_ms}
-    templates = {"external_labels": external_labels, "external_url": external_url}
     if batch:
         # batch.py builds on this module, so it is imported here rather than at the top
         from rppsim.guardrails.alerting.batch import BatchUnsupportedError, evaluate_rules_batch
 
         try:
-            return evaluate_rules_batch(groups, store, **window, **templates)
+            return evaluate_rules_batch(
+                groups,
+                store,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                interval_ms=interval_ms,
+                external_labels=external_labels,
+                external_url=external_url,
+            )
         except BatchUnsupportedError:
             pass  # the store is untouched: evaluate step by step
-    return evaluate_rules_stepwise(groups, store, **window, **templates)
+    return evaluate_rules_stepwise(
+        groups,
+        store,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        interval_ms=interval_ms,
+        external_labels=external_labels,
+        external_url=external_url,
+    )
 
 
 def evaluate_rules_stepwise(
@@ -769,7 +783,9 @@ def evaluate_rule(
 ) -> list[AlertInterval]:
     """One evaluation of one rule at ``t``; returns the alert intervals that ended at ``t``."""
     result = evaluate_expr(state.node, store, t, subquery_step_ms=step_ms)
-    samples = list(result) if isinstance(result, InstantVector) else [((), result)]
+    samples: list[tuple[Labels, float]] = (
+        list(result) if isinstance(result, InstantVector) else [((), result)]
+    )
     if state.rule.kind == "record":
         output = compute_recorded(state, samples)
         ended: list[AlertInterval] = []
@@ -808,9 +824,9 @@ def update_alerts(
         current[alert_labels] = annotations
     ended = []
     for key in [k for k in state.alerts if k not in current]:
-        alert = state.alerts.pop(key)
-        if alert.fired_ms is not None:
-            ended.append(_make_interval(state.rule.name, alert, t))
+        gone = state.alerts.pop(key)
+        if gone.fired_ms is not None:
+            ended.append(_make_interval(state.rule.name, gone, t))
     for key, expanded in current.items():
         alert = state.alerts.get(key)
         if alert is None:

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 # The grid calls promql's kernels and helpers (private to it), so that both do the same
 # floating-point operations in the same order.
@@ -48,7 +47,6 @@ from rppsim.guardrails.alerting.promql import (
     _AGG_CODES,
     _COMPARISONS,
     _DROPS_NAME,
-    _JIT_OPTIONS,
     _MATH,
     _OVER_TIME_CODES,
     _SET_OPS,
@@ -71,6 +69,7 @@ from rppsim.guardrails.alerting.promql import (
     _extrapolated_rate_kernel,
     _go_round,
     _instant_value_kernel,
+    _jit,
     _linear_regression_kernel,
     _over_time_kernel,
     _quantile_kernel,
@@ -380,7 +379,7 @@ def _function_quantile_over_time(node: Call, ctx: GridContext) -> GridVector:
     return _make_range_result(w, values, w.hi > w.lo)
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _sliding_quantile_kernel(
     q: float, values: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> np.ndarray:
@@ -407,7 +406,7 @@ def _sliding_quantile_kernel(
     return out
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _insert_sorted(ordered: np.ndarray, size: int, nans: int, value: float) -> tuple[int, int]:
     if math.isnan(value):
         return size, nans + 1
@@ -419,7 +418,7 @@ def _insert_sorted(ordered: np.ndarray, size: int, nans: int, value: float) -> t
     return size + 1, nans
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _drop_sorted(ordered: np.ndarray, size: int, nans: int, value: float) -> tuple[int, int]:
     if math.isnan(value):
         return size, nans - 1
@@ -487,11 +486,11 @@ def _function_histogram_quantile(node: Call, ctx: GridContext) -> GridVector:
     # promql's Python arithmetic raises ZeroDivisionError where Go's gives NaN
     ensure_supported(not divided_by_zero, "a bucket interpolation over an empty bucket")
     stable = is_group_order_stable(index, vector.present[rows], len(groups))
-    labels = tuple(drop_metric_name(key) for key in groups)
-    return check_unique(GridVector(labels, values, present, vector.ordered and stable))
+    grouped = tuple(drop_metric_name(key) for key in groups)
+    return check_unique(GridVector(grouped, values, present, vector.ordered and stable))
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _bucket_quantile_grid(
     q: float, order: np.ndarray, starts: np.ndarray, bounds: np.ndarray, counts: np.ndarray,
     present: np.ndarray,
@@ -523,7 +522,7 @@ def _bucket_quantile_grid(
     return out, seen, divided_by_zero
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _bucket_quantile(
     q: float, uppers: np.ndarray, totals: np.ndarray, m: int
 ) -> tuple[float, bool]:
@@ -661,13 +660,13 @@ def compute_vector_binop(node: Binary, lhs: GridVector, rhs: GridVector) -> Grid
             present = present if node.return_bool else present & keep
         else:
             values = np.asarray(_arith(node.op, left, right), np.float64)
-    labels = []
+    out_labels: list[Labels] = []
     for i, j, _ in pairs:
         metric = compute_result_metric(many.labels[i], one.labels[j], node)
-        labels.append(drop_metric_name(metric) if node.return_bool else metric)
+        out_labels.append(drop_metric_name(metric) if node.return_bool else metric)
     if node.card == "one-to-one":
         check_one_match_per_signature([p[2] for p in pairs], present)
-    return GridVector(tuple(labels), values.reshape(present.shape), present, many.ordered)
+    return GridVector(tuple(out_labels), values.reshape(present.shape), present, many.ordered)
 
 
 def check_one_match_per_signature(signatures: Sequence[Labels], present: np.ndarray) -> None:
@@ -717,9 +716,9 @@ def _function_deriv(node: Call, ctx: GridContext) -> GridVector:
 def _function_absent(node: Call, ctx: GridContext) -> GridVector:
     if node.func == "absent_over_time":
         w = get_windows(node.args[0], ctx)
-        seen = (w.hi > w.lo).any(axis=0)
+        seen = np.asarray((w.hi > w.lo).any(axis=0))
     else:
-        seen = _evaluate_vector_arg(node.args[0], ctx).present.any(axis=0)
+        seen = np.asarray(_evaluate_vector_arg(node.args[0], ctx).present.any(axis=0))
     labels = compute_absent_labels(node.args[0])
     return GridVector((labels,), np.ones((1, len(ctx.times))), ~seen[None, :])
 

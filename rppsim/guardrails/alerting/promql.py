@@ -34,7 +34,7 @@ import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import promql_parser as pp
@@ -56,6 +56,13 @@ _JIT_OPTIONS: dict[str, Any] = {
     "fastmath": False,
     "error_model": "numpy",
 }
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(func: _F) -> _F:
+    """``njit(**_JIT_OPTIONS)``, typed as keeping ``func``'s signature (numba's is untyped)."""
+    return cast(_F, njit(**_JIT_OPTIONS)(func))
 
 
 class PromQLError(ValueError):
@@ -142,7 +149,8 @@ def is_stale(value: float) -> bool:
 
 def compute_stale_mask(values: np.ndarray) -> np.ndarray:
     """Element-wise :func:`is_stale` over a float64 array."""
-    return np.ascontiguousarray(values, dtype=np.float64).view(np.uint64) == STALE_BITS
+    mask: np.ndarray = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64) == STALE_BITS
+    return mask
 
 
 class _Series:
@@ -595,7 +603,7 @@ def _compile_at(at: Any) -> int | str | None:
     if at.type == pp.AtModifierType.End:
         return "end"
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (at.at - epoch) // dt.timedelta(milliseconds=1)
+    return int((at.at - epoch) // dt.timedelta(milliseconds=1))
 
 
 def _compile_selector(expr: Any) -> Selector:
@@ -980,10 +988,10 @@ def compute_vector_binop(node: Binary, lhs: InstantVector, rhs: InstantVector) -
     many_values, one_values = many.values.tolist(), one.values.tolist()
     for i, labels in enumerate(many.labels):
         sig = compute_signature(labels, node.on, node.matching)
-        j = right.get(sig)
-        if j is None:
+        found = right.get(sig)
+        if found is None:
             continue
-        vl, vr = many_values[i], one_values[j]
+        vl, vr = many_values[i], one_values[found]
         if one_to_many:
             vl, vr = vr, vl
         value, keep = compute_element_binop(node.op, vl, vr)
@@ -991,7 +999,7 @@ def compute_vector_binop(node: Binary, lhs: InstantVector, rhs: InstantVector) -
             value = 1.0 if keep else 0.0
         elif not keep:
             continue
-        metric = compute_result_metric(labels, one.labels[j], node)
+        metric = compute_result_metric(labels, one.labels[found], node)
         if node.return_bool:
             metric = drop_metric_name(metric)
         _record_match(matched, sig, metric, node.card)
@@ -1063,7 +1071,7 @@ def compute_group_labels(labels: Labels, grouping: tuple[str, ...], without: boo
 def _evaluate_aggregate(node: Aggregate, ctx: EvalContext, t: int) -> InstantVector:
     param: float | str | None = None
     if node.param is not None:
-        param = evaluate_node(node.param, ctx, t)  # type: ignore[assignment]
+        param = evaluate_node(node.param, ctx, t)  # type: ignore[assignment]  # a scalar or string
     vector = _evaluate_vector_arg(node.expr, ctx, t)
     if node.op in ("topk", "bottomk"):
         return check_unique(compute_topk(node, vector, _as_float(param)))
@@ -1076,7 +1084,7 @@ def _evaluate_aggregate(node: Aggregate, ctx: EvalContext, t: int) -> InstantVec
         index[i] = groups.setdefault(key, len(groups))
     if node.op == "quantile":
         q = _as_float(param)
-        values = [
+        values: list[float] | np.ndarray = [
             compute_quantile(q, vector.values[index == g].tolist()) for g in range(len(groups))
         ]
     else:
@@ -1192,7 +1200,7 @@ def compute_quantile(q: float, values: list[float]) -> float:
     return ordered[int(lower)] * (1 - weight) + ordered[int(upper)] * weight
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _aggregate_kernel(op: int, index: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """sum/avg/min/max/count/group/stddev/stdvar per group, in input order, as Go does."""
     value = np.zeros(n)
@@ -1248,7 +1256,7 @@ def _aggregate_kernel(op: int, index: np.ndarray, values: np.ndarray, n: int) ->
 # --------------------------------------------------------------------------------------------
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
     """kahanSumInc (Neumaier's variant)."""
     t = total + inc
@@ -1259,7 +1267,7 @@ def _kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
     return t, c
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _extrapolated_rate_kernel(
     times: np.ndarray,
     values: np.ndarray,
@@ -1312,7 +1320,7 @@ def _extrapolated_rate_kernel(
     return out, ok
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _instant_value_kernel(
     times: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, is_rate: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1334,7 +1342,7 @@ def _instant_value_kernel(
     return out, ok
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _over_time_kernel(
     code: int, values: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> np.ndarray:  # fmt: skip
@@ -1392,7 +1400,7 @@ def _over_time_kernel(
     return out
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _linear_regression_kernel(
     times: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, intercept_ms: int,
     from_first: bool,
@@ -1434,7 +1442,7 @@ def _linear_regression_kernel(
     return slopes, intercepts, ok
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _quantile_kernel(q: float, values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """quantile() over each series' window (NaN sorts first, as in Go's heap order)."""
     out = np.zeros(len(lo))
@@ -1451,7 +1459,7 @@ def _quantile_kernel(q: float, values: np.ndarray, lo: np.ndarray, hi: np.ndarra
     return out
 
 
-@njit(**_JIT_OPTIONS)
+@_jit
 def _quantile_of_sorted(q: float, ordered: np.ndarray, nans: int, count: int) -> float:
     """quantile() of ``count`` values: ``nans`` NaN, the others ``ordered[:count - nans]``
     in ascending order."""
@@ -1708,7 +1716,7 @@ def _function_timestamp(node: Call, ctx: EvalContext, t: int) -> InstantVector:
 def _function_sort(node: Call, ctx: EvalContext, t: int) -> InstantVector:
     vector = _evaluate_vector_arg(node.args[0], ctx, t)
     descending = node.func == "sort_desc"
-    order = sorted(range(len(vector)), key=lambda i: _sort_key(vector.values[i], descending))
+    order = sorted(range(len(vector)), key=lambda i: _sort_key(float(vector.values[i]), descending))
     return _take(vector, order)
 
 

@@ -207,7 +207,7 @@ def _read_alert_test(raw: Mapping[str, object], where: str) -> AlertRuleTest:
     if not alertname:
         raise ValueError(f"{where}: alert_rule_test: expected an alertname, found none")
     expected = []
-    for item in raw.get("exp_alerts") or []:  # type: ignore[attr-defined]
+    for item in raw.get("exp_alerts") or []:  # type: ignore[attr-defined]  # a YAML list
         labels = {str(k): str(v) for k, v in (item.get("exp_labels") or {}).items()}
         labels.pop(ALERT_NAME, None)
         annotations = {str(k): str(v) for k, v in (item.get("exp_annotations") or {}).items()}
@@ -223,7 +223,7 @@ def _sorted(mapping: Mapping[str, str]) -> Labels:
 def _read_expr_test(raw: Mapping[str, object], where: str) -> PromqlExprTest:
     samples = tuple(
         ExpectedSample(parse_metric(str(s.get("labels") or "")), float(s.get("value", 0)))
-        for s in raw.get("exp_samples") or []  # type: ignore[attr-defined]
+        for s in raw.get("exp_samples") or []  # type: ignore[attr-defined]  # a YAML list
     )
     eval_ms = _get_duration(raw, "eval_time", 0, where)
     return PromqlExprTest(str(raw["expr"]), eval_ms, samples)
@@ -372,7 +372,9 @@ def check_expr(test: PromqlExprTest, store: SeriesStore, evaluation_ms: int) -> 
         result = evaluate_expr(test.expr, store, test.eval_time_ms, subquery_step_ms=evaluation_ms)
     except ValueError as error:
         return f"{where} err: {error}"
-    got = list(result) if isinstance(result, InstantVector) else [((), result)]
+    got: list[tuple[Labels, float]] = (
+        list(result) if isinstance(result, InstantVector) else [((), result)]
+    )
     got.sort(key=lambda s: s[0])
     expected = sorted(((s.labels, s.value) for s in test.exp_samples), key=lambda s: s[0])
     same = len(got) == len(expected) and all(
@@ -519,7 +521,9 @@ def compress_values(slots: list[str]) -> str:
     return " ".join(out)
 
 
-def _format_alert_check(t_ms: int, alertname: str, expected: Sequence[ExpectedItem]) -> dict:
+def _format_alert_check(
+    t_ms: int, alertname: str, expected: Sequence[ExpectedItem]
+) -> dict[str, object]:
     if t_ms < 0:
         raise ValueError(f"alert check at {t_ms} ms: promtool times start at 0")
     items = []
@@ -536,7 +540,7 @@ def _format_alert_check(t_ms: int, alertname: str, expected: Sequence[ExpectedIt
 
 def _format_expr_check(
     t_ms: int, expr: str, expected: Sequence[tuple[Mapping[str, str], float]]
-) -> dict:
+) -> dict[str, object]:
     samples = [
         {"labels": format_series_labels(compute_labels(labels)), "value": float(value)}
         for labels, value in expected

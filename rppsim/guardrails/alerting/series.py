@@ -19,12 +19,14 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from rppsim.checks.liveness import get_up_down
 from rppsim.guardrails.alerting.promql import SeriesStore
 from rppsim.guardrails.base import Frames, GuardrailContext
 from rppsim.telemetry.frames import FRAME_NAMES, get_empty_frame
 from rppsim.telemetry.runfolder import get_run_info
+from rppsim.telemetry.scalars import to_int
 
 SCRAPE_MS = 15_000
 """Scrape interval of the simulated Prometheus (its common default), also the rule
@@ -117,7 +119,9 @@ def compute_restarts(faults: pd.DataFrame) -> dict[int, list[int]]:
     return starts
 
 
-def get_step_values(times: np.ndarray, values: np.ndarray, grid: np.ndarray, default: float):
+def get_step_values(
+    times: np.ndarray, values: np.ndarray, grid: np.ndarray, default: float
+) -> np.ndarray:
     """A step function (``values`` from ``times`` on, sorted) sampled at ``grid``."""
     if len(times) == 0:
         return np.full(len(grid), default, dtype=np.float64)
@@ -138,13 +142,17 @@ class _Builder:
         self.position = {n: i for i, n in enumerate(self.nodes)}
         self.up = compute_up_mask(self.frames["faults"], self.nodes, self.grid)
 
-    def add(self, name: str, labels: Mapping[str, str], mask: np.ndarray, values) -> None:
+    def add(
+        self, name: str, labels: Mapping[str, str], mask: np.ndarray, values: ArrayLike
+    ) -> None:
         """One series on the grid where ``mask`` holds."""
-        values = np.asarray(values, dtype=np.float64)
+        floats = np.asarray(values, dtype=np.float64)
         if bool(mask.any()):
-            self.store.add({"__name__": name, "env": ENV, **labels}, self.grid[mask], values[mask])
+            self.store.add({"__name__": name, "env": ENV, **labels}, self.grid[mask], floats[mask])
 
-    def add_node(self, name: str, node: int, values, labels: Mapping[str, str] | None = None):
+    def add_node(
+        self, name: str, node: int, values: ArrayLike, labels: Mapping[str, str] | None = None
+    ) -> None:
         """A node's series, scraped while it is up."""
         mask = self.up[self.position[node]]
         self.add(name, {"instance": str(node), **(labels or {})}, mask, values)
@@ -152,7 +160,7 @@ class _Builder:
 
 def _iter_groups(frame: pd.DataFrame, column: str) -> Iterator[tuple[int, pd.DataFrame]]:
     for key, group in frame.groupby(column, sort=True):
-        yield int(key), group
+        yield to_int(key), group
 
 
 def add_consensus_series(b: _Builder) -> None:
@@ -180,7 +188,7 @@ def add_consensus_series(b: _Builder) -> None:
         height = get_step_values(times, np.asarray(heights), grid, 0.0)
         b.add_node("chain_block_height", node, height)
         b.add_node("consensus_block_schedule_slots_total", node, slots)
-        slot_of = (
+        slot_of: np.ndarray | list[float] = (
             (rows["hash"].map(proposed).to_numpy(np.float64) // block_time) if len(rows) else []
         )
         final_slot = get_step_values(times, np.asarray(slot_of, np.float64), grid, 0.0)
@@ -279,7 +287,7 @@ def _node_slices(nodes: np.ndarray) -> dict[int, slice]:
     return {int(v): slice(int(a), int(z)) for v, a, z in zip(values, starts, ends, strict=True)}
 
 
-SNAPSHOT_GAUGES = (
+SNAPSHOT_GAUGES: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("rpp_runtime_backlog_blocks", "pending_block_proposals", {}),
     ("rpp_runtime_backlog_transactions", "pending_transactions", {}),
     ("rpp_runtime_proof_cache_hits", "cache_hits", {"cache": CACHE_LABEL}),
@@ -314,16 +322,16 @@ def add_snapshot_series(b: _Builder) -> None:
         mask[slots] = True
         mask &= b.up[b.position[node]]
 
-        def get(column: str, rows=rows, index=index) -> np.ndarray:
-            return data[column][rows][index]
+        def get(column: str, rows: slice = rows, index: np.ndarray = index) -> np.ndarray:
+            return np.asarray(data[column][rows][index])
 
         def put(
             name: str,
             values: np.ndarray,
             labels: Mapping[str, str],
-            node=node,
-            slots=slots,
-            mask=mask,
+            node: int = node,
+            slots: np.ndarray = slots,
+            mask: np.ndarray = mask,
         ) -> None:
             full = np.full(len(b.grid), np.nan)
             full[slots] = values
@@ -363,7 +371,7 @@ def add_vrf_series(b: _Builder) -> None:
             continue
         times = now_ms[rows]
 
-        def step(values: np.ndarray, times=times) -> np.ndarray:
+        def step(values: np.ndarray, times: np.ndarray = times) -> np.ndarray:
             return get_step_values(times, np.cumsum(np.nan_to_num(values)), b.grid, 0.0)
 
         b.add_node(f"{prefix}_verified_total", node, step(data["verified_submissions"][rows]))
@@ -380,10 +388,10 @@ def add_vrf_series(b: _Builder) -> None:
         ["node", "height", "round"]
     )
     rejections = b.frames["vrf_rejections"].merge(when, on=["node", "height", "round"])
-    for node, rows in _iter_groups(rejections.sort_values("now_ms", kind="stable"), "node"):
+    for node, group in _iter_groups(rejections.sort_values("now_ms", kind="stable"), "node"):
         if node in b.position:
-            counts = np.cumsum(rows["count"].to_numpy(np.float64))
-            failures = get_step_values(rows["now_ms"].to_numpy(np.int64), counts, b.grid, 0.0)
+            counts = np.cumsum(group["count"].to_numpy(np.float64))
+            failures = get_step_values(group["now_ms"].to_numpy(np.int64), counts, b.grid, 0.0)
             name = "consensus_vrf_verification_time_ms_count"
             b.add_node(name, node, failures, {"result": "failure"})
 
@@ -393,7 +401,7 @@ def add_rejection_series(b: _Builder) -> None:
     rejections = b.frames["rejections"].sort_values(["node", "now_ms"], kind="stable")
     reason = rejections["reason"].astype(str)
     commit = reason.str.startswith("commit: ") & (reason != "commit: for a finalized height")
-    kinds = (
+    kinds: tuple[tuple[str, pd.Series, dict[str, str]], ...] = (
         ("consensus_quorum_verifications_total", commit & reason.str.contains("certificate"),
          {"result": "failure"}),
         ("rpp_node_pipeline_state_sync_tamper_total", commit & ~reason.str.contains("certificate"),

@@ -1,4 +1,4 @@
-"""The circuits' AIRs, by name (spec/proofs.md §C.5)."""
+"""The circuits' AIRs, by name (docs/proofs.md#circuits)."""
 
 from __future__ import annotations
 

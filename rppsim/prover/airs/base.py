@@ -1,4 +1,4 @@
-"""What an AIR is: columns, constraints with their domains, public inputs (spec/proofs.md §C.5).
+"""What an AIR is: columns, constraints with their domains, public inputs (docs/proofs.md#circuits).
 
 A constraint is a polynomial in the current row, the next row and public constants, with a
 domain that names the rows where it must vanish:
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -80,7 +80,7 @@ class PublicInputs:
     def from_bytes(cls, data: bytes) -> Any:
         """Parse canonical bytes; ProofFormatError on any deviation."""
         reader = ByteReader(data, what=f"{cls.__name__}")
-        values = {}
+        values: dict[str, Any] = {}
         for name, kind in cls.LAYOUT:
             if kind == "u64":
                 values[name] = reader.u64()
@@ -117,9 +117,12 @@ def _is_felt_tuple(value: Any, count: int) -> bool:
     )
 
 
-def check_layout(cls: type) -> type:
+_PI = TypeVar("_PI", bound=PublicInputs)
+
+
+def check_layout(cls: type[_PI]) -> type[_PI]:
     """Class decorator: LAYOUT names exactly the dataclass fields, in order."""
-    names = tuple(f.name for f in fields(cls))
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]  # PublicInputs are dataclasses
     if names != tuple(name for name, _ in cls.LAYOUT):
         raise TypeError(f"{cls.__name__}.LAYOUT does not match its fields {names}")
     return cls
@@ -133,7 +136,7 @@ class Air:
     circuit_id: int
     columns: tuple[str, ...]
     constraints: tuple[Constraint, ...]
-    public_inputs_type: type
+    public_inputs_type: type[PublicInputs]
     min_rows_log2: int
     max_rows_log2: int
     evaluate: Callable[[Sequence[Any], Sequence[Any], Sequence[int]], list[Any]]
@@ -159,7 +162,7 @@ class Air:
 
     @property
     def num_chunks(self) -> int:
-        """Q: composition chunks of degree < n, a power of two (spec/proofs.md §C.2 step 3)."""
+        """Q: composition chunks of degree < n, a power of two (docs/proofs.md#protocol step 3)."""
         need = max(c.quotient_chunks() for c in self.constraints)
         return 1 << (need - 1).bit_length()
 

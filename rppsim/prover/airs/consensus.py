@@ -1,4 +1,5 @@
-"""Consensus AIR: weighted votes reach the quorum (spec/proofs.md §C.5 item 6, §2.1 consensus).
+"""Consensus AIR: weighted votes reach the quorum (docs/proofs.md#circuits item 6, docs/proofs.md
+consensus).
 
 One row per validator of the certificate: weight w (< 2^14, 14 bit columns), prevote and
 precommit flags (a precommit needs a prevote), and exclusive running sums W, PV, PC of the
@@ -7,7 +8,7 @@ weights, prevote weights and precommit weights before this row. The last row is 
 W₀ = PV₀ = PC₀ = 0 and W_last = total_power; two 30-bit bit-lanes in the last 30 rows show
 PV_last − quorum ≥ 0 and PC_last − quorum ≥ 0 (no wrap: totals stay below 2^30).
 
-The verifier checks natively that quorum = ⌈2T/3⌉ + 1 (spec/consensus.md §2.1 [RT]).
+The verifier checks natively that quorum = ⌈2T/3⌉ + 1 (docs/protocol.md#rounds-and-quorum [RT]).
 VRF proofs and vote signatures stay native checks; ``block_hash`` is a transcript label.
 Chain voting powers are large; the node maps them to 14-bit weights before proving.
 """
@@ -58,7 +59,7 @@ COLUMNS = (
 @check_layout
 @dataclass(frozen=True, slots=True)
 class ConsensusPublicInputs(PublicInputs):
-    """A consensus certificate's claim (spec/consensus.md §2.1 ConsensusCertificate)."""
+    """A consensus certificate's claim (docs/protocol.md#rounds-and-quorum ConsensusCertificate)."""
 
     block_hash: bytes
     height: int
@@ -127,7 +128,7 @@ def scale_weights(powers: Sequence[int]) -> tuple[int, ...]:
 
 
 def quorum_threshold(total_power: int) -> int:
-    """⌈2T/3⌉ + 1, and 0 when T = 0 (spec/consensus.md §2.1 [RT])."""
+    """⌈2T/3⌉ + 1, and 0 when T = 0 (docs/protocol.md#rounds-and-quorum [RT])."""
     return 0 if total_power == 0 else (2 * total_power + 2) // 3 + 1
 
 

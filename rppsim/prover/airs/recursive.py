@@ -1,5 +1,5 @@
-"""Recursive AIR: the block's proofs folded into the recursive commitment (spec/proofs.md §C.5
-item 7, spec/ops.md §5 recursive chain invariant).
+"""Recursive AIR: the block's proofs folded into the recursive commitment (docs/proofs.md#circuits
+item 7, docs/operations.md#proof-systems-and-the-size-gate recursive chain invariant).
 
 acc₀ = previous commitment; acc_(i+1) = Poseidon2-compress(acc_i, c_i), where c_i is the
 i-th inner proof's digest as 8 field elements; the public commitment is the last acc.

@@ -2,7 +2,8 @@
 
 Sixteen lanes iterate a degree-3 map, x_i' = x_i³ + x_(i+1 mod 16) + (i + 1), from a
 public start state to a public end state (both bound by boundary constraints). It exists
-to measure the prover at exactly 16 columns with degree-3 constraints (DESIGN.md §5,
+to measure the prover at exactly 16 columns with degree-3 constraints
+(docs/architecture.md#prover-modes,
 the issue's 16-column target); its statement has no meaning for the chain.
 """
 

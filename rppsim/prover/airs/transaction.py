@@ -1,4 +1,5 @@
-"""Transaction AIR: a batch of transfers (spec/proofs.md §C.5 item 1, §A.3 transaction).
+"""Transaction AIR: a batch of transfers (docs/proofs.md#circuits item 1,
+docs/proofs.md#circuit-statements transaction).
 
 One row per transfer: amount, fee, sender balance before/after, receiver balance
 before/after, sender nonce before/after, plus ``active`` (1 for transfers, 0 for padding),

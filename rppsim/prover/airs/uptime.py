@@ -1,4 +1,4 @@
-"""Uptime AIR: heartbeat window accrual (spec/proofs.md §C.5 item 5, spec/consensus.md §4).
+"""Uptime AIR: heartbeat window accrual (docs/proofs.md#circuits item 5, docs/protocol.md#timetoke).
 
 One row per heartbeat: time t, gap dt to the next heartbeat, flag ``on`` (the node was
 online over the gap) and ``acc`` = online seconds before this row. The statement:
@@ -13,7 +13,7 @@ online over the gap) and ``acc`` = online seconds before this row. The statement
   30 rows, and, unless the credit is capped, 3599 − r is shown in [0, 2^12) by a second
   12-bit lane in the last 12 rows.
 
-The verifier checks natively what depends on public inputs only (spec/consensus.md §4):
+The verifier checks natively what depends on public inputs only (docs/protocol.md#timetoke):
 window_end − window_start ≥ 3600, node_clock ≥ window_end, epoch ≥ 1, credited ≤ cap.
 ``wallet`` and ``head_hash`` are 32-byte labels bound through the transcript only.
 """
@@ -40,7 +40,8 @@ from rppsim.prover.jit import kernel
 from rppsim.prover.reference.field import P
 
 SECONDS_PER_HOUR = 3600
-MINIMUM_WINDOW_SECS = 3600  # spec/ops.md §1.6 timetoke_params.minimum_window_secs
+MINIMUM_WINDOW_SECS = 3600  # docs/operations.md#reputation-timetoke-and-governance-keys
+# timetoke_params.minimum_window_secs
 GAP_BITS = 10
 MAX_GAP = (1 << GAP_BITS) - 1
 LANE_A_BITS = 30
@@ -67,7 +68,7 @@ COLUMNS = (
 @check_layout
 @dataclass(frozen=True, slots=True)
 class UptimePublicInputs(PublicInputs):
-    """The uptime claim (the chain's UptimeClaim fields, spec/proofs.md §A.3)."""
+    """The uptime claim (the chain's UptimeClaim fields, docs/proofs.md#circuit-statements)."""
 
     wallet: bytes
     head_hash: bytes
@@ -122,7 +123,7 @@ CONSTRAINTS = (
 
 
 def is_capped(pi: UptimePublicInputs) -> bool:
-    """The credit stops at the remaining accrual cap (spec/consensus.md §4)."""
+    """The credit stops at the remaining accrual cap (docs/protocol.md#timetoke)."""
     return pi.credited_hours == pi.cap_remaining_hours
 
 
@@ -132,7 +133,7 @@ def public_constants(pi: UptimePublicInputs) -> tuple[int, ...]:
 
 
 def is_valid_public_inputs(pi: Any) -> bool:
-    """The natively checked part of the claim (spec/consensus.md §4 uptime proofs)."""
+    """The natively checked part of the claim (docs/protocol.md#timetoke uptime proofs)."""
     if not isinstance(pi, UptimePublicInputs) or not pi.is_well_typed():
         return False
     times = (pi.window_start, pi.window_end, pi.node_clock)
@@ -299,7 +300,7 @@ def make_window_statement(
     """The chain's window claim: online throughout, a heartbeat every ``cadence_secs``.
 
     Then credited = min(⌊(end − start)/3600⌋, cap), the chain's accrual rule
-    (spec/consensus.md §4); the uptime scheduler's cadence is 600 s.
+    (docs/protocol.md#timetoke); the uptime scheduler's cadence is 600 s.
     """
     if not 0 < cadence_secs <= MAX_GAP:
         raise ValueError(f"cadence must be in 1..{MAX_GAP} s")

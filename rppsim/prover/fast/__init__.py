@@ -1,1 +1,2 @@
-"""numba kernels behind the Backend protocol (STYLE.md §11): integers only, no fastmath."""
+"""numba kernels behind the Backend protocol (docs/architecture.md#code-style): integers only, no
+fastmath."""

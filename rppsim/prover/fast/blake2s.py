@@ -1,4 +1,4 @@
-"""BLAKE2s-256 (RFC 7693) in numba, bit-identical to hashlib (tests/prover/test_blake2s.py).
+"""BLAKE2s-256 (RFC 7693) in numba, bit-identical to hashlib (tests/prover/test_merkle.py).
 
 One compression is written out round by round with the message schedule σ already
 applied (the 80 G calls below are generated from RFC 7693's σ table; keeping the words in

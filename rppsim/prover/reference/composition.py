@@ -1,4 +1,4 @@
-"""Constraint composition H = Σ αⁱ·Cᵢ/Zᵢ on Q·n points (spec/proofs.md §C.2 step 3).
+"""Constraint composition H = Σ αⁱ·Cᵢ/Zᵢ on Q·n points (docs/proofs.md#protocol step 3).
 
 H has degree < Q·n for an honest trace, so the prover evaluates it only on the first Q·n
 positions of the bit-reversed LDE, which are the bit-reversed coset g·⟨ω_(Qn)⟩, then

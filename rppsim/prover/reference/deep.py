@@ -1,4 +1,4 @@
-"""The DEEP codeword, FRI's layer 0 (spec/proofs.md §C.2 step 5).
+"""The DEEP codeword, FRI's layer 0 (docs/proofs.md#protocol step 5).
 
 DEEP(x) = [Σ_j γ^j (T_j(x) − T_j(z)) + Σ_m γ^(2w+m) (C_m(x) − C_m(z))] / (x − z)
         + [Σ_j γ^(w+j) (T_j(x) − T_j(ω·z))] / (x − ω·z)

@@ -1,4 +1,4 @@
-"""Evaluation domains in bit-reversed order and the LDE's next-row map (spec/proofs.md §C.8).
+"""Evaluation domains in bit-reversed order and the LDE's next-row map (docs/proofs.md#pitfalls).
 
 Position j of a bit-reversed coset g^(2^s)·⟨ω_M⟩ holds the point g^(2^s)·ω_M^rev(j). The
 trace LDE on g·⟨ω_N⟩, N = n·B, splits into B blocks of n consecutive positions; block b is

@@ -1,4 +1,5 @@
-"""BabyBear and its quartic extension F_p[X]/(X⁴ − 11) (spec/proofs.md §C.1, §C.7).
+"""BabyBear and its quartic extension F_p[X]/(X⁴ − 11) (docs/proofs.md#field,
+docs/proofs.md#tests-and-vectors).
 
 Base elements are Python ints in [0, p); extension elements are :class:`Ext` values with
 four base coordinates (a₀ + a₁X + a₂X² + a₃X³). Every verifier challenge lives in the
@@ -137,7 +138,7 @@ class Ext:
         return self.c[1] == self.c[2] == self.c[3] == 0
 
     def to_bytes(self) -> bytes:
-        """Four canonical u32 LE coordinates (spec/proofs.md §C.3)."""
+        """Four canonical u32 LE coordinates (docs/proofs.md#hashing-and-encoding)."""
         return b"".join(x.to_bytes(4, "little") for x in self.c)
 
 

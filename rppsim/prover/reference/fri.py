@@ -1,4 +1,4 @@
-"""FRI folding and its per-query check (spec/proofs.md §C.2 step 6).
+"""FRI folding and its per-query check (docs/proofs.md#protocol step 6).
 
 A layer is a (4, M) extension codeword in bit-reversed order over g^(2^s)·⟨ω_M⟩, so
 positions 2j and 2j+1 hold f(x) and f(−x). One binary fold with challenge β:

@@ -1,4 +1,5 @@
-"""Blake2s Merkle trees with domain-separated leaves and nodes (spec/proofs.md §C.3).
+"""Blake2s Merkle trees with domain-separated leaves and nodes
+(docs/proofs.md#hashing-and-encoding).
 
 Leaf = BLAKE2s-256(person="rps-leaf")(leaf felts as u32 LE); node =
 BLAKE2s-256(person="rps-node")(left ‖ right). The personalisation (the BLAKE2 parameter

@@ -1,4 +1,4 @@
-"""Radix-2 NTT, interpolation and coset low-degree extension (spec/proofs.md §C.2 step 2).
+"""Radix-2 NTT, interpolation and coset low-degree extension (docs/proofs.md#protocol step 2).
 
 Arrays are ``uint64`` with the polynomial (or column) index first: shape (columns, n).
 Evaluation domains are cosets g·⟨ω_M⟩ with g = 31; low-degree extensions are returned in

@@ -1,4 +1,4 @@
-"""Periodic columns: fixed tables the verifier evaluates itself (spec/proofs.md §C.5 gadgets).
+"""Periodic columns: fixed tables the verifier evaluates itself (docs/proofs.md#circuits gadgets).
 
 A periodic column repeats a table of ``period`` values down the trace: row i holds
 table[i mod period]. Its polynomial is P(x) = Q(x^(n/period)), with Q of degree < period

@@ -1,6 +1,8 @@
-"""Poseidon2 over BabyBear, width 16: the hash the AIRs can prove (spec/proofs.md §B.4, §C.5).
+"""Poseidon2 over BabyBear, width 16: the hash the AIRs can prove
+(docs/proofs.md#poseidon2-and-plonky3, docs/proofs.md#circuits).
 
-Structure as in Plonky3's Poseidon2 (spec/proofs.md §B.4): an initial external linear
+Structure as in Plonky3's Poseidon2 (docs/proofs.md#poseidon2-and-plonky3): an initial external
+linear
 layer, 4 full rounds, 13 partial rounds, 4 full rounds; S-box x⁷ (7 ∤ p − 1, so it is a
 permutation). External layer: the 4×4 matrix [[2,3,1,1],[1,2,3,1],[1,1,2,3],[3,1,1,2]] on
 each block of four lanes, then each lane adds the sum of the same-index lanes of all

@@ -1,4 +1,5 @@
-"""The Fiat–Shamir transcript: one object, Blake2s channel (spec/proofs.md §C.2, §C.3).
+"""The Fiat–Shamir transcript: one object, Blake2s channel (docs/proofs.md#protocol,
+docs/proofs.md#hashing-and-encoding).
 
 ``absorb(data)``: state ← H_absorb(state ‖ data), and the draw stream restarts.
 Draws read a stream of u32 LE words from H_draw(state ‖ counter u32 LE), counter = 0, 1, …
@@ -57,7 +58,7 @@ class Transcript:
                 return word % P
 
     def draw_ext(self) -> Ext:
-        """A uniform extension element: every challenge is drawn this way (§C.1)."""
+        """A uniform extension element: every challenge is drawn this way (docs/proofs.md#field)."""
         return Ext(self.draw_felt(), self.draw_felt(), self.draw_felt(), self.draw_felt())
 
     def draw_index(self, domain_size: int) -> int:

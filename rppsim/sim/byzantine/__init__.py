@@ -13,11 +13,16 @@ verdicts must notice it):
 ``replay``         sends its old votes, proposals and commits again
 ``spam``           floods distinct valid transactions past the mempool limit, and bad ones
 ``equivocate``     a coalition shows two valid blocks to two halves of the network
+``eclipse``        a victim's neighbours carry nothing to or from it
+``sync-poison``    answers sync requests with forged commits
 =================  ==========================================================================
+
+``inflate-timetoke`` gossips a forged timetoke record that gives it the accrual cap.
 
 The kernel (``rppsim.sim.kernel``) builds the run's ``Attacks`` from the scenario's entries
 and calls it where a node's effects leave (``on_publish``, ``on_send``, ``on_commit``) and
 where its inputs arrive (``is_dropped``); ``start`` schedules the behaviours' own processes.
+Entries that share a ``coalition`` name coordinate (``rppsim.sim.byzantine.coalition``).
 Behaviours apply in entry order, the equivocating coalition first; each one sees what the
 previous ones left of a message.
 """
@@ -29,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from rppsim.sim.byzantine.base import Behaviour, Entry, build_entry
 from rppsim.sim.byzantine.censor import CENSOR, Censor, build_censor, compute_censored_wallets
+from rppsim.sim.byzantine.coalition import join_coalitions
 from rppsim.sim.byzantine.double_sign import DOUBLE_SIGN, DoubleSign, build_double_sign
+from rppsim.sim.byzantine.eclipse import ECLIPSE, Eclipse, build_eclipse
 from rppsim.sim.byzantine.equivocate import (
     EQUIVOCATE,
     Equivocation,
@@ -38,10 +45,12 @@ from rppsim.sim.byzantine.equivocate import (
     compute_halves,
     compute_variant_timestamp,
 )
+from rppsim.sim.byzantine.inflate import INFLATE_TIMETOKE, InflateTimetoke
 from rppsim.sim.byzantine.invalid_block import INVALID_BLOCK, InvalidBlock
 from rppsim.sim.byzantine.invalid_proof import INVALID_PROOF, InvalidProof, build_invalid_proof
 from rppsim.sim.byzantine.replay import REPLAY, Replay
 from rppsim.sim.byzantine.spam import SPAM, Spam
+from rppsim.sim.byzantine.sync_poison import SYNC_POISON, SyncPoison, build_sync_poison
 from rppsim.sim.byzantine.vrf_lie import VRF_LIE, VrfLie
 from rppsim.sim.byzantine.withhold import WITHHOLD_VOTES, WithholdVotes
 
@@ -53,12 +62,14 @@ __all__ = [
     "Behaviour",
     "Censor",
     "DoubleSign",
+    "Eclipse",
     "Entry",
     "Equivocation",
     "InvalidBlock",
     "InvalidProof",
     "Replay",
     "Spam",
+    "SyncPoison",
     "VrfLie",
     "WithholdVotes",
     "build_attacks",
@@ -79,6 +90,9 @@ _BUILDERS: dict[str, Callable[[Simulation, Entry], Behaviour]] = {
     CENSOR: build_censor,
     REPLAY: lambda sim, entry: Replay(entry),
     SPAM: lambda sim, entry: Spam(entry),
+    ECLIPSE: build_eclipse,
+    SYNC_POISON: build_sync_poison,
+    INFLATE_TIMETOKE: lambda sim, entry: InflateTimetoke(entry),
 }
 """How each kind but ``equivocate`` (one coalition of all its entries) builds an entry's
 behaviour."""
@@ -139,4 +153,5 @@ def build_attacks(sim: Simulation, entries: Sequence[Entry]) -> Attacks | None:
     equivocation = build_equivocation(entries, sim.scenario.nodes, sim.tree)
     behaviours: list[Behaviour] = [] if equivocation is None else [equivocation]
     behaviours += [_BUILDERS[e.kind](sim, e) for e in entries if e.kind != EQUIVOCATE]
+    join_coalitions(behaviours)
     return Attacks(behaviours, equivocation)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rppsim.scenario import ByzantineSpec, compute_byzantine_nodes
+from rppsim.sim.builders import compute_byzantine_nodes
+from rppsim.sim.spec import ByzantineSpec
 
 if TYPE_CHECKING:
     from rppsim.rng import SeedTree
@@ -52,6 +53,8 @@ class Behaviour:
     def __init__(self, entry: Entry) -> None:
         self.entry = entry
         self.nodes = entry.nodes
+        self.allies: frozenset[int] = frozenset()
+        """The nodes of its ``coalition`` (``rppsim.sim.byzantine.coalition``); empty alone."""
 
     def is_active(self, node: int, t_ms: int) -> bool:
         """Whether ``node`` misbehaves this way at ``t_ms``."""

@@ -8,11 +8,13 @@ answers its clients). So the node never proposes them, while every honest node q
 and includes them when it leads; a block that carries them is valid for the censor as for
 anyone (the chain has no rule that a leader include what it holds).
 
-Verdicts that notice it: none fails — censorship by a minority only delays. The cost shows in
-the chain's own data: a censored transaction is finalized only in a block an honest node
-proposed (the ``blocks`` frame's proposer of the block that carries it), later than the
-others. Under the chain's leader rule one leader serves every round of a height, so the delay
-is the time until a height is led by an honest node.
+Verdicts that notice it: ``censorship`` (``rppsim.checks.censorship``) fails — at every
+sample instant the censor holds fewer pending transactions than the other nodes. The protocol
+verdicts hold: censorship by a minority only delays. The cost shows in the chain's own data:
+a censored transaction is finalized only in a block an honest node proposed (the ``blocks``
+frame's proposer of the block that carries it), later than the others. Under the chain's
+leader rule one leader serves every round of a height, so the delay is the time until a
+height is led by an honest node.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ reputation and timetoke reset, out of the validator set for good).
 Verdicts that notice it: ``accountability`` counts the equivocations in the ``votes`` frame
 (both of the signer's votes are recorded there, with their receivers) and passes only when
 each is slashed within 10 heights; the ``evidence`` frame names the signer; its ``ledger`` rows
-show ``slashed`` = 10 % of its genesis stake and tier 0. ``safety`` and ``agreement`` hold
-(one signer is below a third of the power).
+show ``slashed`` = 10 % of its genesis stake and tier 0; ``evidence``
+(``rppsim.checks.evidence``) fails, naming it. ``safety`` and ``agreement`` hold (one signer is
+below a third of the power).
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ from rppsim.rng import SeedTree
 from rppsim.sim.byzantine.base import Behaviour, Entry
 
 if TYPE_CHECKING:
-    from rppsim.scenario import NodesConfig
     from rppsim.sim.kernel import Simulation
+    from rppsim.sim.spec import NodesConfig
 
 EQUIVOCATE = "equivocate"
 VOTE_LABELS = ((VoteKind.PRE_VOTE, "prevote"), (VoteKind.PRE_COMMIT, "precommit"))

@@ -18,7 +18,11 @@ size gate rejects it before any verifier runs ("proof size gate failed … proof
 Verdicts that notice it: the ``rejections`` frame at every honest node; ``g13-size-gate``
 fails on the size-gate rejections (``oversized``); ``g11-verifier-sla`` fails when the
 rejected verifications exceed 2 % of a backend's (``tamper``, real prover); the bad proofs
-never reach a finalized block, so the ``proofs`` frame and ``g12``/``g17`` stay clean.
+never reach a finalized block, so the ``proofs`` frame and ``g12``/``g17`` stay clean. With
+the ``consensus_enforcement`` gate on (the default), a node that receives the signed proposal
+raises ``invalid_proof`` evidence against its proposer (``rppsim.node.evidence``): once a
+block carries it, the proposer loses 25 % of its stake and its ZSI, and the ``evidence``
+verdict fails.
 """
 
 from __future__ import annotations

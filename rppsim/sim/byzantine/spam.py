@@ -52,7 +52,7 @@ class Spam(Behaviour):
 
     def start(self, sim: Simulation) -> None:
         """Draw each node's spam times over the window and schedule the first."""
-        from rppsim.sim.kernel import compute_poisson_times
+        from rppsim.sim.traffic import compute_poisson_times
 
         spec = self.entry.spec
         end = min(self.entry.until_ms, sim.duration_ms)

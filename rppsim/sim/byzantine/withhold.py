@@ -1,5 +1,8 @@
 """``withhold-votes``: a validator never sends its prevotes and precommits.
 
+In a ``coalition`` it withholds only its votes for blocks an outsider proposed (and nil
+votes): allied leaders get its votes (``rppsim.sim.byzantine.coalition``).
+
 The node runs honestly (it proposes when it leads, it follows the rounds) but every vote it
 signs is dropped before it leaves; votes of others it re-gossips (a locked node's evidence)
 still go out. Its power is missing from every quorum, so with more than a third of the power
@@ -16,7 +19,7 @@ Verdicts that notice it: the ``evidence`` frame has ``censorship_prevote``,
 fall behind the honest validators' in ``consensus_success`` (a reward lost at every
 detection) and in ``score``; its votes are absent from the ``votes`` frame. ``safety``,
 ``agreement`` and the liveness verdicts hold while the withholders stay below a third of the
-power.
+power; ``evidence`` (``rppsim.checks.evidence``) fails, naming the withholder.
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ class WithholdVotes(Behaviour):
 
     def publish(self, sim: Simulation, i: int, at_ms: int, message: Any) -> list[Any] | None:
         """An own vote is dropped; everything else goes out."""
-        if isinstance(message, SignedBftVote) and message.vote.voter == sim.addresses[i]:
-            return []
-        return None
+        if not isinstance(message, SignedBftVote) or message.vote.voter != sim.addresses[i]:
+            return None
+        if self.allies and self._is_allied(sim, i, message.vote.block_hash):
+            return None
+        return []
+
+    def _is_allied(self, sim: Simulation, i: int, block_hash: str) -> bool:
+        """Whether an ally of the coalition proposed the block (as node ``i`` holds it)."""
+        node = sim.slots[i].node
+        block = None if node is None else node.hs.blocks.get(block_hash)
+        return block is not None and sim.index.get(block.header.proposer) in self.allies

@@ -261,7 +261,7 @@ def stall_frames():
     from rppsim.scenario import load_scenario
     from rppsim.sim.run import execute_run
 
-    scenario = load_scenario(Path(__file__).parents[3] / "scenarios" / "stall.toml")
+    scenario = load_scenario(Path(__file__).parents[3] / "scenarios" / "drills" / "stall.toml")
     return execute_run(scenario, duration_ms=480_000, write=False).frames
 
 

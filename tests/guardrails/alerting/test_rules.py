@@ -131,7 +131,7 @@ def stall_run(tmp_path_factory: pytest.TempPathFactory):
     from rppsim.scenario import load_scenario
     from rppsim.sim.run import execute_run
 
-    scenario = load_scenario(Path(__file__).parents[3] / "scenarios" / "stall.toml")
+    scenario = load_scenario(Path(__file__).parents[3] / "scenarios" / "drills" / "stall.toml")
     result = execute_run(scenario, duration_ms=480_000, write=False)
     return result.frames
 

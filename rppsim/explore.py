@@ -34,9 +34,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ import numpy as np
 import tomli_w
 
 from rppsim.errors import UserError
+from rppsim.parallel import map_in_order
 from rppsim.rng import SeedTree
 from rppsim.scenario import (
     BYZANTINE_KINDS,
@@ -79,7 +78,9 @@ class ExploreBounds:
     duration_ms: tuple[int, int] = (20_000, 60_000)
     max_faults: int = 4
     kinds: tuple[str, ...] = EXPLORE_KINDS
-    byzantine_kinds: tuple[str, ...] = BYZANTINE_KINDS
+    byzantine_kinds: tuple[str, ...] = BYZANTINE_KINDS[:9]
+    """The kinds before eclipse, sync-poison and inflate-timetoke (name those to draw them),
+    so the default draws of an exploration stay as they were."""
     byzantine_power: float = 0.33
     """Largest fraction k / validators of byzantine genesis validators (≤)."""
     quiet_tail_ms: int | None = None
@@ -251,6 +252,9 @@ def _byzantine(
         entry: dict[str, Any] = {"kind": bounds.byzantine_kinds[index], "nodes": nodes}
         if entry["kind"] == "spam":
             entry["rate_per_s"] = float(_draw(rng, 2, 20))
+        if entry["kind"] == "eclipse":  # one honest validator cut off by the chosen nodes
+            honest = [v for v in range(validators) if v not in nodes]
+            entry["victims"] = [honest[_draw(rng, 0, len(honest) - 1)]]
         modes = BYZANTINE_MODES.get(entry["kind"])
         if modes is not None:
             entry["mode"] = modes[_draw(rng, 0, len(modes) - 1)]
@@ -490,37 +494,18 @@ def shrink_one(
     return shrunk, used, last[json.dumps(shrunk, sort_keys=True)]
 
 
-def _map_in_order(
-    jobs: int, fn: Callable[..., Any], calls: Sequence[tuple], done: Callable[[Any], None]
-) -> list[Any]:
-    """``fn(*call)`` for every call, in a process pool when ``jobs`` > 1; results in call
-    order whatever the completion order (``done`` sees each result as it completes)."""
-    if jobs <= 1 or len(calls) <= 1:
-        out = []
-        for call in calls:
-            out.append(fn(*call))
-            done(out[-1])
-        return out
-    results: list[Any] = [None] * len(calls)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures: dict[Future, int] = {pool.submit(fn, *call): k for k, call in enumerate(calls)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            done(results[futures[future]])
-    return results
-
-
 # --------------------------------------------------------------------------------------------
 # Repro files.
 
 
 def rewrite_paths(plan: Mapping[str, Any], source_dir: Path, target_dir: Path) -> dict[str, Any]:
     """The plan with its paths (``nodes.profile``, ``nodes.group[i].profile``, ``network.edges``,
-    ``genesis.file``) relative to ``target_dir``."""
+    ``genesis.file``, ``stage[i].profile``) relative to ``target_dir``."""
     out = copy.deepcopy(dict(plan))
     places = [(out.get(t, {}), k) for t, k in (("nodes", "profile"), ("network", "edges"))]
     places += [(out.get("genesis", {}), "file")]
     places += [(group, "profile") for group in out.get("nodes", {}).get("group", [])]
+    places += [(stage, "profile") for stage in out.get("stage", [])]
     for table, key in places:
         raw = table.get(key) if isinstance(table, dict) else None
         if not isinstance(raw, str):
@@ -610,7 +595,7 @@ def run_explore(
     for plan in plans:
         parse_scenario(plan, source)  # a bad base or bound is a user error before any run
     started = time.perf_counter()
-    outcomes = _map_in_order(
+    outcomes = map_in_order(
         jobs,
         explore_one,
         [(plan, source, i) for i, plan in enumerate(plans)],
@@ -618,7 +603,7 @@ def run_explore(
     )
     wall = time.perf_counter() - started
     failing = [o for o in outcomes if o.failed]
-    shrunk = _map_in_order(
+    shrunk = map_in_order(
         jobs,
         shrink_one,
         [(plans[o.index], source, o.verdicts, shrink_budget) for o in failing],
