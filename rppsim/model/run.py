@@ -14,14 +14,13 @@ from pathlib import Path
 
 from rppsim.checks import compute_unexpected
 from rppsim.checks.junit import JUNIT_FILE, write_junit
-from rppsim.errors import UserError
 from rppsim.guardrails.promotion import PROMOTION_IDS
 from rppsim.model.engine import run_model
-from rppsim.sim.run import RunResult, default_out_dir
+from rppsim.sim.run import RunResult, default_out_dir, judge_run
 from rppsim.sim.spec import Scenario
 from rppsim.telemetry.frames import FRAME_NAMES, get_empty_frame
 from rppsim.telemetry.runfolder import compute_summary, write_run_folder
-from rppsim.verdicts import VERDICT_IDS, compute_alerts, evaluate_verdicts
+from rppsim.verdicts import VERDICT_IDS
 
 __all__ = ["SKIPPED_VERDICTS", "execute_fast_run"]
 
@@ -46,15 +45,7 @@ def execute_fast_run(
     effective = replace(scenario, run=replace(scenario.run, duration_ms=run.duration_ms))
     frames = run.frames
     wanted = [v for v in VERDICT_IDS if v not in SKIPPED_VERDICTS]
-    try:
-        judging = time.perf_counter()
-        alerts = compute_alerts(frames, effective)
-        frames = {**frames, "alerts": alerts.get_frame()}
-        verdicts = tuple(evaluate_verdicts(frames, effective, only=wanted, alerts=alerts))
-        judging = time.perf_counter() - judging
-    except ValueError as error:  # an override no guardrail reads
-        key, _, why = str(error).partition(": ")
-        raise UserError(scenario.source, key, "a threshold the guardrail reads", why) from None
+    frames, verdicts, judging = judge_run(frames, effective, only=wanted)
     judged = [v.to_json_dict() for v in verdicts]
     wall = {
         "wall_time_s": round(time.perf_counter() - started, 3),

@@ -12,7 +12,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,23 @@ def compute_genesis_facts(sim: Simulation) -> dict[str, str]:
         return {}
     hashes = [[i, compute_genesis_hash(c.genesis)] for i, c in enumerate(sim.start_configs)]
     return {"genesis_hashes": json.dumps(hashes, separators=(",", ":"))}
+
+
+def judge_run(
+    frames: dict[str, Any], scenario: Scenario, only: Sequence[str] | None = None
+) -> tuple[dict[str, Any], tuple[Verdict, ...], float]:
+    """A run's frames with its ``alerts`` frame added, the verdicts on them (``only`` those
+    ids, if given) and the seconds the judging took; ``scenario`` carries the run's effective
+    duration. A ``[guardrails]`` override no verdict reads is a one-line ``UserError``."""
+    try:
+        started = time.perf_counter()
+        alerts = compute_alerts(frames, scenario)
+        frames = {**frames, "alerts": alerts.get_frame()}
+        verdicts = tuple(evaluate_verdicts(frames, scenario, only=only, alerts=alerts))
+        return frames, verdicts, time.perf_counter() - started
+    except ValueError as error:  # an override no guardrail reads
+        key, _, why = str(error).partition(": ")
+        raise UserError(scenario.source, key, "a threshold the guardrail reads", why) from None
 
 
 def check_overrides(scenario: Scenario, seed: int | None, duration_ms: int | None) -> None:
@@ -242,15 +259,7 @@ def execute_run(
         sim.recorder.record_run_info(key, value)
     frames = sim.recorder.frames()
     effective = replace(scenario, run=replace(scenario.run, duration_ms=sim.duration_ms))
-    try:
-        judging = time.perf_counter()
-        alerts = compute_alerts(frames, effective)
-        frames = {**frames, "alerts": alerts.get_frame()}
-        verdicts = tuple(evaluate_verdicts(frames, effective, alerts=alerts))
-        judging = time.perf_counter() - judging
-    except ValueError as error:  # an override no guardrail reads
-        key, _, why = str(error).partition(": ")
-        raise UserError(scenario.source, key, "a threshold the guardrail reads", why) from None
+    frames, verdicts, judging = judge_run(frames, effective)
     judged = [v.to_json_dict() for v in verdicts]
     wall = {
         "wall_time_s": round(time.perf_counter() - started, 3),
