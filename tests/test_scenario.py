@@ -694,3 +694,28 @@ def test_the_fast_engine_takes_runs_of_many_days_and_the_full_one_does_not(tmp_p
     with pytest.raises(UserError, match="--duration-ms"):
         load_scenario(write("fast", 1000), duration_ms=FAST_DURATION_MAX_MS + 1)
     assert get_duration_max_ms("full") == 86_400_000
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value"),
+    [
+        ("network.link", "jitter_ms", 2**63),
+        ("network.link", "latency_ms", [0, 2**63]),
+        ("network.regions", "latency_ms", [[1, 2**41], [2**41, 1]]),
+    ],
+)
+def test_integers_beyond_2_to_the_40_are_one_line_errors(tmp_path, table, key, value):
+    """No scenario integer reaches the simulator's int64 arrays above 2^40 (found by
+    tests/test_fuzz.py: a jitter of 2^63 overflowed)."""
+    shutil.copy(ROOT / "node" / "profiles" / "testnet.toml", tmp_path / "p.toml")
+    data: dict[str, Any] = {
+        "run": {"seed": 1, "duration_ms": 1000},
+        "nodes": {"count": 4, "validators": 4, "profile": "p.toml"},
+        "network": {"topology": "complete"},
+    }
+    if table == "network.regions":
+        data["network"]["regions"] = {"names": ["a", "b"], "assignment": "round-robin", key: value}
+    else:
+        data["network"]["link"] = {key: value}
+    with pytest.raises(UserError, match=r"at most 1099511627776"):
+        parse_scenario(data, tmp_path / "x.toml")
