@@ -187,9 +187,9 @@ TRAFFIC_MODELS = ("poisson", "on-off")
 
 NODES_MAX = 10_000
 INT_ABS_MAX = 2**40
-"""Every integer of a scenario is at most 2^40 in size (35 years of milliseconds), whatever
-its own bound: sums of a few such values stay far inside the int64 arithmetic of the
-simulator's arrays."""
+"""Every integer of a scenario without an upper bound of its own is at most 2^40 in size (35
+years of milliseconds): sums of a few such values stay far inside the int64 arithmetic of the
+simulator's arrays (seeds have their own bound, 2^64 − 1)."""
 """``nodes.count`` at most 10,000 (``rppsim bench sim`` measures memory up to there)."""
 RATE_MAX_PER_S = 10_000.0
 """Arrival rates (``traffic.tx_per_s``, phase and spam ``rate_per_s``) at most 10,000 per
@@ -248,7 +248,7 @@ class Table:
             self.fail(name, what, describe(value))
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             self.fail(name, what, describe(value))
-        if abs(value) > INT_ABS_MAX:
+        if (hi is None and value > INT_ABS_MAX) or (lo is None and value < -INT_ABS_MAX):
             self.fail(name, f"{what}, at most {INT_ABS_MAX} in size", describe(value))
         return value
 
@@ -357,7 +357,7 @@ def _check_int(table: Table, name: str, value: Any, *, lo: int, hi: int | None, 
         table.fail(name, what, describe(value))
     if value < lo or (hi is not None and value > hi):
         table.fail(name, what, describe(value))
-    if abs(value) > INT_ABS_MAX:
+    if hi is None and value > INT_ABS_MAX:
         table.fail(name, f"{what}, at most {INT_ABS_MAX} in size", describe(value))
     return value
 
@@ -595,7 +595,7 @@ def _parse_matrix(
             ok_type = isinstance(x, int) if integer else isinstance(x, int | float)
             if isinstance(x, bool) or not ok_type or x < lo or (hi is not None and x > hi):
                 t.fail(f"{name}[{a}][{b}]", what, describe(x))
-            if abs(x) > INT_ABS_MAX:
+            if hi is None and x > INT_ABS_MAX:
                 t.fail(f"{name}[{a}][{b}]", f"{what}, at most {INT_ABS_MAX}", describe(x))
     for a in range(size):
         for b in range(a):
