@@ -68,7 +68,8 @@ this long; event order and digests do not depend on it)."""
 
 def compute_folder_name(name: str) -> str:
     """``name`` as one safe folder name: characters other than letters, digits, ``.``, ``_``
-    and ``-`` become ``_`` and leading dots go (so ``/tmp/abs`` or ``..`` stay in ``reports/``)."""
+    and ``-`` become ``_`` and leading dots go (so an absolute name or ``..`` stays in
+    ``reports/``)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "scenario"
 
 

@@ -43,31 +43,8 @@ def make_scenario(
     tmp_path: Path, *, n: int, validators: int, byzantine: list[int], seed: int = 1
 ) -> Scenario:
     """A complete graph of ``n`` nodes for 30 s with traffic; ``byzantine`` equivocate."""
-    text = f"""
-[run]
-seed = {seed}
-duration_ms = 30_000
-prover = "model"
-
-[nodes]
-count = {n}
-validators = {validators}
-profile = "{PROFILE.as_posix()}"
-
-[network]
-topology = "complete"
-
-[network.link]
-latency_ms = [20, 60]
-
-[traffic]
-tx_per_s = 2.0
-"""
-    if byzantine:
-        text += f'\n[[byzantine]]\nkind = "equivocate"\nnodes = {byzantine}\n'
-    path = tmp_path / f"equivocate-{n}-{validators}-{len(byzantine)}.toml"
-    path.write_text(text, encoding="utf-8")
-    return parse_scenario(tomllib.loads(text), path)
+    table = f'[[byzantine]]\nkind = "equivocate"\nnodes = {byzantine}\n' if byzantine else ""
+    return make_attack(tmp_path, table, n=n, validators=validators, seed=seed, rules="")
 
 
 def get_first_leader(tmp_path: Path, n: int, validators: int, height: int = 1) -> int:
