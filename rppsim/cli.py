@@ -383,6 +383,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+ADDED_COMMANDS = (
+    "rppsim.model.fidelity",
+    "rppsim.sweep.cli",
+    "rppsim.testnet.cli",
+)
+"""Modules that register their own subcommands (``add_parser(sub)``)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from rppsim.bench import available
@@ -481,9 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="output folder (default: the run folder)")
     report.set_defaults(func=cmd_report)
 
-    from rppsim.model.fidelity import add_parser as add_fidelity_parser
+    from importlib import import_module
 
-    add_fidelity_parser(sub)
+    for module in ADDED_COMMANDS:
+        import_module(module).add_parser(sub)
     return parser
 
 

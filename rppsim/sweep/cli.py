@@ -1,0 +1,9 @@
+"""``rppsim sweep``: registered on the CLI (placeholder until the package lands)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register nothing yet."""
