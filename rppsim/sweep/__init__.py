@@ -1,0 +1,1 @@
+"""Parameter sweeps and Monte Carlo over scenarios, on local processes or Dask."""
