@@ -59,31 +59,68 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_run_library(args)
     if args.jobs != 1:
         raise UserError("rppsim run", "--jobs", "1 for a single scenario file", str(args.jobs))
+    if args.resume:
+        expected = "a library run (several files, a folder or --tag)"
+        raise UserError("rppsim run", "--resume", expected, "one scenario file")
     return cmd_run_one(args, args.scenarios[0])
 
 
 def cmd_run_library(args: argparse.Namespace) -> int:
     """Run every scenario of the named files and folders (with ``--tag``: those carrying the
-    tag), one line each; exit 1 when any run's verdicts are not as its ``[expect]`` says."""
-    from rppsim.library import compute_outcome_line, find_entries, run_library, select_tagged
+    tag), one line each; exit 1 when any run's verdicts are not as its ``[expect]`` says.
+    ``--resume`` keeps the runs an earlier library run finished and replaces its interrupted
+    ones. SIGINT / SIGTERM start no further run, stop the running ones at their next step
+    (written marked interrupted), print one line and exit 130 / 143."""
+    from rppsim.library import (
+        ResumePlan,
+        compute_outcome_line,
+        find_entries,
+        plan_resume,
+        run_library,
+        select_tagged,
+    )
 
     for flag, value in (("--seed", args.seed), ("--duration-ms", args.duration_ms)):
         if value is not None:
             expected = "no override: a library run uses each scenario's own"
             raise UserError("rppsim run", flag, expected, str(value))
+    if args.resume and args.force:
+        raise UserError("rppsim run", "--resume", "either --resume or --force", "both")
     entries = select_tagged(find_entries(args.scenarios), args.tag)
     out_root = Path(args.out) if args.out else None
-    check_library_targets(entries, out_root, force=args.force)
+    resume = plan_resume(entries, out_root) if args.resume else ResumePlan({}, frozenset(), ())
+    to_run = list(resume.to_run) if args.resume else entries
+    fresh = [e for e in to_run if e.label not in resume.replacing]
+    check_library_targets(fresh, out_root, force=args.force)
+    check_library_targets([e for e in to_run if e not in fresh], out_root, force=True)
     tagged = f" tagged {args.tag}" if args.tag else ""
-    print(f"rppsim run: {len(entries)} scenarios{tagged}, {args.jobs} jobs")
+    kept = f", {len(resume.finished)} finished earlier" if args.resume else ""
+    print(f"rppsim run: {len(entries)} scenarios{tagged}{kept}, {args.jobs} jobs")
+    for outcome in resume.finished.values():
+        print(compute_outcome_line(outcome), flush=True)
     started = time.perf_counter()
-    outcomes = run_library(
-        entries,
-        out_root=out_root,
-        jobs=args.jobs,
-        force=args.force,
-        done=lambda outcome: print(compute_outcome_line(outcome), flush=True),
-    )
+    with catch_stop_signals() as caught:
+        ran = run_library(
+            to_run,
+            out_root=out_root,
+            jobs=args.jobs,
+            force=args.force,
+            replacing=resume.replacing,
+            done=lambda outcome: print(compute_outcome_line(outcome), flush=True),
+            stop=lambda: bool(caught),
+        )
+    if caught and any(o is None or o.interrupted for o in ran):
+        finished = sum(o is not None and not o.interrupted for o in ran)
+        stopped = sum(o is not None and o.interrupted for o in ran)
+        print(
+            f"rppsim run: interrupted by {signal.Signals(caught[0]).name};"
+            f" {finished + len(resume.finished)} of {len(entries)} runs finished (kept),"
+            f" {stopped} stopped early (kept, marked interrupted),"
+            f" {ran.count(None)} not started; --resume runs the rest"
+        )
+        return INTERRUPTED_EXIT[caught[0]]
+    by_label = {o.label: o for o in ran if o is not None} | resume.finished
+    outcomes = [by_label[e.label] for e in entries]
     failed = [o.label for o in outcomes if not o.as_expected]
     elapsed = time.perf_counter() - started
     print(
@@ -99,6 +136,7 @@ def cmd_run_one(args: argparse.Namespace, path: str) -> int:
 
     from rppsim.checks import compute_verdict_table
     from rppsim.scenario import load_scenario
+    from rppsim.sim.builders import build_node_config
     from rppsim.sim.run import check_overrides, default_out_dir, execute_run
     from rppsim.telemetry.health import compute_health_lines
     from rppsim.telemetry.runfolder import check_run_target, get_run_info
@@ -146,10 +184,13 @@ def cmd_run_one(args: argparse.Namespace, path: str) -> int:
             f" wrote what it had to {result.out_dir} (marked interrupted)"
         )
         return INTERRUPTED_EXIT[caught[0]]
-    heights = summary["final_heights"].values()
+    final = max(summary["final_heights"].values(), default=0)
+    if "block_finalized" not in result.frames:  # the fast engine: every block it writes is final
+        heights = result.frames["blocks"]["height"]
+        final = int(heights.max()) if len(heights) else 0
     print(f"seed {seed}  digest {summary['digest']}")
-    print(f"final height {max(heights, default=0)}  run folder {result.out_dir}")
-    block_time_ms = int(get_run_info(result.frames)["block_time_ms"])
+    print(f"final height {final}  run folder {result.out_dir}")
+    block_time_ms = build_node_config(scenario).block_time_ms
     for line in compute_health_lines(result.frames, duration, block_time_ms):
         print(f"  {line}")
     print(compute_verdict_table(result.verdicts), end="")
@@ -235,6 +276,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         expected = "verdict ids such as safety or g18-liveness"
         raise UserError("rppsim check", "--only", expected, ", ".join(unknown))
     source = Path(args.path)
+    if (source / "testnet.json").is_file():  # a testnet folder (rppsim testnet up)
+        from rppsim.testnet.check import cmd_check_testnet
+
+        return cmd_check_testnet(args)
     if source.is_dir():
         frames, where, out, name = _read_check_folder(source, args.profile)
     elif source.is_file():
@@ -308,10 +353,16 @@ def _get_telemetry_user_error(error: Any) -> UserError:
 def cmd_explore(args: argparse.Namespace) -> int:
     """Explore seeded fault schedules of a scenario; print the outcomes and every failure's
     repro file. Exit 1 on a failed checker (with ``--expect-violation``: 0 only when a safety
-    or agreement violation was found)."""
+    or agreement violation was found). SIGINT / SIGTERM keep every finished run (recorded in
+    the output folder), print one line and exit 130 / 143; the same command resumes."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rppsim.explore import compute_outcome_table, is_violation_found, run_explore
+    from rppsim.explore import (
+        ExploreInterruptedError,
+        compute_outcome_table,
+        is_violation_found,
+        run_explore,
+    )
 
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -320,7 +371,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         TextColumn("failed {task.fields[failed]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, transient=False, disable=args.quiet) as bar:
+    with catch_stop_signals() as caught, Progress(*columns, disable=args.quiet) as bar:
         runs = bar.add_task("explore", total=args.runs, failed=0)
         shrinks = bar.add_task("shrink", total=None, failed=0, visible=False)
         failed = [0]
@@ -330,20 +381,38 @@ def cmd_explore(args: argparse.Namespace) -> int:
             bar.update(runs, advance=1, failed=failed[0])
             bar.update(shrinks, total=failed[0], visible=failed[0] > 0)
 
-        report = run_explore(
-            Path(args.scenario),
-            runs=args.runs,
-            seed=args.seed,
-            jobs=args.jobs,
-            out_dir=Path(args.out) if args.out else None,
-            prover=args.prover,
-            shrink_budget=args.shrink_budget,
-            on_run=on_run,
-            on_shrunk=lambda k: bar.update(shrinks, advance=k),
+        interrupted: ExploreInterruptedError | None = None
+        try:
+            report = run_explore(
+                Path(args.scenario),
+                runs=args.runs,
+                seed=args.seed,
+                jobs=args.jobs,
+                out_dir=Path(args.out) if args.out else None,
+                prover=args.prover,
+                shrink_budget=args.shrink_budget,
+                on_run=on_run,
+                on_shrunk=lambda k: bar.update(shrinks, advance=k),
+                stop=lambda: bool(caught),
+            )
+        except ExploreInterruptedError as stopped:
+            interrupted = stopped
+    if interrupted is not None:
+        shrunk = interrupted.shrinks
+        where = f"{shrunk[0]} of {shrunk[1]} failures shrunk, " if shrunk[1] else ""
+        print(
+            f"rppsim explore: interrupted by {signal.Signals(caught[0]).name};"
+            f" {interrupted.runs[0]} of {interrupted.runs[1]} runs finished, {where}kept in"
+            f" {interrupted.out_dir / 'records'}; the same command resumes"
         )
+        return INTERRUPTED_EXIT[caught[0]]
     print(f"rppsim explore {args.scenario} --seed {report.seed} --runs {args.runs}")
     print(compute_outcome_table(report), end="")
-    print(f"{report.runs_per_minute:.1f} runs per minute ({args.jobs} jobs)  out {report.out_dir}")
+    resumed = f"; {report.resumed} runs recorded earlier" if report.resumed else ""
+    print(
+        f"{report.runs_per_minute:.1f} runs per minute ({args.jobs} jobs{resumed})"
+        f"  out {report.out_dir}"
+    )
     if args.expect_violation:
         return 0 if is_violation_found(report) else 1
     return 1 if report.failures else 0
@@ -428,6 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--force", action="store_true", help="replace a run folder already at the output place"
     )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="library run: keep the runs an earlier (interrupted) library run finished, run"
+        " the rest (its interrupted runs again)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -437,8 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "path",
         metavar="PATH",
-        help="a run folder written by rppsim run, or a telemetry JSONL file (one snapshot per"
-        " line: collector lines or the node's telemetry log lines)",
+        help="a run folder written by rppsim run, a testnet folder (rppsim testnet up), or a"
+        " telemetry JSONL file (one snapshot per line: collector lines or the node's telemetry"
+        " log lines)",
     )
     check.add_argument("--only", nargs="+", metavar="ID", help="only these verdict ids")
     check.add_argument(

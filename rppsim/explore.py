@@ -22,11 +22,20 @@ A failing run is shrunk before its repro file is written (``shrink_plan``): delt
 (ddmin) over its faults and byzantine entries, then halving each window while the run still
 fails, then dropping byzantine nodes one by one; a candidate is kept only when the same
 checker still fails with the same run seed. The shrinker spends at most ``budget`` runs.
+
+Resuming: each finished run's outcome (and each finished shrink) is recorded as it finishes in
+``<out>/records/``, under a key hashing its plan, its scenario's digest, the bytes of the files
+it names (profiles, edges, genesis) and the code (every ``rppsim`` source file). An exploration
+stopped by ``stop()`` (SIGINT / SIGTERM) raises ``ExploreInterruptedError``; run again with the
+same arguments, it loads the records whose key matches and runs only the rest, so its report is
+the one an uninterrupted exploration writes.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -42,7 +51,7 @@ import numpy as np
 import tomli_w
 
 from rppsim.errors import UserError
-from rppsim.parallel import map_in_order
+from rppsim.parallel import RunStoppedError, map_in_order, never
 from rppsim.rng import SeedTree
 from rppsim.scenario import (
     BYZANTINE_KINDS,
@@ -66,6 +75,12 @@ MIN_WINDOW_MS = 500
 MIN_HORIZON_MS = 2_000
 PLACEMENT_TRIES = 8
 SEED_BOUND = 2**63
+RECORD_FORMAT = "rppsim-explore-record/1"
+"""The format of a run or shrink record in ``<out>/records/`` (part of every record key)."""
+RECORDS_DIR = "records"
+
+Verdicts = tuple[tuple[str, bool | None, str], ...]
+"""A run's checker verdicts as (id, passed, message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +150,26 @@ class ExploreReport:
     failures: tuple[Failure, ...]
     out_dir: Path
     wall_s: float
+    resumed: int = 0
+    """Runs whose outcome came from the records of an earlier, interrupted exploration."""
 
     @property
     def runs_per_minute(self) -> float:
-        """Explored runs per wall-clock minute (shrinking excluded)."""
-        return 0.0 if self.wall_s <= 0 else 60.0 * len(self.outcomes) / self.wall_s
+        """Runs explored by this process per wall-clock minute (shrinking excluded)."""
+        ran = len(self.outcomes) - self.resumed
+        return 0.0 if self.wall_s <= 0 else 60.0 * ran / self.wall_s
+
+
+class ExploreInterruptedError(Exception):
+    """``stop()`` ended an exploration early; what finished is recorded in ``out_dir``."""
+
+    def __init__(self, out_dir: Path, runs: tuple[int, int], shrinks: tuple[int, int]) -> None:
+        super().__init__(f"interrupted: {runs[0]} of {runs[1]} runs finished")
+        self.out_dir = out_dir
+        self.runs = runs
+        """(finished, total) runs."""
+        self.shrinks = shrinks
+        """(finished, total) shrinks of failing runs (0, 0 when stopped before shrinking)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,25 +471,32 @@ def compute_failed_ids(verdicts: Sequence[tuple[str, bool | None, str]]) -> tupl
     return tuple(sorted(failed, key=lambda name: (rank.get(name, len(rank)), name)))
 
 
-def execute_plan(plan: Mapping[str, Any], source: str) -> tuple[tuple[str, bool | None, str], ...]:
+def execute_plan(
+    plan: Mapping[str, Any], source: str, stop: Callable[[], bool] = never
+) -> tuple[tuple[str, bool | None, str], ...]:
     """Run a plan (paths resolved against ``source``'s folder) and judge it by the protocol
     checkers (the deployment guardrails are meant to fail under injected faults, so explore
-    leaves them out); an exception is the verdict ``("error", False, message)``."""
+    leaves them out); an exception is the verdict ``("error", False, message)``. A run that
+    ``stop()`` ended early raises ``RunStoppedError``."""
     scenario = parse_scenario(plan, source)
     try:
-        result = execute_run(scenario, write=False, record_messages=False)
+        result = execute_run(scenario, write=False, record_messages=False, stop=stop)
         verdicts = [v for v in result.verdicts if v.kind == "checker"]
     except UserError:
         raise
     except Exception as error:  # a crash of the kernel or a node is a finding too
         return ((ERROR, False, f"{type(error).__name__}: {error}"),)
+    if result.summary.get("interrupted"):
+        raise RunStoppedError
     return tuple((v.id, v.passed, v.message) for v in verdicts)
 
 
-def explore_one(plan: dict[str, Any], source: str, index: int) -> RunOutcome:
+def explore_one(
+    plan: dict[str, Any], source: str, index: int, stop: Callable[[], bool] = never
+) -> RunOutcome:
     """Run one plan and summarize it (the worker of the process pool)."""
     started = time.perf_counter()
-    verdicts = execute_plan(plan, source)
+    verdicts = execute_plan(plan, source, stop)
     faults, byzantine = get_plan_size(plan)
     return RunOutcome(
         index=index,
@@ -479,14 +516,15 @@ def shrink_one(
     source: str,
     verdicts: tuple[tuple[str, bool | None, str], ...],
     budget: int,
+    stop: Callable[[], bool] = never,
 ) -> tuple[dict[str, Any], int, tuple[tuple[str, bool | None, str], ...]]:
     """Shrink a failing plan (its ``verdicts``) keeping its first failed checker failing; the
-    shrunk plan, the runs spent and its verdicts."""
+    shrunk plan, the runs spent and its verdicts (``RunStoppedError`` once ``stop()``)."""
     checker = compute_failed_ids(verdicts)[0]
     last = {json.dumps(plan, sort_keys=True): verdicts}
 
     def still_fails(candidate: dict[str, Any]) -> bool:
-        verdicts = execute_plan(candidate, source)
+        verdicts = execute_plan(candidate, source, stop)
         last[json.dumps(candidate, sort_keys=True)] = verdicts
         return checker in compute_failed_ids(verdicts)
 
@@ -549,6 +587,149 @@ def write_repro(plan: Mapping[str, Any], path: Path, source: Path, header: Seque
 
 
 # --------------------------------------------------------------------------------------------
+# Records: finished runs and shrinks, kept for a resumed exploration.
+
+
+def compute_code_version() -> str:
+    """Hex BLAKE2s of every ``rppsim`` source file (relative path and bytes, by path); read
+    afresh on every call, as the files may change while a process lives."""
+    root = Path(__file__).parent
+    digest = hashlib.blake2s()
+    for path in sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix()):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(hashlib.blake2s(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def get_named_files(value: Any) -> list[Path]:
+    """The files a scenario names (its ``*_path`` fields, nested), without repeats, in order."""
+    found: list[Path] = []
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if f.name.endswith("_path") and isinstance(item, Path):
+                found.append(item)
+            else:
+                found += get_named_files(item)
+    elif isinstance(value, tuple | list):
+        for item in value:
+            found += get_named_files(item)
+    return list(dict.fromkeys(found))
+
+
+def get_file_chain(path: Path) -> list[Path]:
+    """A named file and, for a TOML file, the files it names in turn (a node profile's base
+    in ``extends``, a genesis file in ``genesis_path``), depth first, each once."""
+    chain = [path]
+    for item in chain:
+        if item.suffix != ".toml" or len(chain) > 32:
+            continue
+        try:
+            data = tomllib.loads(item.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        for key in ("extends", "genesis_path"):
+            named = data.get(key)
+            if isinstance(named, str) and item.parent / named not in chain:
+                chain.append(item.parent / named)
+    return chain
+
+
+def compute_run_key(plan: Mapping[str, Any], scenario: Scenario, code: str | None = None) -> str:
+    """The record key of a plan: hex BLAKE2s of the record format, the code version (``code``,
+    else ``compute_code_version()``), the plan, its scenario's digest and the bytes of the
+    files it names (and the files those name)."""
+    files = [
+        hashlib.blake2s(p.read_bytes()).hexdigest() if p.is_file() else ""
+        for named in get_named_files(scenario)
+        for p in get_file_chain(named)
+    ]
+    data = {
+        "format": RECORD_FORMAT,
+        "code": code or compute_code_version(),
+        "plan": plan,
+        "scenario": scenario.digest(),
+        "files": files,
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2s(text.encode("utf-8")).hexdigest()
+
+
+def compute_shrink_key(run_key: str, budget: int) -> str:
+    """The record key of the shrink of a failing run (its run key and the budget)."""
+    return hashlib.blake2s(f"{run_key}:shrink:{budget}".encode()).hexdigest()
+
+
+def write_record(path: Path, data: Mapping[str, Any]) -> None:
+    """Write a record atomically (a temporary file beside it, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")  # plans keep their order
+    os.replace(tmp, path)
+
+
+def read_record(path: Path, key: str) -> dict[str, Any] | None:
+    """A record's data when it is there, readable and of this key and format (else None)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    ok = isinstance(data, dict) and data.get("key") == key and data.get("format") == RECORD_FORMAT
+    return data if ok else None
+
+
+def _to_verdicts(raw: Any) -> Verdicts:
+    """Verdicts as recorded (lists) back to tuples."""
+    return tuple((str(i), p, str(m)) for i, p, m in raw)
+
+
+def write_run_record(folder: Path, key: str, outcome: RunOutcome, code: str = "") -> None:
+    """Record a finished run's outcome (no wall time) as ``run-<key>.json``, with the code
+    version it ran with (for the reader; the key holds it already)."""
+    data = {
+        "format": RECORD_FORMAT,
+        "key": key,
+        "code": code,
+        **{f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome)},
+    }
+    data.pop("wall_s")
+    write_record(folder / f"run-{key}.json", data)
+
+
+def read_run_record(folder: Path, key: str, index: int) -> RunOutcome | None:
+    """The recorded outcome of run ``index`` with this key, or None."""
+    data = read_record(folder / f"run-{key}.json", key)
+    if data is None or data.get("index") != index:
+        return None
+    try:
+        names = [f.name for f in dataclasses.fields(RunOutcome) if f.name not in ("verdicts",)]
+        fields = {n: int(data[n]) for n in names if n != "wall_s"}
+        return RunOutcome(**fields, verdicts=_to_verdicts(data["verdicts"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def write_shrink_record(
+    folder: Path, key: str, shrunk: tuple[dict[str, Any], int, Verdicts]
+) -> None:
+    """Record a finished shrink (plan, runs spent, verdicts) as ``shrink-<key>.json``."""
+    plan, used, verdicts = shrunk
+    data = {"format": RECORD_FORMAT, "key": key, "plan": plan, "used": used, "verdicts": verdicts}
+    write_record(folder / f"shrink-{key}.json", data)
+
+
+def read_shrink_record(folder: Path, key: str) -> tuple[dict[str, Any], int, Verdicts] | None:
+    """The recorded shrink with this key, or None."""
+    data = read_record(folder / f"shrink-{key}.json", key)
+    if data is None:
+        return None
+    try:
+        return dict(data["plan"]), int(data["used"]), _to_verdicts(data["verdicts"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
 # The exploration.
 
 
@@ -572,6 +753,33 @@ def _describe_failure(outcome: RunOutcome, checker: str) -> str:
     return f"run {outcome.index} (seed {outcome.seed}) failed {checker}"
 
 
+def call_indexed(
+    fn: Callable[..., Any], k: int, call: tuple, stop: Callable[[], bool] = never
+) -> tuple[int, Any]:
+    """``(k, fn(*call, stop=stop))``: a pool call that says which call it was."""
+    return k, fn(*call, stop=stop)
+
+
+def map_recorded(
+    jobs: int,
+    fn: Callable[..., Any],
+    calls: Sequence[tuple],
+    recorded: Sequence[Any],
+    on_done: Callable[[int, Any], None],
+    stop: Callable[[], bool],
+) -> list[Any]:
+    """``recorded[k]``, or ``fn(*calls[k])`` where that is None (``on_done(k, result)`` sees
+    each as it finishes); None where ``stop()`` came first."""
+    results = list(recorded)
+    todo = [k for k, result in enumerate(results) if result is None]
+    ran = map_in_order(
+        jobs, call_indexed, [(fn, k, calls[k]) for k in todo], lambda kr: on_done(*kr), stop
+    )
+    for k, item in zip(todo, ran, strict=True):
+        results[k] = None if item is None else item[1]
+    return results
+
+
 def run_explore(
     scenario_path: Path,
     *,
@@ -581,64 +789,98 @@ def run_explore(
     out_dir: Path | None = None,
     prover: str = "model",
     shrink_budget: int = 30,
-    on_run: Callable[[RunOutcome], None] | None = None,
-    on_shrunk: Callable[[int], None] | None = None,
+    on_run: Callable[[RunOutcome], None] = lambda outcome: None,
+    on_shrunk: Callable[[int], None] = lambda count: None,
+    stop: Callable[[], bool] = never,
 ) -> ExploreReport:
-    """Explore ``runs`` plans of a scenario, shrink every failure and write its repro file."""
+    """Explore ``runs`` plans of a scenario, shrink every failure and write its repro file.
+    Runs and shrinks recorded in ``<out>/records/`` by an earlier exploration are not run
+    again; once ``stop()`` is true no run starts and ``ExploreInterruptedError`` is raised."""
     scenario = load_scenario(scenario_path)
     base_data = tomllib.loads(scenario_path.read_text(encoding="utf-8"))
     explore_seed = scenario.run.seed if seed is None else seed
     bounds = get_explore_bounds(scenario)
     target = out_dir or default_explore_dir(scenario, explore_seed)
+    records = target / RECORDS_DIR
     source = str(scenario_path)
     plans = [compute_run_plan(base_data, bounds, explore_seed, i, prover) for i in range(runs)]
-    for plan in plans:
-        parse_scenario(plan, source)  # a bad base or bound is a user error before any run
+    # parse_scenario: a bad base or bound is a user error before any run
+    code = compute_code_version()
+    keys = [compute_run_key(plan, parse_scenario(plan, source), code) for plan in plans]
+    recorded = [read_run_record(records, key, i) for i, key in enumerate(keys)]
+    for outcome in recorded:
+        if outcome is not None:
+            on_run(outcome)
+
+    def record_run(k: int, outcome: RunOutcome) -> None:
+        write_run_record(records, keys[k], outcome, code)
+        on_run(outcome)
+
     started = time.perf_counter()
-    outcomes = map_in_order(
-        jobs,
-        explore_one,
-        [(plan, source, i) for i, plan in enumerate(plans)],
-        on_run or (lambda _: None),
-    )
+    calls = [(plan, source, i) for i, plan in enumerate(plans)]
+    ran = map_recorded(jobs, explore_one, calls, recorded, record_run, stop)
     wall = time.perf_counter() - started
+    outcomes: list[RunOutcome] = [o for o in ran if o is not None]
+    if len(outcomes) < runs:
+        raise ExploreInterruptedError(target, (len(outcomes), runs), (0, 0))
     failing = [o for o in outcomes if o.failed]
-    shrunk = map_in_order(
-        jobs,
-        shrink_one,
-        [(plans[o.index], source, o.verdicts, shrink_budget) for o in failing],
-        (lambda _: on_shrunk(1)) if on_shrunk else (lambda _: None),
-    )
-    failures = []
-    for outcome, (plan, used, verdicts) in zip(failing, shrunk, strict=True):
-        checker = outcome.failed[0]
-        path = target / f"run-{outcome.index:04d}.toml"
-        messages = tuple((v[0], v[2]) for v in verdicts if v[1] is False)
-        header = [
-            f"rppsim explore {scenario_path.as_posix()} --seed {explore_seed}: "
-            + _describe_failure(outcome, checker),
-            *(f"{name}: {message}" for name, message in messages),
-            f"shrunk from {get_plan_size(plans[outcome.index])} to {get_plan_size(plan)}"
-            f" (faults, byzantine nodes) in {used} runs",
-            f"replay: rppsim run {path.as_posix()}",
-        ]
-        write_repro(plan, path, scenario_path, header)
-        failures.append(
-            Failure(
-                outcome,
-                checker,
-                messages,
-                path,
-                used,
-                get_plan_size(plans[outcome.index]),
-                get_plan_size(plan),
-            )
-        )
+    shrink_keys = [compute_shrink_key(keys[o.index], shrink_budget) for o in failing]
+    recorded_shrinks = [read_shrink_record(records, key) for key in shrink_keys]
+    on_shrunk(sum(done is not None for done in recorded_shrinks))
+
+    def record_shrink(k: int, shrunk: tuple[dict[str, Any], int, Verdicts]) -> None:
+        write_shrink_record(records, shrink_keys[k], shrunk)
+        on_shrunk(1)
+
+    shrink_calls = [(plans[o.index], source, o.verdicts, shrink_budget) for o in failing]
+    shrinks = map_recorded(jobs, shrink_one, shrink_calls, recorded_shrinks, record_shrink, stop)
+    done = [shrunk for shrunk in shrinks if shrunk is not None]
+    if len(done) < len(failing):
+        raise ExploreInterruptedError(target, (runs, runs), (len(done), len(failing)))
+    context = (scenario_path, explore_seed, target)
+    failures = [
+        write_failure(outcome, plans[outcome.index], shrunk, context)
+        for outcome, shrunk in zip(failing, done, strict=True)
+    ]
+    resumed = sum(o is not None for o in recorded)
     report = ExploreReport(
-        scenario_path.as_posix(), explore_seed, tuple(outcomes), tuple(failures), target, wall
+        scenario_path.as_posix(),
+        explore_seed,
+        tuple(outcomes),
+        tuple(failures),
+        target,
+        wall,
+        resumed,
     )
     write_report(report)
     return report
+
+
+def write_failure(
+    outcome: RunOutcome,
+    plan: dict[str, Any],
+    shrunk: tuple[dict[str, Any], int, Verdicts],
+    context: tuple[Path, int, Path],
+) -> Failure:
+    """Write the repro file of a failing run's shrunk plan; the failure. ``context``: the
+    base scenario file, the exploration seed and the output folder."""
+    scenario_path, explore_seed, target = context
+    small, used, verdicts = shrunk
+    checker = outcome.failed[0]
+    path = target / f"run-{outcome.index:04d}.toml"
+    messages = tuple((v[0], v[2]) for v in verdicts if v[1] is False)
+    header = [
+        f"rppsim explore {scenario_path.as_posix()} --seed {explore_seed}: "
+        + _describe_failure(outcome, checker),
+        *(f"{name}: {message}" for name, message in messages),
+        f"shrunk from {get_plan_size(plan)} to {get_plan_size(small)}"
+        f" (faults, byzantine nodes) in {used} runs",
+        f"replay: rppsim run {path.as_posix()}",
+    ]
+    write_repro(small, path, scenario_path, header)
+    return Failure(
+        outcome, checker, messages, path, used, get_plan_size(plan), get_plan_size(small)
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ from rppsim.sim.links import (
     compute_node_regions,
 )
 from rppsim.sim.spec import (
+    CHAIN_RECORDS,
     DURATION_MAX_MS,
     ENGINES,
     FAST_DURATION_MAX_MS,
@@ -765,8 +766,15 @@ def parse_telemetry(t: Table | None) -> TelemetryConfig:
     if interval is not None and interval % 1_000:
         expected = "whole seconds (a multiple of 1000: the node samples every N s)"
         t.fail("sample_interval_ms", expected, str(interval))
+    rate = t.number("message_sample_rate", 1.0, lo=0.0, hi=1.0)
+    if rate == 0.0:
+        expected = "a number in (0, 1] (record_messages = false keeps no message rows)"
+        t.fail("message_sample_rate", expected, str(rate))
     telemetry = TelemetryConfig(
-        record_messages=t.boolean("record_messages", True), sample_interval_ms=interval
+        record_messages=t.boolean("record_messages", True),
+        sample_interval_ms=interval,
+        message_sample_rate=rate,
+        chain_record=t.choice("chain_record", CHAIN_RECORDS, "full"),
     )
     t.finish()
     return telemetry

@@ -18,11 +18,13 @@ from rppsim.node.config import ROOT_KEYS, load_config
 from rppsim.node.genesis import load_genesis, read_toml
 from rppsim.scenario import load_scenario
 
-EXPECTED_KINDS = "a scenario, node config, profile or genesis file"
+EXPECTED_KINDS = "a scenario, sweep, node config, profile or genesis file"
 
 
 def classify_document(document: Mapping[str, Any], source: str) -> str:
-    """The kind of a parsed file: "scenario", "profile", "genesis" or "node"."""
+    """The kind of a parsed file: "scenario", "sweep", "profile", "genesis" or "node"."""
+    if "sweep" in document:
+        return "sweep"
     if "run" in document:
         return "scenario"
     if "extends" in document:
@@ -39,6 +41,11 @@ def validate_file(path: Path, strict: bool = True) -> tuple[str, list[str]]:
     """Validate one file; returns its kind and the warnings (relaxed mode's unknown keys)."""
     path = Path(path)
     kind = classify_document(read_toml(path), str(path))
+    if kind == "sweep":
+        from rppsim.sweep import load_sweep
+
+        load_sweep(path)
+        return kind, []
     if kind == "scenario":
         scenario = load_scenario(path)
         _, warnings = load_config(scenario.nodes.profile_path, strict)

@@ -75,6 +75,24 @@ def test_a_run_prints_the_verdict_table_and_writes_verdicts(capsys, tiny, tmp_pa
     assert counts["failed"] == 0 and counts["passed"] + counts["not_applicable"] == 79
 
 
+def test_a_fast_engine_run_prints_its_health_and_verdicts(capsys, tmp_path) -> None:
+    """The fast engine writes no finalizations, messages or rejections: the health lines say
+    so instead of failing, and the run is judged."""
+    path = tmp_path / "fast.toml"
+    path.write_text(
+        TINY.replace('name = "tiny"', 'name = "fast"\nengine = "fast"').replace(
+            "duration_ms = 8_000", "duration_ms = 600_000"
+        ),
+        encoding="utf-8",
+    )
+    code, stdout, stderr = _run(capsys, str(path), "--out", str(tmp_path / "out"))
+    assert code == 0, stdout + stderr
+    assert "finality lag: finalizations not recorded" in stdout
+    assert "heights 119 (119 blocks) in 600.0 s" in stdout
+    assert "final height 119 " in stdout
+    assert "FAIL" not in stdout
+
+
 def test_a_failed_verdict_exits_1_and_is_listed_first(capsys, tiny, tmp_path, monkeypatch) -> None:
     broken = Verdict(
         "safety", "checker", "one block per height", False, "critical", 1, 0, 2, 4321,

@@ -68,7 +68,7 @@ def test_classify_document_rejects_other_files(document: dict[str, object], foun
     with pytest.raises(UserError) as caught:
         classify_document(document, "f.toml")
     assert caught.value.found == found
-    assert "a scenario, node config, profile or genesis file" in str(caught.value)
+    assert "a scenario, sweep, node config, profile or genesis file" in str(caught.value)
 
 
 def test_classify_document_sends_run_tables_to_the_scenario_loader():

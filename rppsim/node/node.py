@@ -216,6 +216,7 @@ class Node(RoundMachine, BlockBuilder, Sync):
         sign_state: SignState | None = None,
         restore: PersistedState | None = None,
         snapshot_interval: int | None = None,
+        keep_chain: bool = True,
     ) -> None:
         self.config = config
         self.gates = config.rollout.feature_gates
@@ -239,7 +240,6 @@ class Node(RoundMachine, BlockBuilder, Sync):
         )
         self.ledger = Ledger.from_genesis(config.genesis.accounts, params, now=genesis_time_s)
         self.mempool = Mempool(config.mempool_limit)
-        self.chain: list[Commit] = []
         self.tip_hash = GENESIS_HASH
         self.tip_commitment = GENESIS_RECURSIVE_COMMITMENT
         self.elected: RoundSet = compute_genesis_electorate(self.ledger, self._cap())
@@ -261,8 +261,11 @@ class Node(RoundMachine, BlockBuilder, Sync):
         self.pruning = PruningStatus()
         self.stored: list[Commit] = []
         """The data_dir's commits: ``chain`` with the payloads the ``pruning`` gate pruned
-        dropped. ``chain`` stays whole: it is the run's record that drivers and checkers read;
-        the node itself serves, snapshots and persists only ``stored``."""
+        dropped. With ``keep_chain`` (the default) ``chain`` stays whole: it is the record of
+        the run that tests and drivers read back; the node itself serves, snapshots and
+        persists only ``stored``. Without it ``chain`` is ``stored`` (the same list): the node
+        keeps only what its config retains, and a long run's blocks do not pile up."""
+        self.chain: list[Commit] = [] if keep_chain else self.stored
         self.pruned_heights: set[int] = set()
         self.payload_bytes: dict[int, int] = {}
         """Payload bytes of every height whose payload is retained."""
@@ -615,8 +618,7 @@ class Node(RoundMachine, BlockBuilder, Sync):
             metrics = applied.round_set.selection.metrics
             self.vrf_metrics = metrics.with_round(commit.certificate.round)
         self.ledger = applied.ledger
-        self.chain.append(commit)
-        self.stored.append(commit)
+        self._store(commit)
         self.tip_hash = block.hash
         self.tip_commitment = block.header.recursive_commitment
         self.previous_set = applied.round_set.validators
@@ -631,6 +633,12 @@ class Node(RoundMachine, BlockBuilder, Sync):
             self.run_pruning_cycle()
 
     # --- pruning, snapshots, state sync and restarts -------------------------------------------
+
+    def _store(self, commit: Commit) -> None:
+        """Append a finalized commit to ``chain`` and ``stored`` (once when they are one)."""
+        self.stored.append(commit)
+        if self.chain is not self.stored:
+            self.chain.append(commit)
 
     def _prune(self, height: int) -> None:
         """Drop the payload of finalized block ``height`` (header and certificate stay)."""
@@ -707,8 +715,7 @@ class Node(RoundMachine, BlockBuilder, Sync):
         height = snapshot.height
         for commit in snapshot.headers[self.height :]:
             h = commit.block.header.height
-            self.chain.append(commit)
-            self.stored.append(commit)
+            self._store(commit)
             if is_pruned_block(commit.block):
                 self.pruned_heights.add(h)
             else:

@@ -40,11 +40,25 @@ def compute_snapshot_interval(block_time_ms: int, cadence_secs: int = PRUNING_CA
     return max(1, cadence_secs * 1000 // max(block_time_ms, 1))
 
 
+PRUNED_BLOCK_MEMO = 4096
+"""Header-only blocks the process shares between nodes before it starts a fresh table."""
+_pruned_blocks: dict[str, Block] = {}
+
+
+def get_pruned_block(block: Block) -> Block:
+    """``Block(block.header)``, one object per block hash across the nodes of a process
+    (every node prunes the same blocks). A memo by value: no behaviour depends on it."""
+    pruned = _pruned_blocks.get(block.hash)
+    if pruned is None or (pruned.header is not block.header and pruned.header != block.header):
+        if len(_pruned_blocks) >= PRUNED_BLOCK_MEMO:
+            _pruned_blocks.clear()
+        pruned = _pruned_blocks[block.hash] = Block(block.header)
+    return pruned
+
+
 def compute_pruned_commit(commit: Commit) -> Commit:
     """``commit`` with its block's payload dropped: header and certificate kept."""
-    block = commit.block
-    pruned = Block(block.header)
-    return replace(commit, block=pruned)
+    return replace(commit, block=get_pruned_block(commit.block))
 
 
 def compute_payload_bytes(block: Block) -> int:

@@ -164,6 +164,24 @@ def compute_propose_at(now: int, block_time_ms: int) -> int:
     return -(-earliest // block_time) * block_time
 
 
+VOTE_RECORD_MEMO = 8192
+"""Vote records the process shares between certificates before it starts a fresh table."""
+_vote_records: dict[tuple[SignedBftVote, int], VoteRecord] = {}
+
+
+def get_vote_record(vote: SignedBftVote, weight: int) -> VoteRecord:
+    """``VoteRecord(vote, weight)``, one object per equal value across the nodes of a process
+    (every node of a run certifies the same gossiped votes): a retained certificate then costs
+    each node its tuples, not its own records. A memo by value: no behaviour depends on it."""
+    key = (vote, weight)
+    record = _vote_records.get(key)
+    if record is None:
+        if len(_vote_records) >= VOTE_RECORD_MEMO:
+            _vote_records.clear()
+        record = _vote_records[key] = VoteRecord(vote, weight)
+    return record
+
+
 def compute_certificate(
     height: int,
     round_: int,
@@ -191,8 +209,10 @@ def compute_certificate(
         pre_commit_power=pre_commit_power,
         commit_power=pre_commit_power,
         observers=observers,
-        pre_votes=tuple(VoteRecord(v, validators.power_of(v.vote.voter)) for v in prevotes),
-        pre_commits=tuple(VoteRecord(v, validators.power_of(v.vote.voter)) for v in precommits),
+        pre_votes=tuple(get_vote_record(v, validators.power_of(v.vote.voter)) for v in prevotes),
+        pre_commits=tuple(
+            get_vote_record(v, validators.power_of(v.vote.voter)) for v in precommits
+        ),
     )
 
 

@@ -133,10 +133,15 @@ class Simulation:
         self.start_configs = tuple(self.node_configs)
         """The profile each node started with."""
         self.index = {address: i for i, address in enumerate(self.addresses)}
+        self.keep_chain, self.trim_persisted = self._compute_retention()
         self.skews = compute_node_skews(scenario.faults, n)
         self.slots = [NodeSlot(self._new_node(i)) for i in range(n)]
-        keep = scenario.telemetry.record_messages if record_messages is None else record_messages
-        self.recorder = RunRecorder(record_messages=keep)
+        self.recorder = RunRecorder(
+            record_messages=(
+                scenario.telemetry.record_messages if record_messages is None else record_messages
+            ),
+            message_sample_rate=scenario.telemetry.message_sample_rate,
+        )
         self.env = simpy.Environment()
         self.transport = Transport(self)
         self.timers = Timers(self)
@@ -160,6 +165,17 @@ class Simulation:
 
     # --- building --------------------------------------------------------------------------
 
+    def _compute_retention(self) -> tuple[bool, bool]:
+        """(``keep_chain``, ``trim_persisted``) of ``[telemetry] chain_record``: whether each
+        node keeps every commit whole, and whether a node's data_dir drops the commits its
+        latest snapshot covers. A restart starts from that snapshot when every profile of the
+        run has the ``reconstruction`` gate, and then skips those commits anyway; only a
+        retained record trims (tests read the data_dir back)."""
+        keep = self.scenario.telemetry.chain_record == "full"
+        configs = (self.config, *self.group_configs, *self.stage_configs)
+        rebuilt = all(c.rollout.feature_gates.reconstruction for c in configs)
+        return keep, not keep and rebuilt
+
     def _new_node(
         self,
         i: int,
@@ -177,6 +193,7 @@ class Simulation:
             commits=commits or (),
             sign_state=sign_state,
             restore=disk,
+            keep_chain=self.keep_chain,
         )
 
     def _region_names(self) -> list[str]:
@@ -317,7 +334,12 @@ class Simulation:
                 self._send(i, at_ms, effect.peer, message)
             elif kind is Persist:
                 if effect.key == "commit":
-                    self.slots[i].persisted.append(effect.value)
+                    persisted = self.slots[i].persisted
+                    persisted.append(effect.value)
+                    if self.trim_persisted and node.snapshot is not None:
+                        covered = node.snapshot.height
+                        while persisted and persisted[0].block.header.height <= covered:
+                            del persisted[0]
                     self.recording.on_commit(i, node, at_ms, effect.value)
                     if self.attacks is not None:
                         self.attacks.on_commit(self, i, at_ms, effect.value)

@@ -128,12 +128,22 @@ class CostsConfig:
     enabled: bool = True
 
 
+CHAIN_RECORDS = ("full", "retained")
+"""``[telemetry] chain_record``: what each node keeps of its finalized commits."""
+
+
 @dataclass(frozen=True, slots=True)
 class TelemetryConfig:
     """``[telemetry]``: what the harness records."""
 
     record_messages: bool = True
     sample_interval_ms: int | None = None
+    message_sample_rate: float = 1.0
+    """The share of messages whose rows the ``messages`` frame keeps (1.0: every message;
+    a message is kept when BLAKE2s of its id falls below the rate, the same in any process)."""
+    chain_record: str = "full"
+    """``full``: every node keeps every finalized commit whole (``Node.chain``, what tests and
+    drivers read back); ``retained``: only what its pruning config retains (long runs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +263,10 @@ class Scenario:
                     del entry[key]
         if not data["nodes"]["groups"]:
             del data["nodes"]["groups"]
+        telemetry = data["telemetry"]  # newer [telemetry] keys, left out at the default
+        for name, value in (("message_sample_rate", 1.0), ("chain_record", "full")):
+            if telemetry[name] == value:
+                del telemetry[name]
         return data
 
     def digest(self) -> str:

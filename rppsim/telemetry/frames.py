@@ -62,13 +62,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from rppsim.node.config import FEATURE_GATE_NAMES
 
@@ -648,23 +653,110 @@ def compute_nodes_text(nodes: Iterable[int]) -> str:
 # Accumulators.
 
 
+SPILL_CELLS = 131_072
+"""Cells (rows × columns) a recorder table holds in memory before it writes them to disk as
+one row group: a wide table (``snapshots``) spills after fewer rows than a narrow one."""
+
+
+def _is_other_type(a: object, b: object) -> bool:
+    return type(a) is not type(b)
+
+
+class _Spill:
+    """A recorder's folder of spilled row groups (created at the first spill, removed at
+    ``close`` or when the recorder goes): one Parquet file per row group, in recording order."""
+
+    __slots__ = ("__weakref__", "count", "folder")
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        self.count = 0
+
+    def write(self, columns: Mapping[str, list[object]]) -> Path | None:
+        """Write ``columns`` as one row group; None (keep them in memory) when a column's
+        values would not read back as the very same Python values (types included)."""
+        try:
+            table = pa.table({name: pa.array(values) for name, values in columns.items()})
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            return None
+        for name, values in columns.items():
+            back = table.column(name).to_pylist()
+            if back != values or any(map(_is_other_type, back, values)):
+                return None
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="rppsim-frames-"))
+            weakref.finalize(self, shutil.rmtree, self.folder, True)  # a recorder never closed
+        self.count += 1
+        path = self.folder / f"{self.count:08d}.parquet"
+        pq.write_table(table, path)
+        return path
+
+    def write_arrays(self, arrays: Mapping[str, np.ndarray]) -> Path:
+        """Write numpy ``arrays`` (exact by construction) as one ``.npz`` chunk."""
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="rppsim-frames-"))
+            weakref.finalize(self, shutil.rmtree, self.folder, True)
+        self.count += 1
+        path = self.folder / f"{self.count:08d}.npz"
+        np.savez(path, allow_pickle=False, **arrays)
+        return path
+
+    def close(self) -> None:
+        """Remove the folder and what is left in it."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
 class _Table:
-    """Per-column lists of one small frame; a row is appended in schema order."""
+    """Per-column lists of one small frame; a row is appended in schema order. Every
+    ``SPILL_CELLS`` cells (at least one row) go to disk as a row group (``_Spill``), so a long
+    run's rows do not grow in memory; ``build`` reads them back in order, so the frame is the
+    same."""
 
-    __slots__ = ("columns", "name")
+    __slots__ = ("chunks", "columns", "first", "limit", "name", "spill")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, spill: _Spill | None = None) -> None:
         self.name = name
         self.columns: dict[str, list[object]] = {c: [] for c in FRAME_SCHEMAS[name].column_names}
+        self.first = next(iter(self.columns.values()))
+        self.limit = max(SPILL_CELLS // len(self.columns), 1)
+        self.spill = spill
+        self.chunks: list[Path | dict[str, list[object]]] = []
+        """Earlier rows in recording order: a spilled row group's file, or the columns of a
+        group that could not be spilled."""
 
     def add(self, *values: object) -> None:
         """Append one row given in schema order."""
         for column, value in zip(self.columns.values(), values, strict=True):
             column.append(value)
+        if self.spill is not None and len(self.first) >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Move the rows held in memory to disk (or to an in-memory chunk)."""
+        assert self.spill is not None
+        path = self.spill.write(self.columns)
+        self.chunks.append(self.columns if path is None else path)
+        self.columns = {c: [] for c in self.columns}
+        self.first = next(iter(self.columns.values()))
+
+    def get_columns(self) -> dict[str, list[object]]:
+        """Every row recorded, column by column, in recording order."""
+        if not self.chunks:
+            return self.columns
+        merged: dict[str, list[object]] = {c: [] for c in self.columns}
+        for chunk in self.chunks:
+            values = chunk if isinstance(chunk, dict) else pq.read_table(chunk).to_pydict()
+            for name, column in merged.items():
+                column.extend(values[name])
+        for name, column in merged.items():
+            column.extend(self.columns[name])
+        return merged
 
     def build(self) -> pd.DataFrame:
         """The frame of the rows appended so far."""
-        return build_frame(self.name, self.columns)
+        return build_frame(self.name, self.get_columns())
 
 
 def _get_code(table: dict[str, int], name: str) -> int:
@@ -689,10 +781,27 @@ _FLOOD_META = 7  # msg_id, topic code, origin, sent_ms, bytes, delivered count, 
 _UNICAST = 9  # msg_id, topic code, origin, sent_ms, bytes, receiver, recv_ms, hops, reason code
 
 
-class _MessageChunks:
-    """The ``messages`` frame as columnar chunks: one metadata row and a few arrays per flood."""
+MESSAGE_SPILL_ROWS = 262_144
+"""Message rows the recorder holds in memory before it writes them to disk as one chunk."""
+_MESSAGE_LISTS: dict[str, type] = {
+    "receivers": np.int32,
+    "recv_ms": np.int64,
+    "hops": np.int16,
+    "dropped": np.int32,
+    "reason_codes": np.int16,
+}
+"""The per-row arrays of a flood and their dtypes."""
 
-    def __init__(self) -> None:
+
+class _MessageChunks:
+    """The ``messages`` frame as columnar chunks: one metadata row and a few arrays per flood.
+    With a ``spill``, every ``MESSAGE_SPILL_ROWS`` rows go to disk, each list concatenated
+    into one array (the frame concatenates them in the same order)."""
+
+    def __init__(self, spill: _Spill | None = None) -> None:
+        self.spill = spill
+        self.held = 0
+        self.saved: list[Path] = []
         self.topics: dict[str, int] = {}
         self.reasons: dict[str, int] = {"": 0}
         self.floods: list[tuple[int, ...]] = []
@@ -728,10 +837,43 @@ class _MessageChunks:
         lookup = np.array([_get_code(self.reasons, label) for label in labels], np.int16)
         return lookup[inverse]
 
+    def _get_arrays(self) -> dict[str, np.ndarray]:
+        """The rows held in memory: each list as one array, floods and unicasts as tables."""
+        arrays: dict[str, np.ndarray] = {
+            name: np.concatenate(getattr(self, name) or [np.zeros(0, dtype)]).astype(dtype)
+            for name, dtype in _MESSAGE_LISTS.items()
+        }
+        arrays["floods"] = np.array(self.floods, np.int64).reshape(-1, _FLOOD_META)
+        arrays["unicasts"] = np.array(self.unicasts, np.int64).reshape(-1, _UNICAST)
+        return arrays
+
+    def on_rows(self, count: int) -> None:
+        """``count`` rows were added; past ``MESSAGE_SPILL_ROWS`` held, write them to disk."""
+        self.held += count
+        if self.spill is None or self.held < MESSAGE_SPILL_ROWS:
+            return
+        self.saved.append(self.spill.write_arrays(self._get_arrays()))
+        for name in _MESSAGE_LISTS:
+            setattr(self, name, [])
+        self.floods, self.unicasts, self.held = [], [], 0
+
+    def _load(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every flood's and unicast's metadata table, with the chunks written to disk put
+        back in front of the rows held in memory (the lists then hold one array per chunk)."""
+        chunks = []
+        for path in self.saved:
+            with np.load(path) as chunk:
+                chunks.append({name: chunk[name] for name in chunk.files})
+        chunks.append(self._get_arrays())
+        for name in _MESSAGE_LISTS:
+            setattr(self, name, [chunk[name] for chunk in chunks])
+        self.saved = []
+        meta = np.concatenate([chunk["floods"] for chunk in chunks])
+        return meta, np.concatenate([chunk["unicasts"] for chunk in chunks])
+
     def build(self) -> dict[str, object]:
         """The frame's columns: every flood's deliveries, every flood's drops, then unicasts."""
-        meta = np.array(self.floods, np.int64).reshape(-1, _FLOOD_META)
-        uni = np.array(self.unicasts, np.int64).reshape(-1, _UNICAST)
+        meta, uni = self._load()
         n_recv, n_drop = meta[:, 5], meta[:, 6]
         none = np.zeros(int(n_drop.sum()), np.int64)  # values under the dropped mask
 
@@ -789,12 +931,18 @@ def _copy_array(values: object, dtype: type, name: str, count: int | None = None
 
 
 class RunRecorder:
-    """Collects a run's telemetry as columnar buffers; ``frames()`` builds the frames once."""
+    """Collects a run's telemetry as columnar buffers; ``frames()`` builds the frames once.
+
+    With ``spill`` (the default) each table writes every ``SPILL_CELLS`` cells to a temporary
+    folder as a Parquet row group (``messages``: every ``MESSAGE_SPILL_ROWS`` rows as numpy
+    chunks) and ``frames()`` reads them back, one table at a time: a long run's rows do not
+    stay in memory while it runs, and the frames are the ones an unspilled recorder builds."""
 
     def __init__(
         self,
         record_messages: bool = True,
         message_sample_rate: float = 1.0,
+        spill: bool = True,
     ) -> None:
         if not 0.0 <= message_sample_rate <= 1.0:
             raise ValueError(f"message_sample_rate must be in [0, 1], got {message_sample_rate}")
@@ -802,8 +950,11 @@ class RunRecorder:
         self.message_sample_rate = rate
         self.messages_mode = "off" if rate == 0.0 else ("all" if rate == 1.0 else "sampled")
         skip = ("messages", "run_info")
-        self._tables = {name: _Table(name) for name in FRAME_NAMES if name not in skip}
-        self._messages = _MessageChunks()
+        self._spill = _Spill() if spill else None
+        self._tables = {
+            name: _Table(name, self._spill) for name in FRAME_NAMES if name not in skip
+        }
+        self._messages = _MessageChunks(self._spill)
         self._run_info: dict[str, str] = {}
         self._blocks_seen: set[tuple[int, str]] = set()
         self._delivered_seen = 0
@@ -861,6 +1012,7 @@ class RunRecorder:
         chunks.reason_codes.append(codes)
         topic_code = _get_code(chunks.topics, topic)
         chunks.floods.append((msg_id, topic_code, origin, sent_ms, size_bytes, count, n_drop))
+        chunks.on_rows(count + n_drop)
 
     def record_unicast(
         self,
@@ -889,6 +1041,7 @@ class RunRecorder:
         topic_code = _get_code(chunks.topics, topic)
         row = (msg_id, topic_code, origin, sent_ms, size_bytes, receiver, recv_ms, hops, reason)
         chunks.unicasts.append(row)
+        chunks.on_rows(1)
 
     # -- chain records -------------------------------------------------------------------------
 
@@ -1124,8 +1277,12 @@ class RunRecorder:
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every frame by name (built on the first call, then cached; recording closes)."""
         if self._frames is None:
-            frames = {name: table.build() for name, table in self._tables.items()}
+            frames = {}
+            for name in list(self._tables):  # one table's rows in memory at a time
+                frames[name] = self._tables.pop(name).build()
             frames["messages"] = build_frame("messages", self._messages.build())
+            if self._spill is not None:
+                self._spill.close()
             info = dict(self._run_info)
             info["recorder.messages"] = self.messages_mode
             info["recorder.message_sample_rate"] = repr(self.message_sample_rate)

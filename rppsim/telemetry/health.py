@@ -3,7 +3,9 @@ a run's frames (docs/architecture.md#telemetry-reports-and-guardrails).
 
 Heights and blocks per minute against the schedule (one block per ``block_time_ms``),
 finality lag p50/p95 (a block's proposal to each honest node's finalization), message drops by
-reason, alerts fired, and the most frequent rejection reasons at the end of the run.
+reason, alerts fired, and the most frequent rejection reasons at the end of the run. A frame
+the run does not write (the fast engine writes no finalizations, messages or rejections) gives
+"not recorded" instead of a figure.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ TOP_REASONS = 3
 
 
 def compute_block_rate(frames: Mapping[str, pd.DataFrame], duration_ms: int) -> tuple[int, int]:
-    """(distinct finalized heights, blocks = rows of the blocks frame)."""
-    heights = frames["block_finalized"]["height"].nunique()
-    return int(heights), len(frames["blocks"])
+    """(distinct finalized heights, blocks = rows of the blocks frame); the blocks' heights
+    when the run records no finalizations (the fast engine: every block it writes is final)."""
+    finalized = frames.get("block_finalized", frames["blocks"])
+    return int(finalized["height"].nunique()), len(frames["blocks"])
 
 
 def compute_finality_lags(frames: Mapping[str, pd.DataFrame]) -> np.ndarray:
@@ -65,20 +68,26 @@ def compute_health_lines(
         f" {heights / minutes:.1f} per minute against {scheduled / minutes:.1f} scheduled"
         f" (block time {block_time_ms} ms)"
     ]
-    lags = compute_finality_lags(frames)
-    if len(lags):
+    lags = compute_finality_lags(frames) if "block_finalized" in frames else None
+    if lags is None:
+        lines.append("finality lag: finalizations not recorded")
+    elif len(lags):
         p50, p95 = np.percentile(lags, [50, 95])
         lines.append(f"finality lag p50 {p50:.0f} ms, p95 {p95:.0f} ms (proposal → finalized)")
     else:
         lines.append("finality lag: no block finalized")
-    messages = frames["messages"]
-    if messages.empty:
+    messages = frames.get("messages")
+    if messages is None or messages.empty:
         lines.append("drops: messages not recorded")
     else:
         drops = compute_drops(messages)
         detail = ", ".join(f"{k} {v:,}" for k, v in drops.items()) or "none"
         lines.append(f"drops: {sum(drops.values()):,} of {len(messages):,} copies ({detail})")
-    lines.append(f"alerts fired: {len(frames['alerts'])}")
+    alerts = frames.get("alerts")
+    lines.append("alerts fired: " + ("not recorded" if alerts is None else f"{len(alerts)}"))
+    if "rejections" not in frames:
+        lines.append("top rejections: not recorded")
+        return lines
     top = compute_top_rejections(frames["rejections"])
     detail = "; ".join(f"{reason} ×{count:,}" for reason, count in top) or "none"
     lines.append(f"top rejections: {detail}")

@@ -298,14 +298,15 @@ def test_repro_file_reproduces_the_failure_alone(tmp_path: Path) -> None:
 
 def test_exploration_is_the_same_for_any_job_count(tmp_path: Path) -> None:
     base = write_small_base(tmp_path)
-    reports = [
-        run_explore(base, runs=4, seed=5, jobs=jobs, out_dir=tmp_path / "out", shrink_budget=2)
+    reports = [  # two folders: in one, the second would resume from the first's records
+        run_explore(base, runs=4, seed=5, jobs=jobs, out_dir=tmp_path / str(jobs), shrink_budget=2)
         for jobs in (1, 2)
     ]
-    assert reports[0].outcomes == reports[1].outcomes
-    assert compute_outcome_table(reports[0]) == compute_outcome_table(reports[1])
+    assert reports[0].outcomes == reports[1].outcomes and reports[1].resumed == 0
+    tables = [compute_outcome_table(r).replace(str(r.out_dir), "OUT") for r in reports]
+    assert tables[0] == tables[1]
     assert [o.index for o in reports[0].outcomes] == [0, 1, 2, 3]
-    assert (tmp_path / "out" / "explore.json").is_file()
+    assert (tmp_path / "1" / "explore.json").is_file()
     for failure in reports[0].failures:
         assert failure.repro.is_file()
 

@@ -99,3 +99,19 @@ def test_health_lines_say_rate_finality_drops_alerts_rejections():
     assert lines[1] == "finality lag p50 250 ms, p95 385 ms (proposal → finalized)"
     assert lines[2] == "drops: messages not recorded"
     assert lines[3:] == ["alerts fired: 0", "top rejections: none"]
+
+
+def test_health_lines_of_a_run_without_finalizations_messages_or_rejections():
+    """The fast engine writes blocks but no finalizations, messages, alerts or rejections:
+    every block counts as a height and the other lines say what was not recorded."""
+    frames = _frames()
+    for name in ("block_finalized", "messages", "alerts", "rejections"):
+        del frames[name]
+    lines = compute_health_lines(frames, 60_000, 5_000)
+    assert lines[0].startswith("heights 2 (2 blocks) in 60.0 s")
+    assert lines[1:] == [
+        "finality lag: finalizations not recorded",
+        "drops: messages not recorded",
+        "alerts fired: not recorded",
+        "top rejections: not recorded",
+    ]

@@ -9,7 +9,8 @@ tests, so the tests hold our evaluator to Prometheus' own).
 
 ``evaluate_alert_rules`` gives the ``alerts`` frame (one row per firing: name, severity,
 labels, node, start, end) and one verdict of kind ``alert`` per rule: failed when it fired
-(an ``info`` rule never fails), not applicable when the run has none of the series it reads.
+(an ``info`` rule never fails), not applicable when the run lacks the series it needs to fire
+(none of those it reads, or one an ``and`` needs, e.g. the chain height beside the snapshots').
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ from rppsim.guardrails.alerting.engine import (
     RuleGroup,
     evaluate_rules,
     load_rule_files,
+)
+from rppsim.guardrails.alerting.promql import (
+    Aggregate,
+    Binary,
+    Call,
+    Matrix,
+    Negation,
+    Node,
+    Selector,
+    Subquery,
+    parse_expr,
 )
 from rppsim.guardrails.alerting.series import SCRAPE_MS, build_run_series, compute_span
 from rppsim.guardrails.base import Frames, GuardrailContext
@@ -82,6 +94,35 @@ def get_rule_metrics(name: str) -> frozenset[str]:
     return frozenset(raw)
 
 
+@functools.cache
+def _get_recorded_exprs() -> dict[str, Node]:
+    """The shipped recording rules' expressions, by the name they record."""
+    return {r.name: parse_expr(r.expr) for g in get_rule_groups() for r in g.rules
+            if r.kind == "record"}  # fmt: skip
+
+
+def is_fireable(node: Node, metrics: frozenset[str]) -> bool:
+    """Whether an expression can yield a sample over a run with series of ``metrics``: a
+    selector needs its metric (a recording rule's name: that its expression can), ``or``
+    either side, ``unless`` its left side, any other operator both sides; a literal always
+    can. The shipped rules use no ``absent``, ``vector`` or ``time``."""
+    if isinstance(node, Selector):
+        recorded = _get_recorded_exprs()
+        if node.name in recorded:
+            return is_fireable(recorded[node.name], metrics)
+        return node.name in metrics
+    if isinstance(node, Matrix):
+        return is_fireable(node.selector, metrics)
+    if isinstance(node, Subquery | Negation | Aggregate):
+        return is_fireable(node.expr, metrics)
+    if isinstance(node, Call):
+        return all(is_fireable(arg, metrics) for arg in node.args)
+    if isinstance(node, Binary):
+        lhs, rhs = is_fireable(node.lhs, metrics), is_fireable(node.rhs, metrics)
+        return {"or": lhs or rhs, "unless": lhs}.get(node.op, lhs and rhs)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvaluation:
     """The rules' outcome over one run."""
@@ -109,6 +150,10 @@ class AlertEvaluation:
         firings = [i for i in self.intervals if i.name == rule.name]
         if not firings and not needs & self.metrics:
             why = f"the run has none of the series it reads ({', '.join(sorted(needs))})"
+            return Verdict(rule.name, "alert", title, None, severity, None, 0, message=why)
+        if not firings and not is_fireable(parse_expr(rule.expr), self.metrics):
+            lacking = ", ".join(sorted(needs - self.metrics))
+            why = f"the run lacks series it needs to fire ({lacking})"
             return Verdict(rule.name, "alert", title, None, severity, None, 0, message=why)
         if not firings:
             message = f"never fired over {len(needs & self.metrics)} of its {len(needs)} series"

@@ -6,7 +6,9 @@ event frames (``block_finalized``, ``blocks``, ``faults``, ``messages``); the no
 counters come from its telemetry snapshots, each taken at the scrape nearest to it (a node
 that samples less often than the scrape leaves gaps, as a slow target does). A crashed node
 is not scraped, so its series have no samples while it is down. A frame the source lacks
-(live telemetry has snapshots only) yields no series, so the rules reading them do not apply.
+(live telemetry has snapshots only; the fast model writes no finalizations, rejections or
+snapshots) yields no series, so the rules reading them do not apply: an absent frame is not
+read as an empty one.
 
 Metric names are the chain's (``HUBId/chain:rpp/runtime/telemetry/metrics.rs`` and the rule
 files under ``HUBId/chain:ops/alerts``); the few series the chain does not export but a rule
@@ -135,12 +137,19 @@ class _Builder:
 
     def __init__(self, frames: Frames, ctx: GuardrailContext) -> None:
         self.frames = {n: frames[n] if n in frames else get_empty_frame(n) for n in FRAME_NAMES}
+        self.present = frozenset(n for n in FRAME_NAMES if n in frames)
         self.ctx = ctx
         self.store = SeriesStore()
         self.grid = compute_grid(*compute_span(frames, ctx))
         self.nodes = ctx.checks.nodes
         self.position = {n: i for i, n in enumerate(self.nodes)}
         self.up = compute_up_mask(self.frames["faults"], self.nodes, self.grid)
+
+    def has(self, *names: str) -> bool:
+        """The source has every frame of ``names`` (an absent one is not an empty one: a run
+        that finalized nothing has an empty ``block_finalized``, live telemetry and the fast
+        model have none)."""
+        return all(n in self.present for n in names)
 
     def add(
         self, name: str, labels: Mapping[str, str], mask: np.ndarray, values: ArrayLike
@@ -164,7 +173,11 @@ def _iter_groups(frame: pd.DataFrame, column: str) -> Iterator[tuple[int, pd.Dat
 
 
 def add_consensus_series(b: _Builder) -> None:
-    """Heights, schedule, finality lag, height gap, restarts of every node."""
+    """Heights, schedule, finality lag, height gap, restarts of every node; none when the
+    source has no finalizations (``block_finalized`` and ``blocks``), which would read as
+    every node stuck at height 0."""
+    if not b.has("block_finalized", "blocks"):
+        return
     ctx, grid = b.ctx, b.grid
     block_time = ctx.checks.block_time_ms
     finalized = b.frames["block_finalized"].sort_values(["finalized_ms", "height"], kind="stable")
@@ -209,6 +222,8 @@ def add_consensus_series(b: _Builder) -> None:
 
 def add_proposer_series(b: _Builder) -> None:
     """Per validator: observed − expected proposer share of the last 180 finalized blocks."""
+    if not b.has("blocks", "block_finalized", "electorates"):
+        return
     blocks = b.frames["blocks"]
     finalized = b.frames["block_finalized"][["hash"]].drop_duplicates()
     blocks = blocks[blocks["hash"].isin(finalized["hash"])].sort_values("proposed_ms")
@@ -397,7 +412,10 @@ def add_vrf_series(b: _Builder) -> None:
 
 
 def add_rejection_series(b: _Builder) -> None:
-    """Certificate failures and commits rejected on apply, per node (cumulative)."""
+    """Certificate failures and commits rejected on apply, per node (cumulative); none when
+    the source has no ``rejections``."""
+    if not b.has("rejections"):
+        return
     rejections = b.frames["rejections"].sort_values(["node", "now_ms"], kind="stable")
     reason = rejections["reason"].astype(str)
     commit = reason.str.startswith("commit: ") & (reason != "commit: for a finalized height")

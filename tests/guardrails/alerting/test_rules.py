@@ -10,17 +10,22 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rppsim.guardrails import build_guardrail_context
 from rppsim.guardrails.alerting import (
     ALERT_IDS,
+    AlertEvaluation,
     evaluate_alert_rules,
     get_alert_rules,
     get_rule_files,
     get_rule_groups,
     get_rule_metrics,
+    is_fireable,
 )
 from rppsim.guardrails.alerting.engine import evaluate_rules
+from rppsim.guardrails.alerting.promql import parse_expr
 from rppsim.guardrails.alerting.promtest import (
     compute_alert_checks,
     read_promtool_test,
@@ -175,3 +180,49 @@ def test_the_run_alerts_frame_is_what_the_rules_fire(stall_run) -> None:
     assert verdicts["ConsensusFinalityLagCritical"].node == 3
     assert verdicts["ZkRppStarkLargeFailingProofs"].passed is True
     assert verdicts["ConsensusVRFFailureBurst"].passed is None
+
+
+# --------------------------------------------------------------------------------------------
+# Applicable: a rule is judged when the run has the series it needs to fire.
+
+OR_RULES = {"ConsensusRestartFinalityCorrelation", "ProofCacheQueueSaturation"}
+"""The rules with an ``or``: one side's series can be enough."""
+
+
+METRIC_SETS = st.frozensets(st.sampled_from(sorted(METRICS)))
+
+
+@given(METRIC_SETS, METRIC_SETS)
+def test_a_rule_can_fire_with_its_series_and_more_series_never_hurt(has, more) -> None:
+    """Without ``or``, a rule can fire exactly when the run has every series it reads; and
+    with ``or`` too, adding series never makes a fireable rule unfireable."""
+    for rule in get_alert_rules():
+        expr = parse_expr(rule.expr)
+        fireable = is_fireable(expr, has)
+        if rule.name not in OR_RULES:
+            assert fireable == (get_rule_metrics(rule.name) <= has), rule.name
+        assert not fireable or is_fireable(expr, has | more), rule.name
+
+
+def test_or_rules_need_one_side() -> None:
+    rules = {r.name: r for r in get_alert_rules()}
+    restart = parse_expr(rules["ConsensusRestartFinalityCorrelation"].expr)
+    start = "process_start_time_seconds"
+    assert is_fireable(restart, frozenset({start, "finality_lag_slots"}))
+    assert is_fireable(restart, frozenset({start, "finalized_height_gap"}))
+    assert not is_fireable(restart, frozenset({"finality_lag_slots", "finalized_height_gap"}))
+
+
+def test_a_rule_missing_a_series_it_needs_is_not_applicable() -> None:
+    """Snapshots without the chain height (live telemetry): TelemetrySnapshotStalled cannot
+    fire, so it is not applicable rather than passing; an ``or`` rule with one side passes."""
+    has = frozenset(
+        {"rppsim_telemetry_last_observed_height", "rpp_runtime_proof_cache_queue_depth"}
+    )
+    verdicts = {v.id: v for v in AlertEvaluation((), has).get_verdicts()}
+    stalled = verdicts["TelemetrySnapshotStalled"]
+    assert stalled.passed is None
+    assert stalled.message == "the run lacks series it needs to fire (chain_block_height)"
+    saturation = verdicts["ProofCacheQueueSaturation"]
+    assert saturation.passed is True and saturation.message == "never fired over 1 of its 2 series"
+    assert verdicts["OtlpExporterFailure"].message.startswith("the run has none of the series")
