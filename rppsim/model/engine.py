@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from numba import njit
 
 from rppsim.errors import UserError
 from rppsim.model import kernel as k
@@ -45,7 +47,16 @@ from rppsim.sim.builders import (
 from rppsim.sim.faults import Heal, Partition
 from rppsim.sim.lifecycle import compute_phase
 from rppsim.sim.spec import SEED_MAX, TRAFFIC_WALLETS, Scenario
-from rppsim.telemetry.frames import RunRecorder, build_frame
+from rppsim.telemetry.frames import (
+    FRAME_SCHEMAS,
+    NA_STR_DTYPE,
+    NULLABLE_DTYPES,
+    NUMPY_DTYPES,
+    STR_DTYPE,
+    RunRecorder,
+    build_frame,
+    compute_sort_order,
+)
 
 __all__ = ["MAX_ELECTORATE_ROWS", "MAX_LEDGER_SAMPLES", "FastRun", "run_fast", "run_model"]
 
@@ -441,14 +452,15 @@ def _build_frames(
     b = int(carry[k.NBLOCKS])
     blocks = out["b_int"][:b]
     base = out["b_float"][:b, 0]
-    hashes = [_block_hash(seed, int(h)).hex() for h in blocks[:, 0]]
-    previous = ["00" * 32, *hashes[:-1]]
-    frames["blocks"] = build_frame(
+    hashes = _hex_strings(_block_hashes(seed, blocks[:, 0]))
+    previous = pa.concat_arrays([_repeat_string("00" * 32, 1), hashes.slice(0, max(b - 1, 0))])
+    empty = _repeat_string("", b)
+    frames["blocks"] = _build_presorted_frame(
         "blocks",
         {
             "height": blocks[:, 0],
-            "hash": hashes,
-            "previous_hash": previous,
+            "hash": _as_str(hashes),
+            "previous_hash": _as_str(previous),
             "proposer": blocks[:, 1],
             "round": blocks[:, 2],
             "proposed_ms": blocks[:, 3],
@@ -456,51 +468,55 @@ def _build_frames(
             "identity_count": np.zeros(b, np.int64),
             "uptime_count": blocks[:, 5],
             "consensus_proof": np.zeros(b, np.bool_),
-            "proof_system": ["none"] * b,
+            "proof_system": _as_str(_repeat_string("none", b)),
             "proof_bytes_total": np.zeros(b, np.int64),
-            "state_root": [""] * b,
-            "recursive_commitment": [""] * b,
-            "recursive_previous_commitment": [""] * b,
+            "state_root": _as_str(empty),
+            "recursive_commitment": _as_str(empty),
+            "recursive_previous_commitment": _as_str(empty),
         },
     )
-    pool, accepted = blocks[:, 6], blocks[:, 7]
+    # by proposer, as build_frame sorts it (sorting the numbers is cheaper than the columns)
+    order = compute_sort_order([blocks[:, 1], blocks[:, 0], blocks[:, 2]])
+    rounds, base = (blocks, base) if order is None else (blocks[order], base[order])
+    pool, accepted = rounds[:, 6], rounds[:, 7]
     frames["vrf_rounds"] = build_frame(
         "vrf_rounds",
         {
-            "node": blocks[:, 1],
-            "now_ms": blocks[:, 3],
-            "height": blocks[:, 0],
-            "round": blocks[:, 2],
+            "node": rounds[:, 1],
+            "now_ms": rounds[:, 3],
+            "height": rounds[:, 0],
+            "round": rounds[:, 2],
             "pool_entries": pool,
             "target_validator_count": np.full(b, target),
             "verified_submissions": pool,
             "accepted_validators": accepted,
             "rejected_candidates": pool - accepted,
-            "fallback_selected": blocks[:, 9].astype(bool),
+            "fallback_selected": pd.array(rounds[:, 9].astype(bool), dtype="boolean"),
             "participation_rate": np.where(pool > 0, accepted / np.maximum(pool, 1), 0.0),
             "success_rate": np.minimum(accepted / max(target, 1), 1.0),
             "rejection_rate": np.where(pool > 0, (pool - accepted) / np.maximum(pool, 1), 0.0),
             "active_threshold_ratio": base,
-            "active_epoch_threshold": [str(int(x * VRF_RANDOMNESS_DOMAIN)) for x in base],
-            "latest_epoch": blocks[:, 0] // 720,
-            "latest_round": blocks[:, 2],
-            "total_weight": [str(int(x)) for x in blocks[:, 12]],
-            "entropy_beacon": [""] * b,
+            "active_epoch_threshold": _as_str(_threshold_strings(base), NA_STR_DTYPE),
+            "latest_epoch": rounds[:, 0] // 720,
+            "latest_round": rounds[:, 2],
+            "total_weight": _as_str(_int_strings(rounds[:, 12]), NA_STR_DTYPE),
+            "entropy_beacon": _as_str(empty, NA_STR_DTYPE),
         },
     )
     e = int(carry[k.NELECT])
     rows = out["e_int"][:e]
-    by_height = {int(h): i for i, h in enumerate(blocks[:, 0])}
-    idx = np.array([by_height[int(h)] for h in rows[:, 0]], np.int64)
-    frames["electorates"] = build_frame(
+    idx = np.searchsorted(blocks[:, 0], rows[:, 0])  # every electorate's height is a block's
+    if e and not np.array_equal(blocks[idx, 0], rows[:, 0]):
+        raise KeyError("an electorate of a height without a block")
+    frames["electorates"] = _build_presorted_frame(
         "electorates",
         {
             "height": rows[:, 0],
             "member": rows[:, 1],
-            "address": [addresses[int(i)] for i in rows[:, 1]],
-            "power": [str(int(x)) for x in rows[:, 2]],
-            "total_power": [str(int(x)) for x in blocks[idx, 10]] if e else [],
-            "quorum": [str(int(x)) for x in blocks[idx, 11]] if e else [],
+            "address": _as_str(pa.array(addresses, pa.large_string()).take(rows[:, 1])),
+            "power": _as_str(_int_strings(rows[:, 2])),
+            "total_power": _as_str(_int_strings(blocks[:, 10]).take(idx)),
+            "quorum": _as_str(_int_strings(blocks[:, 11]).take(idx)),
         },
     )
     frames["ledger"] = _ledger_frame(addresses, genesis_stakes, out, int(carry[k.NSAMPLES]))
@@ -518,6 +534,146 @@ def _build_frames(
         },
     )
     return frames
+
+
+def _block_hashes(seed: int, heights: np.ndarray) -> np.ndarray:
+    """``_block_hash`` of each height, as rows of 32 bytes."""
+    prefixed = hashlib.blake2s(b"rppsim/model/block" + seed.to_bytes(8, "big"))
+    digests = bytearray()
+    for height in heights.tolist():
+        state = prefixed.copy()
+        state.update(height.to_bytes(8, "big"))
+        digests += state.digest()
+    return np.frombuffer(bytes(digests), np.uint8).reshape(len(heights), 32)
+
+
+_HEX_PAIRS = np.array([int.from_bytes(b"%02x" % i, "little") for i in range(256)], np.uint16)
+"""Each byte's two hex digits, as the little-endian uint16 of their characters."""
+
+
+def _hex_strings(rows: np.ndarray) -> pa.Array:
+    """Rows of bytes as lower-case hex strings (``bytes.hex``)."""
+    count, width = rows.shape
+    chars = _HEX_PAIRS[rows]
+    offsets = np.arange(count + 1, dtype=np.int64) * (2 * width)
+    return pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes())
+    )
+
+
+def _repeat_string(value: str, count: int) -> pa.Array:
+    """``[value] * count`` as an Arrow array."""
+    data = value.encode()
+    offsets = np.arange(count + 1, dtype=np.int64) * len(data)
+    return pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(data * count)
+    )
+
+
+def _int_strings(values: np.ndarray) -> pa.Array:
+    """``str(int(x))`` of each int64."""
+    values = np.asarray(values, np.int64)
+    if not (values >= 0).all():
+        return pa.array(values, pa.int64()).cast(pa.large_string())
+    chars, offsets = _decimal_digits(values.astype(np.uint64), np.zeros(len(values), np.int64))
+    return pa.LargeStringArray.from_buffers(
+        len(values), pa.py_buffer(offsets), pa.py_buffer(chars.tobytes())
+    )
+
+
+def _threshold_strings(base: np.ndarray) -> pa.Array:
+    """``str(int(x · D))`` of each threshold fraction x in [0, 1] (D = 2^256): x = f·2^e with
+    f = m/2^53 exactly, so x·D = m·2^(e + 203), written in decimal by ``_decimal_digits``."""
+    if not ((base >= 0.0) & (base <= 1.0)).all():  # not fractions (or NaN): the plain way
+        texts = [str(int(x * VRF_RANDOMNESS_DOMAIN)) for x in base]
+        return pa.array(texts, pa.large_string())
+    fraction, exponent = np.frexp(base)
+    mantissa = (fraction * 2.0**53).astype(np.uint64)
+    chars, offsets = _decimal_digits(mantissa, exponent.astype(np.int64) + 203)
+    return pa.LargeStringArray.from_buffers(
+        len(base), pa.py_buffer(offsets), pa.py_buffer(chars.tobytes())
+    )
+
+
+@njit(cache=True)
+def _decimal_digits(mantissa: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The decimal digits of each m·2^s (m < 2^64, s ≤ 204; floored for s < 0), concatenated,
+    and the offsets of each number's digits."""
+    count = mantissa.shape[0]
+    chars = np.empty(count * 80, np.uint8)
+    offsets = np.zeros(count + 1, np.int64)
+    limbs = np.zeros(10, np.uint64)  # 32-bit limbs, least significant first
+    digits = np.empty(90, np.uint8)
+    end = 0
+    for j in range(count):
+        limbs[:] = 0
+        m, s = mantissa[j], shift[j]
+        if s < 0:
+            m = m >> np.uint64(-s) if s > -64 else np.uint64(0)
+            s = 0
+        word, bit = s // 32, np.uint64(s % 32)
+        low = m << bit  # the ≤ 96 bits of m << bit in three limbs
+        high = (m >> (np.uint64(64) - bit)) if bit > 0 else np.uint64(0)
+        limbs[word] = low & np.uint64(0xFFFFFFFF)
+        limbs[word + 1] = low >> np.uint64(32)
+        limbs[word + 2] = high
+        groups = 0
+        top = word + 2
+        while True:  # divide by 10^9 until zero: the remainders are 9-digit groups, lowest first
+            remainder = np.uint64(0)
+            for limb in range(top, -1, -1):
+                current = (remainder << np.uint64(32)) | limbs[limb]
+                limbs[limb] = current // np.uint64(1_000_000_000)
+                remainder = current % np.uint64(1_000_000_000)
+            for d in range(9):
+                digits[groups * 9 + d] = 48 + remainder % np.uint64(10)
+                remainder //= np.uint64(10)
+            groups += 1
+            while top > 0 and limbs[top] == 0:
+                top -= 1
+            if top == 0 and limbs[0] == 0:
+                break
+        size = groups * 9
+        while size > 1 and digits[size - 1] == 48:  # no leading zeros
+            size -= 1
+        for d in range(size):
+            chars[end + d] = digits[size - 1 - d]
+        end += size
+        offsets[j + 1] = end
+    return chars[:end], offsets
+
+
+def _as_str(values: pa.Array, dtype: Any = STR_DTYPE) -> Any:
+    """An Arrow string array as the frames' string dtype (``STR_DTYPE`` or nullable)."""
+    return pd.array(values, dtype=dtype)
+
+
+def _build_presorted_frame(name: str, columns: dict[str, Any]) -> pd.DataFrame:
+    """``build_frame`` of columns already in key order (the first key strictly increasing, or
+    integer keys in order) whose strings are ``STR_DTYPE`` arrays: the same frame, without
+    factorising a string key to sort by it (``build_frame`` otherwise)."""
+    schema = FRAME_SCHEMAS[name]
+    first = np.asarray(columns[schema.key[0]])
+    presorted = len(first) < 2 or bool(np.all(first[1:] > first[:-1]))
+    if not presorted and all(isinstance(columns[key], np.ndarray) for key in schema.key):
+        keys = [columns[key] for key in schema.key]
+        presorted = all(key.dtype.kind in "iu" for key in keys) and compute_sort_order(keys) is None
+    if not presorted:
+        return build_frame(name, columns)
+    data: dict[str, Any] = {}
+    for column, dtype in schema.columns:
+        values = columns[column]
+        if dtype == "str":
+            if not (isinstance(values, pd.arrays.ArrowStringArray) and values.dtype == STR_DTYPE):
+                return build_frame(name, columns)
+            data[column] = values
+        elif dtype in NULLABLE_DTYPES:
+            data[column] = pd.array(values, dtype=NULLABLE_DTYPES[dtype])
+        else:
+            data[column] = np.asarray(values).astype(NUMPY_DTYPES[dtype], copy=False)
+    if len({len(v) for v in data.values()}) > 1:
+        return build_frame(name, columns)  # raises
+    return pd.DataFrame(data, copy=False)
 
 
 def _ledger_frame(

@@ -53,23 +53,6 @@ EVIDENCE_LAG = 2  # a double-sign at h is slashed by block h + 2 (the carried ce
 
 
 @njit(cache=True)
-def _recompute_many(idx, state_f, state_i, zsi, now_s, weights, thresholds, tables):
-    """Score and tier of the validators ``idx`` at now_s, then last_decay = now_s
-    (``process_recompute``)."""
-    z = zsi[idx]
-    hours = state_i[idx, 2]
-    successes = state_i[idx, 3]
-    score = rules.compute_scores_tabled(
-        z, hours, successes, state_i[idx, 5], now_s, weights, tables
-    )
-    tiers = rules.compute_tiers(z, hours, successes, score, thresholds)
-    for j in range(idx.shape[0]):
-        state_f[idx[j], 0] = score[j]
-        state_i[idx[j], 4] = tiers[j]
-        state_i[idx[j], 5] = now_s
-
-
-@njit(cache=True)
 def _poisson(key, draw, lam):
     """A Poisson draw from the counter generator (Knuth; normal approximation above 60)."""
     if lam <= 0.0:
@@ -154,35 +137,52 @@ def run_heights(  # noqa: PLR0915
     use_ext = iparams[20]
     has_byz = iparams[21]
     tx_per_ms, cens_factor, inact_factor = fparams[0], fparams[1], fparams[2]
+    # scratch, allocated once: by validator ...
+    tiers_d = np.empty(n, np.int64)
+    hours_d = np.empty(n, np.int64)
+    weights_all = np.empty(n, np.int64)
+    r_u = np.empty(n)
+    wr_all = np.empty(n)
+    eligible = np.zeros(n, np.bool_)
+    member = np.zeros(n, np.bool_)
+    voted = np.zeros(n, np.bool_)
+    withheld = np.zeros(n, np.bool_)
+    found = np.zeros(3, np.bool_)
+    updated = np.empty(n, np.int64)
+    # ... by pool position ...
+    members_idx = np.empty(n, np.int64)
+    wr_buf = np.empty(n)
+    accepted_buf = np.zeros(n, np.bool_)
+    bits_buf = np.empty(n, np.uint64)
+    offsets = np.empty(n)
+    lowers = np.zeros(n, np.bool_)
+    # ... and by committee position
+    committee_buf = np.empty(n, np.int64)
+    powers_buf = np.empty(n, np.int64)
+    c_tiers = np.empty(n, np.int64)
+    c_hours = np.empty(n, np.int64)
+    c_weights = np.empty(n, np.int64)
+    c_wr = np.empty(n)
+    c_r = np.empty(n)
 
     while carry[H] < height_end and carry[T] < duration_ms:
         h = carry[H]
         t = carry[T]
         # -- the committee of h (first round) --
         _advance_events(carry, t, ev_time, ev_node, ev_delta, down)
-        tiers_d = np.empty(n, np.int64)
-        hours_d = np.empty(n, np.int64)
-        pool = np.zeros(n, np.bool_)
-        r_u = np.empty(n)
-        off_u = np.empty(n)
-        lower = np.empty(n, np.bool_)
-        for i in range(n):
+        if use_ext:
+            r_u[:] = ext_randomness
+        else:
+            for i in range(n):  # a loop of its own, so that it vectorises
+                r_u[i] = compute_uniform(key, STREAM_RANDOMNESS, h, i)
+        for i in range(n):  # the declared tier and hours, and who may submit
             lie_tier = has_byz and _byz(byz_start, byz_end, i, INFLATE_TIER, t)
             lie_hours = has_byz and _byz(byz_start, byz_end, i, INFLATE_HOURS, t)
             tiers_d[i] = 5 if lie_tier else state_i[i, 4]
             hours_d[i] = cap_hours if lie_hours else state_i[i, 2]
-            if use_ext:
-                r_u[i] = ext_randomness[i]
-                off_u[i] = ext_offsets[i]
-                lower[i] = ext_lower[i]
-            else:
-                r_u[i] = compute_uniform(key, STREAM_RANDOMNESS, h, i)
-                bits = compute_hash(key, STREAM_JITTER, h, i)
-                off_u[i] = float(bits >> np.uint64(11)) / 9007199254740992.0
-                lower[i] = (bits & np.uint64(1)) == np.uint64(1)
             forged = has_byz and _byz(byz_start, byz_end, i, FORGED_PROOF, t)
             grinds = has_byz and _byz(byz_start, byz_end, i, GRIND, t) and r_u[i] >= 0.5
-            pool[i] = (
+            eligible[i] = (
                 submitted[i]
                 and zsi[i]
                 and tiers_d[i] >= rules.MIN_VALIDATOR_TIER
@@ -191,56 +191,94 @@ def run_heights(  # noqa: PLR0915
                 and not grinds
                 and not (check_declared and (lie_tier or lie_hours))
             )
-        members_idx = np.flatnonzero(pool)
-        m_pool = members_idx.shape[0]
-        weights_all = rules.compute_weights(tiers_d, hours_d)
-        wr_all = rules.compute_weighted_u(r_u, weights_all)
-        wr_pool = wr_all[members_idx]
+        for i in range(n):  # a loop of its own, so that it vectorises
+            weights_all[i] = rules.compute_weight(tiers_d[i], hours_d[i])
+            wr_all[i] = r_u[i] / weights_all[i]
+        m_pool = 0
+        for i in range(n):
+            members_idx[m_pool] = i
+            wr_buf[m_pool] = wr_all[i]
+            m_pool += eligible[i]
+        wr_pool = wr_buf[:m_pool]
+        accepted = accepted_buf[:m_pool]
         base_u, span_u = rules.compute_threshold_base_u(wr_pool, target)
-        thr = rules.compute_thresholds_u(
-            base_u, span_u, off_u[members_idx] * span_u, lower[members_idx]
-        )
-        accepted = wr_pool < thr
-        n_accepted = int(accepted.sum())
+        # the jitter moves a threshold only when there is a span (else thr = base)
+        jitter = base_u != 0.0 and span_u != 0.0
+        if jitter and use_ext:
+            for j in range(m_pool):
+                offsets[j] = ext_offsets[members_idx[j]] * span_u
+                lowers[j] = ext_lower[members_idx[j]]
+        elif jitter:
+            for j in range(m_pool):  # loops of their own, so that they vectorise
+                bits_buf[j] = compute_hash(key, STREAM_JITTER, h, members_idx[j])
+            for j in range(m_pool):
+                bits = bits_buf[j]
+                offsets[j] = float(bits >> np.uint64(11)) / 9007199254740992.0 * span_u
+                lowers[j] = (bits & np.uint64(1)) == np.uint64(1)
+        n_accepted = 0
+        for j in range(m_pool):
+            if jitter:
+                thr = rules.compute_threshold_u(base_u, span_u, offsets[j], lowers[j])
+            else:
+                thr = rules.compute_threshold_u(base_u, span_u, 0.0, False)
+            accepted[j] = wr_pool[j] < thr
+            n_accepted += accepted[j]
         if caps and n_accepted > target:
             ranked = np.argsort(np.where(accepted, wr_pool, 2.0), kind="mergesort")
             accepted[:] = False
             accepted[ranked[: max(target, 0)]] = True
-        member = np.zeros(n, np.bool_)
+        accepted_weight = 0
+        for i in range(n):
+            member[i] = False
+        n_member = 0
         for j in range(m_pool):
-            i = members_idx[j]
-            if accepted[j] and state_i[i, 4] >= rules.MIN_VALIDATOR_TIER:
-                member[i] = True
+            if accepted[j]:
+                i = members_idx[j]
+                accepted_weight += weights_all[i]
+                if state_i[i, 4] >= rules.MIN_VALIDATOR_TIER:
+                    member[i] = True
+                    n_member += 1
         fallback = n_accepted < m_pool
-        if not member.any() and m_pool > n_accepted:
-            missed = np.flatnonzero(~accepted)
-            mi = members_idx[missed]
+        if n_member == 0 and m_pool > n_accepted:
+            mi = members_idx[:m_pool][np.flatnonzero(~accepted)]
             best = rules.compute_fallback_index(
                 tiers_d[mi], hours_d[mi], weights_all[mi], wr_all[mi]
             )
             if state_i[mi[best], 4] >= rules.MIN_VALIDATOR_TIER:
                 member[mi[best]] = True
-        if not member.any():
+                n_member += 1
+        if n_member == 0:
             for i in range(n):
                 member[i] = prev_member[i] and state_i[i, 4] >= rules.MIN_VALIDATOR_TIER
-        if not member.any():
+                n_member += member[i]
+        if n_member == 0:
             for i in range(n):
                 member[i] = state_i[i, 4] >= rules.MIN_VALIDATOR_TIER and zsi[i]
-        committee = np.flatnonzero(member)
-        m = committee.shape[0]
-        first = rules.compute_leader_index(
-            tiers_d[committee], hours_d[committee], weights_all[committee], wr_all[committee]
-        )
+                n_member += member[i]
+        m = 0
+        for i in range(n):
+            if member[i]:
+                committee_buf[m] = i
+                c_tiers[m] = tiers_d[i]
+                c_hours[m] = hours_d[i]
+                c_weights[m] = weights_all[i]
+                c_wr[m] = wr_all[i]
+                c_r[m] = r_u[i]
+                powers_buf[m] = rules.compute_voting_power(
+                    state_i[i, 0], state_f[i, 0], state_i[i, 2]
+                )
+                m += 1
+        committee = committee_buf[:m]
+        powers = powers_buf[:m]
+        first = rules.compute_leader_index(c_tiers[:m], c_hours[:m], c_weights[:m], c_wr[:m])
         order = np.zeros(0, np.int64)
-        powers = rules.compute_voting_powers(
-            state_i[committee, 0], state_f[committee, 0], state_i[committee, 2]
-        )
         total = rules.compute_total_power(powers)
         quorum = rules.compute_quorum(total)
         # -- rounds until a commit --
         rnd = 0
         committed = False
-        voted = np.zeros(n, np.bool_)
+        for i in range(n):
+            voted[i] = False
         leader = -1
         while t < duration_ms:
             _advance_events(carry, t, ev_time, ev_node, ev_delta, down)
@@ -252,10 +290,7 @@ def run_heights(  # noqa: PLR0915
             if rotate and rnd % m != 0:
                 if order.shape[0] == 0:
                     order = rules.compute_leader_order(
-                        tiers_d[committee],
-                        hours_d[committee],
-                        weights_all[committee],
-                        wr_all[committee],
+                        c_tiers[:m], c_hours[:m], c_weights[:m], c_wr[:m]
                     )
                 leader = committee[order[rnd % m]]
             else:
@@ -276,13 +311,13 @@ def run_heights(  # noqa: PLR0915
                 carry[PENDING_TX] += _poisson(key, carry[DRAWS], lam)
                 carry[DRAWS] += 1
                 carry[ARRIVED] = t
-            pending = carry[PENDING_TX]
-            credits = 0
-            for i in range(n):
-                credits += state_i[i, 7] > 0
-            if pending == 0 and credits == 0 and not allow_empty:
-                t += block_ms
-                continue
+            if carry[PENDING_TX] == 0 and not allow_empty:
+                credits = 0
+                for i in range(n):
+                    credits += state_i[i, 7] > 0
+                if credits == 0:
+                    t += block_ms
+                    continue
             if power >= quorum:
                 committed = True
                 break
@@ -319,37 +354,32 @@ def run_heights(  # noqa: PLR0915
                 member[i] = False
                 _evidence(carry, v_int, h, i, h - EVIDENCE_LAG, 3)
         # 2. uptime credits
-        credited = np.zeros(n, np.bool_)
+        uptime = 0
         for i in range(n):
             if state_i[i, 7] > 0 and zsi[i]:
                 state_i[i, 2] += state_i[i, 7]
                 state_i[i, 7] = 0
-                credited[i] = True
-        uptime = int(credited.sum())
+                updated[uptime] = i
+                uptime += 1
         if uptime:
-            _recompute_many(
-                np.flatnonzero(credited), state_f, state_i, zsi, now_s, weights, thresholds, tables
-            )
+            _recompute(updated[:uptime], state_f, state_i, zsi, now_s, weights, thresholds, tables)
         # 3. participation detectors over the previous block's certificate
-        withheld = np.zeros(n, np.bool_)
-        if carry[NPREV] > 0:
-            found = rules.compute_misses(
-                misses, prev_member, prev_voted, prev_voted, vote_thr, inact_thr
+        for i in range(n):
+            withheld[i] = False
+            if carry[NPREV] == 0 or not prev_member[i]:
+                continue
+            rules.compute_misses_row(
+                misses[i], found, prev_voted[i], prev_voted[i], vote_thr, inact_thr
             )
-            for i in range(n):
-                for c in range(3):
-                    if found[i, c]:
-                        withheld[i] = True
-                        factor = inact_factor if c == 2 else cens_factor
-                        state_f[i, 0] = min(max(state_f[i, 0] * factor, 0.0), 1.0)
-                        state_i[i, 4] = rules.compute_tiers(
-                            zsi[i : i + 1],
-                            state_i[i : i + 1, 2],
-                            state_i[i : i + 1, 3],
-                            state_f[i : i + 1, 0],
-                            thresholds,
-                        )[0]
-                        _evidence(carry, v_int, h, i, h - 1, c)
+            for c in range(3):
+                if found[c]:
+                    withheld[i] = True
+                    factor = inact_factor if c == 2 else cens_factor
+                    state_f[i, 0] = min(max(state_f[i, 0] * factor, 0.0), 1.0)
+                    state_i[i, 4] = rules.compute_tier(
+                        zsi[i], state_i[i, 2], state_i[i, 3], state_f[i, 0], thresholds
+                    )
+                    _evidence(carry, v_int, h, i, h - 1, c)
         # 4. rewards to the committee (the slashed and the detected are not paid)
         txs = min(carry[PENDING_TX], MAX_BLOCK_TRANSACTIONS)
         carry[PENDING_TX] -= txs
@@ -361,22 +391,18 @@ def run_heights(  # noqa: PLR0915
             if committee[j] == leader:
                 leader_pos = j
         owed = rules.compute_payouts(
-            base_reward + fees,
-            tiers_d[committee],
-            hours_d[committee],
-            r_u[committee],
-            leader_pos,
-            bonus_pct,
+            base_reward + fees, c_tiers[:m], c_hours[:m], c_r[:m], leader_pos, bonus_pct
         )
-        paid = np.zeros(m, np.bool_)
+        paid = 0
         for j in range(m):
             i = committee[j]
             if withheld[i] or not zsi[i]:
                 continue
-            paid[j] = True
             state_i[i, 1] += owed[j]
             state_i[i, 3] += 1
-        _recompute_many(committee[paid], state_f, state_i, zsi, now_s, weights, thresholds, tables)
+            updated[paid] = i
+            paid += 1
+        _recompute(updated[:paid], state_f, state_i, zsi, now_s, weights, thresholds, tables)
         # 5. records
         b = carry[NBLOCKS]
         if b < b_int.shape[0]:
@@ -392,7 +418,7 @@ def run_heights(  # noqa: PLR0915
             b_int[b, 9] = fallback
             b_int[b, 10] = total
             b_int[b, 11] = quorum
-            b_int[b, 12] = int(weights_all[members_idx][accepted].sum())
+            b_int[b, 12] = accepted_weight
             b_float[b, 0] = base_u
             carry[NBLOCKS] = b + 1
         if h % elect_stride == 0:
@@ -420,6 +446,21 @@ def run_heights(  # noqa: PLR0915
         carry[NPREV] = 1
         carry[H] = h + 1
         carry[T] = t + block_ms
+
+
+@njit(cache=True)
+def _recompute(idx, state_f, state_i, zsi, now_s, weights, thresholds, tables):
+    """Score and tier of the validators ``idx`` at now_s, then last_decay = now_s
+    (``process_recompute``)."""
+    w = (weights[0], weights[1], weights[2], weights[3], weights[4])  # registers, not loads
+    limits = (thresholds[0], thresholds[1], thresholds[2], thresholds[3])
+    for i in idx:
+        score = rules.compute_score_tabled(
+            zsi[i], state_i[i, 2], state_i[i, 3], state_i[i, 5], now_s, w, tables
+        )
+        state_f[i, 0] = score
+        state_i[i, 4] = rules.compute_tier(zsi[i], state_i[i, 2], state_i[i, 3], score, limits)
+        state_i[i, 5] = now_s
 
 
 @njit(cache=True)

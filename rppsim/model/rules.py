@@ -33,18 +33,24 @@ __all__ = [
     "compute_leader_index",
     "compute_leader_order",
     "compute_misses",
+    "compute_misses_row",
     "compute_payouts",
     "compute_quorum",
     "compute_round_half_away",
     "compute_saturation_table",
+    "compute_score_tabled",
     "compute_scores",
     "compute_scores_tabled",
     "compute_slashed_stakes",
     "compute_threshold_base_u",
+    "compute_threshold_u",
     "compute_thresholds_u",
+    "compute_tier",
     "compute_tiers",
     "compute_total_power",
+    "compute_voting_power",
     "compute_voting_powers",
+    "compute_weight",
     "compute_weighted_u",
     "compute_weights",
 ]
@@ -64,11 +70,17 @@ POWER_LIMIT = 1 << 62
 
 
 @njit(cache=True)
-def compute_weights(tiers: np.ndarray, hours: np.ndarray) -> np.ndarray:
+def compute_weight(tier: int, hours: int) -> int:
     """``compute_submission_weight``: (tier + 1) × max(hours, 1)."""
+    return (tier + 1) * max(hours, 1)
+
+
+@njit(cache=True)
+def compute_weights(tiers: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """``compute_weight`` of each validator."""
     out = np.empty(tiers.shape[0], np.int64)
     for i in range(tiers.shape[0]):
-        out[i] = (tiers[i] + 1) * max(hours[i], 1)
+        out[i] = compute_weight(tiers[i], hours[i])
     return out
 
 
@@ -85,29 +97,48 @@ def compute_weighted_u(randomness_u: np.ndarray, weights: np.ndarray) -> np.ndar
 def compute_kth_smallest(values: np.ndarray, k: int) -> float:
     """The k-th smallest value (1-based, ``sorted(values)[k - 1]``): quickselect on a copy
     (``_compute_kth_smallest``; numba's ``np.partition`` costs several times more)."""
-    a = values.copy()
-    lo, hi, target = 0, a.shape[0] - 1, k - 1
-    while lo < hi:
-        mid = (lo + hi) // 2  # median of three as the pivot
-        x, y, z = a[lo], a[mid], a[hi]
+    return _select_kth(values.copy(), k)
+
+
+@njit(cache=True)
+def _select_kth(a: np.ndarray, k: int) -> float:
+    """``compute_kth_smallest`` overwriting ``a``: quickselect around the median of three,
+    partitioning branch-free into a second buffer (the lower values from its front, the rest
+    from its back), then back, so no step waits on the one before (random draws defeat
+    branch prediction and in-place swaps chain through memory)."""
+    source, target = a, np.empty(a.shape[0])
+    start, count, rank = 0, a.shape[0], k - 1
+    while count > 1:
+        x, y, z = source[start], source[start + count // 2], source[start + count - 1]
         pivot = max(min(x, y), min(max(x, y), z))
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if target <= j:
-            hi = j
-        elif target >= i:
-            lo = i
+        low = _partition(source, target, start, count, pivot, False)
+        if low == 0:  # nothing below the pivot: it is the least; split off its equals
+            low = _partition(source, target, start, count, pivot, True)
+            if rank < low:
+                return pivot
+        if rank < low:
+            count = low
         else:
-            return a[target]
-    return a[target]
+            start, count, rank = start + low, count - low, rank - low
+        source, target = target, source
+    return source[start]
+
+
+@njit(cache=True)
+def _partition(
+    source: np.ndarray, target: np.ndarray, start: int, count: int, pivot: float, equal: bool
+) -> int:
+    """source[start:start + count] into target's same slots: the values below the pivot (or
+    equal to it) first, the others after; how many came first."""
+    front, back = start, start + count - 1
+    for i in range(start, start + count):
+        value = source[i]
+        first = value == pivot if equal else value < pivot
+        target[front] = value  # the slot not taken is overwritten later
+        target[back] = value
+        front += first
+        back -= 1 - first
+    return front - start
 
 
 @njit(cache=True)
@@ -131,19 +162,24 @@ def compute_threshold_base_u(weighted_u: np.ndarray, target: int) -> tuple[float
 
 
 @njit(cache=True)
+def compute_threshold_u(base_u: float, span_u: float, offset_u: float, lower: bool) -> float:
+    """``compute_threshold_for_seed`` / D: base ± offset (offset < span), floored at 0 and
+    capped at 1; ``lower`` is the jitter hash's odd first byte."""
+    if base_u == 0.0:
+        return 0.0
+    below = max(base_u - offset_u, 0.0)  # both sides, then a select: the sign is a coin flip
+    above = min(base_u + offset_u, 1.0)
+    return below if lower else above
+
+
+@njit(cache=True)
 def compute_thresholds_u(
     base_u: float, span_u: float, offset_u: np.ndarray, lower: np.ndarray
 ) -> np.ndarray:
-    """``compute_threshold_for_seed`` / D: base ± offset (offset < span), floored at 0 and
-    capped at 1; ``lower`` is the jitter hash's odd first byte."""
+    """``compute_threshold_u`` of each candidate."""
     out = np.empty(offset_u.shape[0], np.float64)
     for i in range(offset_u.shape[0]):
-        if base_u == 0.0:
-            out[i] = 0.0
-        elif lower[i]:
-            out[i] = base_u - offset_u[i] if base_u > offset_u[i] else 0.0
-        else:
-            out[i] = min(base_u + offset_u[i], 1.0)
+        out[i] = compute_threshold_u(base_u, span_u, offset_u[i], lower[i])
     return out
 
 
@@ -204,12 +240,18 @@ def compute_round_half_away(value: float) -> int:
 
 
 @njit(cache=True)
-def compute_voting_powers(stakes: np.ndarray, scores: np.ndarray, hours: np.ndarray) -> np.ndarray:
+def compute_voting_power(stake: int, score: float, hours: int) -> int:
     """``compute_voting_power``: stake × max(1, round(score·1000) + 1000) × (min(h, 720) + 1)."""
+    multiplier = max(1, compute_round_half_away(score * 1000.0) + 1000)
+    return stake * multiplier * (min(hours, MAX_TIMETOKE_HOURS) + 1)
+
+
+@njit(cache=True)
+def compute_voting_powers(stakes: np.ndarray, scores: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """``compute_voting_power`` of each validator."""
     out = np.empty(stakes.shape[0], np.int64)
     for i in range(stakes.shape[0]):
-        multiplier = max(1, compute_round_half_away(scores[i] * 1000.0) + 1000)
-        out[i] = stakes[i] * multiplier * (min(hours[i], MAX_TIMETOKE_HOURS) + 1)
+        out[i] = compute_voting_power(stakes[i], scores[i], hours[i])
     return out
 
 
@@ -293,17 +335,33 @@ def compute_scores_tabled(
     """``compute_scores`` with the saturation terms read from tables of
     ``compute_saturation_table`` (hours / 24, successes / 128, seconds / 7 days): the same
     values, since each table entry is the same computation."""
-    sat_u, sat_c, sat_d = tables
     out = np.empty(zsi.shape[0], np.float64)
-    p = _saturation(0.0, PEER_FEEDBACK_SCALE)
     for i in range(zsi.shape[0]):
-        v = 1.0 if zsi[i] else 0.0
-        u = _lookup(sat_u, hours[i], UPTIME_SCALE_HOURS)
-        c = _lookup(sat_c, successes[i], CONSENSUS_SCALE)
-        d = _lookup(sat_d, max(now - last_decay[i], 0), DECAY_SCALE_SECS)
-        score = weights[0] * v + weights[1] * u + weights[2] * c + weights[3] * p - weights[4] * d
-        out[i] = min(max(score, 0.0), 1.0)
+        out[i] = compute_score_tabled(
+            zsi[i], hours[i], successes[i], last_decay[i], now, weights, tables
+        )
     return out
+
+
+@njit(cache=True)
+def compute_score_tabled(
+    zsi: bool,
+    hours: int,
+    successes: int,
+    last_decay: int,
+    now: int,
+    weights: np.ndarray | tuple[float, float, float, float, float],
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> float:
+    """One validator's ``compute_scores_tabled`` (``weights`` an array or a tuple)."""
+    sat_u, sat_c, sat_d = tables
+    p = _saturation(0.0, PEER_FEEDBACK_SCALE)
+    v = 1.0 if zsi else 0.0
+    u = _lookup(sat_u, hours, UPTIME_SCALE_HOURS)
+    c = _lookup(sat_c, successes, CONSENSUS_SCALE)
+    d = _lookup(sat_d, max(now - last_decay, 0), DECAY_SCALE_SECS)
+    score = weights[0] * v + weights[1] * u + weights[2] * c + weights[3] * p - weights[4] * d
+    return min(max(score, 0.0), 1.0)
 
 
 @njit(cache=True)
@@ -320,19 +378,30 @@ def compute_tiers(
     tier4_min_consensus_success, tier5_min_score)."""
     out = np.empty(zsi.shape[0], np.int64)
     for i in range(zsi.shape[0]):
-        if not zsi[i]:
-            out[i] = 0
-        elif hours[i] < thresholds[0]:
-            out[i] = 1
-        elif successes[i] < thresholds[1]:
-            out[i] = 2
-        elif successes[i] < thresholds[2]:
-            out[i] = 3
-        elif scores[i] < thresholds[3]:
-            out[i] = 4
-        else:
-            out[i] = 5
+        out[i] = compute_tier(zsi[i], hours[i], successes[i], scores[i], thresholds)
     return out
+
+
+@njit(cache=True)
+def compute_tier(
+    zsi: bool,
+    hours: int,
+    successes: int,
+    score: float,
+    thresholds: np.ndarray | tuple[float, float, float, float],
+) -> int:
+    """One validator's ``compute_tiers`` (``thresholds`` an array or a tuple)."""
+    if not zsi:
+        return 0
+    if hours < thresholds[0]:
+        return 1
+    if successes < thresholds[1]:
+        return 2
+    if successes < thresholds[2]:
+        return 3
+    if score < thresholds[3]:
+        return 4
+    return 5
 
 
 # --- Timetoke (rppsim.node.timetoke) ---------------------------------------------------------
@@ -378,21 +447,38 @@ def compute_misses(
     (n × 3 booleans, same columns)."""
     found = np.zeros(misses.shape, np.bool_)
     for i in range(misses.shape[0]):
-        if not members[i]:
-            continue
-        for column, participated, threshold in (
-            (0, prevoted[i], vote_threshold),
-            (1, precommitted[i], vote_threshold),
-            (2, prevoted[i] or precommitted[i], inactivity_threshold),
-        ):
-            if participated or threshold <= 0:
-                misses[i, column] = 0
-            else:
-                misses[i, column] += 1
-                if misses[i, column] >= threshold:
-                    misses[i, column] = 0
-                    found[i, column] = True
+        if members[i]:
+            compute_misses_row(
+                misses[i], found[i], prevoted[i], precommitted[i], vote_threshold,
+                inactivity_threshold,
+            )  # fmt: skip
     return found
+
+
+@njit(cache=True)
+def compute_misses_row(
+    misses: np.ndarray,
+    found: np.ndarray,
+    prevoted: bool,
+    precommitted: bool,
+    vote_threshold: int,
+    inactivity_threshold: int,
+) -> None:
+    """One member's ``compute_misses``: its row of ``misses`` updated in place and its
+    detections written to ``found`` (3 booleans)."""
+    for column, participated, threshold in (
+        (0, prevoted, vote_threshold),
+        (1, precommitted, vote_threshold),
+        (2, prevoted or precommitted, inactivity_threshold),
+    ):
+        found[column] = False
+        if participated or threshold <= 0:
+            misses[column] = 0
+        else:
+            misses[column] += 1
+            if misses[column] >= threshold:
+                misses[column] = 0
+                found[column] = True
 
 
 # --- Rewards and slashing (rppsim.node.ledger) -----------------------------------------------
@@ -417,19 +503,25 @@ def compute_payouts(
     share, remainder = reward // n, reward % n
     out[:] = share
     taken = np.zeros(n, np.bool_)
+    negated = np.empty(n)
     while remainder > 0:  # the (tier, hours) groups from the top, whole or in part
         best_tier, best_hours = -1, -1
         for i in range(n):
             if not taken[i] and (tiers[i], hours[i]) > (best_tier, best_hours):
                 best_tier, best_hours = int(tiers[i]), int(hours[i])
-        group = np.flatnonzero((tiers == best_tier) & (hours == best_hours) & ~taken)
-        if group.shape[0] > remainder:  # the highest randomness of the group (distinct draws)
-            cut = compute_kth_smallest(-randomness_u[group], remainder)
-            group = group[-randomness_u[group] <= cut]
-        for member in group:
-            out[member] += 1
-            taken[member] = True
-        remainder -= int(group.shape[0])
+        size = 0
+        for i in range(n):
+            if not taken[i] and tiers[i] == best_tier and hours[i] == best_hours:
+                negated[size] = -randomness_u[i]
+                size += 1
+        # the whole group, or its highest randomness (distinct draws)
+        cut = _select_kth(negated[:size], remainder) if size > remainder else np.inf
+        for i in range(n):
+            chosen = -randomness_u[i] <= cut
+            if chosen and not taken[i] and tiers[i] == best_tier and hours[i] == best_hours:
+                out[i] += 1
+                taken[i] = True
+                remainder -= 1
     if leader >= 0 and bonus_percent > 0:
         out[leader] += (reward * bonus_percent + 99) // 100
     return out

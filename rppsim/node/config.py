@@ -157,6 +157,16 @@ class ProofCacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PruningConfig:
+    """``[pruning]`` (docs/operations.md#pruning-and-storage): how often the pruning worker
+    runs and how many of the newest blocks it keeps (the chain's defaults; its production
+    profile keeps 512 every 20 s). Both must be > 0."""
+
+    cadence_secs: int = 30
+    retention_depth: int = 128
+
+
+@dataclass(frozen=True, slots=True)
 class ReputationConfig:
     """``[reputation]``: weights, tier thresholds and timetoke params
     (docs/operations.md#reputation-timetoke-and-governance-keys)."""
@@ -201,12 +211,17 @@ class NodeConfig:
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     reputation: ReputationConfig = field(default_factory=ReputationConfig)
     queue_weights: QueueWeights = field(default_factory=QueueWeights)
+    pruning: PruningConfig = field(default_factory=PruningConfig)
     genesis: GenesisConfig = field(default_factory=GenesisConfig)
     genesis_path: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view with the chain's key names (enums as their values)."""
+        """A JSON-ready view with the chain's key names (enums as their values). A
+        ``[pruning]`` table at the chain's defaults is left out: the view (a run's ``profile``
+        fact) of a profile that does not set it reads as it did before rppsim modelled it."""
         view: dict[str, Any] = _jsonable(dataclasses.asdict(self))
+        if self.pruning == PruningConfig():
+            del view["pruning"]
         return view
 
 
@@ -224,7 +239,14 @@ POSITIVE_ROOT_KEYS: Final = (
 )
 REQUIRED_ROOT_KEYS: Final = ("data_dir", "block_time_ms", "max_block_transactions", "mempool_limit")
 ROOT_SCALAR_KEYS: Final = ("config_version", *PATH_KEYS, *POSITIVE_ROOT_KEYS, "genesis_path")
-ROOT_TABLE_KEYS: Final = ("proof_cache", "rollout", "reputation", "queue_weights", "genesis")
+ROOT_TABLE_KEYS: Final = (
+    "proof_cache",
+    "rollout",
+    "reputation",
+    "queue_weights",
+    "pruning",
+    "genesis",
+)
 ROOT_KEYS: Final = (*ROOT_SCALAR_KEYS, *ROOT_TABLE_KEYS)
 
 
@@ -290,6 +312,7 @@ SCHEMA: Final[dict[str, tuple[str, ...]]] = {
     "reputation.tier_thresholds": _field_names(TierThresholds),
     "reputation.timetoke": _field_names(TimetokeParams),
     "queue_weights": _field_names(QueueWeights),
+    "pruning": _field_names(PruningConfig),
 }
 
 
@@ -444,6 +467,18 @@ def _parse_queue_weights(doc: Mapping[str, Any], reader: TableReader) -> QueueWe
     )
 
 
+def _parse_pruning(doc: Mapping[str, Any], reader: TableReader) -> PruningConfig:
+    """``[pruning]``: cadence and retention depth, unsigned integers (> 0 checked in step 2)."""
+    table = reader.get_table(doc, "", "pruning", {})
+    defaults = DEFAULT.pruning
+    return PruningConfig(
+        cadence_secs=reader.get_int(table, "pruning", "cadence_secs", defaults.cadence_secs),
+        retention_depth=reader.get_int(
+            table, "pruning", "retention_depth", defaults.retention_depth
+        ),
+    )
+
+
 def _parse_document(doc: Mapping[str, Any], reader: TableReader) -> NodeConfig:
     """Step 1 on a merged document; genesis is left at its default for step 3."""
     if "extends" in doc:
@@ -457,6 +492,7 @@ def _parse_document(doc: Mapping[str, Any], reader: TableReader) -> NodeConfig:
         rollout=_parse_rollout(doc, reader),
         reputation=_parse_reputation(doc, reader),
         queue_weights=_parse_queue_weights(doc, reader),
+        pruning=_parse_pruning(doc, reader),
     )
 
 
@@ -537,13 +573,21 @@ def _check_timetoke(timetoke: TimetokeParams, reader: TableReader) -> None:
         _check_positive(reader, f"reputation.timetoke.{item.name}", getattr(timetoke, item.name))
 
 
+def _check_pruning(pruning: PruningConfig, reader: TableReader) -> None:
+    """cadence_secs > 0 and retention_depth > 0 (docs/operations.md#pruning-and-storage)."""
+    _check_positive(reader, "pruning.cadence_secs", pruning.cadence_secs)
+    _check_positive(reader, "pruning.retention_depth", pruning.retention_depth)
+
+
 def _validate(config: NodeConfig, reader: TableReader) -> None:
-    """Step 2 in the chain's order: malachite (timetoke), version, root, cache, telemetry, queue."""
+    """Step 2 in the chain's order: malachite (timetoke), version, root, cache, telemetry, queue,
+    then pruning."""
     _check_timetoke(config.reputation.timetoke, reader)
     _check_root(config, reader)
     _check_proof_cache(config.proof_cache, reader)
     _check_telemetry(config.rollout.telemetry, reader)
     _check_queue_weights(config.queue_weights, reader)
+    _check_pruning(config.pruning, reader)
 
 
 def validate_config(config: NodeConfig, source: str = "node config") -> None:

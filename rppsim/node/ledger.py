@@ -321,7 +321,7 @@ def _optional_u64(value: int | None) -> bytes:
     return b"\x00" + bytes(8) if value is None else b"\x01" + value.to_bytes(8, "big")
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def compute_account_leaf(account: Account) -> bytes:
     """The state-root leaf of an account: BLAKE2s of its canonical bytes (module docstring).
 

@@ -153,6 +153,9 @@ MAX_PENDING_EMITS = 64
 REASON_RECURSIVE_DISABLED = "recursive proof verification disabled by rollout"
 """The chain's ``verify_proof_chain`` error with the ``recursive_proofs`` gate off."""
 REASON_ENFORCEMENT_DISABLED = "consensus enforcement disabled"
+REASON_WINDOW_ABOVE_TIP = "snapshot header window starts above the tip of a whole chain"
+"""Why a node that keeps its whole chain (``keep_chain``) refuses a retained header window
+that skips heights it has not got."""
 """Why a node with the ``consensus_enforcement`` gate off refuses gossiped proposal evidence."""
 
 __all__ = ["GENESIS_HASH", "GENESIS_TIME_S", "HeightState", "Node", "NodeKeys", "SignState"]
@@ -266,13 +269,14 @@ class Node(RoundMachine, BlockBuilder, Sync):
         persists only ``stored``. Without it ``chain`` is ``stored`` (the same list): the node
         keeps only what its config retains, and a long run's blocks do not pile up."""
         self.chain: list[Commit] = [] if keep_chain else self.stored
-        self.pruned_heights: set[int] = set()
+        self.base = 0  # heights 1..base are no longer in ``stored`` (``retention_depth``)
         self.payload_bytes: dict[int, int] = {}
-        """Payload bytes of every height whose payload is retained."""
+        """Payload bytes of every stored height whose payload is retained: every other height
+        up to the tip is pruned (``is_pruned``)."""
         self.snapshot: StateSnapshot | None = None
         """The snapshot_dir: the state the latest pruning cycle persisted."""
         self.snapshot_interval = snapshot_interval or compute_snapshot_interval(
-            config.block_time_ms
+            config.block_time_ms, config.pruning.cadence_secs
         )
         if restore is not None:
             self._restore(restore)
@@ -285,7 +289,25 @@ class Node(RoundMachine, BlockBuilder, Sync):
     @property
     def height(self) -> int:
         """Height of the last finalized block (0 at genesis)."""
-        return len(self.chain)
+        return self.base + len(self.chain)
+
+    @property
+    def retention_depth(self) -> int | None:
+        """``[pruning] retention_depth``: the newest heights ``stored`` keeps (header and
+        certificate; the tip's payload too); older ones are dropped (``base`` counts them).
+        None: every height (``keep_chain``, the full record, or the ``pruning`` gate off)."""
+        if self.chain is not self.stored or not self.gates.pruning:
+            return None
+        return self.config.pruning.retention_depth
+
+    @property
+    def pruned_heights(self) -> set[int]:
+        """Every height up to the tip without its payload (pruned, or no longer stored)."""
+        return {h for h in range(1, self.height + 1) if self.is_pruned(h)}
+
+    def is_pruned(self, height: int) -> bool:
+        """Whether finalized block ``height`` can no longer be served whole."""
+        return height <= self.base or height not in self.payload_bytes
 
     @property
     def electorate(self) -> ValidatorSet:
@@ -635,18 +657,34 @@ class Node(RoundMachine, BlockBuilder, Sync):
     # --- pruning, snapshots, state sync and restarts -------------------------------------------
 
     def _store(self, commit: Commit) -> None:
-        """Append a finalized commit to ``chain`` and ``stored`` (once when they are one)."""
+        """Append a finalized commit to ``chain`` and ``stored`` (once when they are one), then
+        drop what falls out of the retention window."""
         self.stored.append(commit)
         if self.chain is not self.stored:
             self.chain.append(commit)
+        depth = self.retention_depth
+        if depth is not None and len(self.stored) > depth:
+            self._drop_below(self.height - depth + 1)
+
+    def _drop_below(self, height: int) -> None:
+        """Forget the stored heights below ``height`` (retained record only: ``chain`` is
+        ``stored``); a payload still retained there counts as pruned."""
+        drop = min(height - 1 - self.base, len(self.stored))
+        if drop <= 0:
+            return
+        for h in range(self.base + 1, self.base + drop + 1):
+            if h in self.payload_bytes:
+                self.pruning.on_pruned(self.payload_bytes.pop(h))
+        del self.stored[:drop]
+        self.base += drop
 
     def _prune(self, height: int) -> None:
         """Drop the payload of finalized block ``height`` (header and certificate stay)."""
-        if height in self.pruned_heights:
+        if self.is_pruned(height):
             return
-        self.stored[height - 1] = compute_pruned_commit(self.stored[height - 1])
-        self.pruned_heights.add(height)
-        self.pruning.on_pruned(self.payload_bytes.pop(height, 0))
+        i = height - 1 - self.base
+        self.stored[i] = compute_pruned_commit(self.stored[i])
+        self.pruning.on_pruned(self.payload_bytes.pop(height))
 
     def get_snapshot(self) -> StateSnapshot:
         """The node's state at its tip as a snapshot (``rppsim.node.state_sync``)."""
@@ -692,6 +730,9 @@ class Node(RoundMachine, BlockBuilder, Sync):
                 base = persisted.snapshot
             else:
                 self._reject("restore", REASON_GATE_DISABLED)
+        if base is not None and self._is_gap_refused(base):
+            self._reject("restore", REASON_WINDOW_ABOVE_TIP)
+            base = None
         if base is not None:
             self._adopt_snapshot(base, compute_snapshot_ledger(base.ledger, self.ledger.params))
         self._replay_all(persisted.commits)
@@ -713,12 +754,14 @@ class Node(RoundMachine, BlockBuilder, Sync):
         and the headers above this node's own chain; messages of the heights it covers are
         dropped."""
         height = snapshot.height
-        for commit in snapshot.headers[self.height :]:
+        first = snapshot.headers[0].block.header.height
+        if first > self.height + 1:  # the window starts above the tip: the store starts there
+            self._drop_below(self.height + 1)
+            self.base = first - 1
+        for commit in self.get_new_headers(snapshot):
             h = commit.block.header.height
             self._store(commit)
-            if is_pruned_block(commit.block):
-                self.pruned_heights.add(h)
-            else:
+            if not is_pruned_block(commit.block) and h > self.base:
                 self.payload_bytes[h] = payload = compute_payload_bytes(commit.block)
                 self.pruning.on_stored(payload)
         if self.gates.pruning:
@@ -742,6 +785,18 @@ class Node(RoundMachine, BlockBuilder, Sync):
         }
         self.hs = HeightState(height + 1)
 
+    def get_new_headers(self, snapshot: StateSnapshot) -> tuple[Commit, ...]:
+        """The headers of ``snapshot`` above this node's tip (its whole window when the window
+        starts above the tip)."""
+        first = snapshot.headers[0].block.header.height
+        return snapshot.headers[max(self.height + 1 - first, 0) :]
+
+    def _is_gap_refused(self, snapshot: StateSnapshot) -> bool:
+        """Whether ``snapshot``'s window starts above the tip while this node keeps its whole
+        chain (``keep_chain``): it cannot hold the heights in between."""
+        first = snapshot.headers[0].block.header.height if snapshot.headers else 1
+        return self.chain is not self.stored and first > self.height + 1
+
     def _on_state_sync(self, now: int, sender: str, response: StateSyncResponse) -> list[Effect]:
         """Adopt a peer's snapshot that extends this node's chain, persist the adopted commits
         (header and certificate: what the data_dir now holds) and start the next height."""
@@ -755,9 +810,11 @@ class Node(RoundMachine, BlockBuilder, Sync):
         if problem is None:
             ledger = compute_snapshot_ledger(snapshot.ledger, self.ledger.params)
             problem = compute_state_sync_problem(snapshot, ledger, *args)
+        if problem is None and self._is_gap_refused(snapshot):
+            problem = REASON_WINDOW_ABOVE_TIP
         if problem is not None or ledger is None:
             return self._reject("state_sync", str(problem))
-        adopted = snapshot.headers[self.height :]
+        adopted = self.get_new_headers(snapshot)
         self._adopt_snapshot(snapshot, ledger)
         self.vrf_metrics = None  # no VRF round of this node's own for the adopted heights
         self.sync_requested_ms = None
@@ -778,6 +835,8 @@ class Node(RoundMachine, BlockBuilder, Sync):
             self._reject("proof_chain", REASON_RECURSIVE_DISABLED)
             return REASON_RECURSIVE_DISABLED
         previous = GENESIS_RECURSIVE_COMMITMENT
+        if self.base and self.chain:  # the retained window: its first header stands for the rest
+            previous = self.chain[0].block.header.recursive_previous_commitment
         for commit in self.chain:
             header = commit.block.header
             if header.recursive_previous_commitment != previous:

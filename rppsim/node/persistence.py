@@ -6,8 +6,9 @@ keeps the parts that survive its crash model and hands them back as ``Node(...,
 restore=PersistedState(...))``; any part may be missing:
 
 * ``data_dir`` — ``commits`` (every finalized block, payload pruned where the ``pruning``
-  gate pruned it) and ``tip_state``, the ledger at the tip (the chain's storage persists
-  accounts with every block, so a restart does not re-execute blocks);
+  gate pruned it; only the last ``[pruning] retention_depth`` heights for a node that keeps
+  only what its config retains) and ``tip_state``, the ledger at the tip (the chain's
+  storage persists accounts with every block, so a restart does not re-execute blocks);
 * ``snapshot_dir`` — ``snapshot``, the state persisted by the latest pruning cycle
   (``rppsim.node.state_sync``); restoring from it needs the ``reconstruction`` gate;
 * ``proof_cache_dir`` — ``proof_cache``, the accepted proofs of the verifier cache (LRU order).

@@ -189,7 +189,7 @@ class ModelProofService:
         return -(-max(size, 0) // MODEL_VERIFY_BYTES_PER_MS)
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 10)
 def _model_digest(statement: Statement) -> bytes:
     """BLAKE2s of (circuit, statement bytes), memoized process-wide by the statement's value.
 

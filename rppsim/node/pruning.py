@@ -9,6 +9,10 @@ proofs, VRF submissions, evidence, the carried certificate). A pruned block can 
 named and linked, but it can no longer be served or replayed as a full block: a peer that
 misses it catches up by state sync (``rppsim.node.state_sync``, the ``reconstruction`` gate).
 
+A node that keeps only what its config retains (``Node(keep_chain=False)``) also forgets
+the headers and certificates below its last ``[pruning] retention_depth`` heights
+(``Node.base`` counts them); its snapshots carry that window, not every header since genesis.
+
 ``PruningStatus`` is the node's account of what it retains and of its pruning cycles (the
 telemetry ``pruning`` object; the chain reports its pruning job status there).
 """
@@ -21,7 +25,8 @@ from typing import Any
 from rppsim.node.messages import Block, Commit, is_valid_block_body
 
 PRUNING_CADENCE_SECS = 30
-"""``[pruning].cadence_secs`` (the chain's default): a pruning cycle runs this often."""
+"""``[pruning].cadence_secs`` (the chain's default, ``PruningConfig``): a pruning cycle runs
+this often."""
 
 __all__ = [
     "PRUNING_CADENCE_SECS",
@@ -40,7 +45,7 @@ def compute_snapshot_interval(block_time_ms: int, cadence_secs: int = PRUNING_CA
     return max(1, cadence_secs * 1000 // max(block_time_ms, 1))
 
 
-PRUNED_BLOCK_MEMO = 4096
+PRUNED_BLOCK_MEMO = 1024
 """Header-only blocks the process shares between nodes before it starts a fresh table."""
 _pruned_blocks: dict[str, Block] = {}
 

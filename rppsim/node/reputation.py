@@ -270,7 +270,7 @@ def process_consensus_success(
     return _compute_recomputed(profile, profile.consensus_success + 1, weights, thresholds, now)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _compute_recomputed(
     profile: ReputationProfile,
     consensus_success: int,

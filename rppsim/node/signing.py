@@ -32,7 +32,10 @@ __all__ = [
 SEED_LEN = 32
 PUBLIC_KEY_LEN = 32
 SIGNATURE_LEN = 64
-SIGNATURE_CACHE_SIZE = 2**16
+SIGNATURE_CACHE_SIZE = 2**12
+"""Verifications remembered process-wide: every node checks a height's signatures within that
+height, so a few dozen heights' worth is all that is reused; a larger memo only grows a long
+run's memory (``rppsim bench sim --parts long``). The node's other value memos are sized alike."""
 _BytesLike = bytes | bytearray | memoryview
 
 

@@ -2,8 +2,10 @@
 
 A ``StateSnapshot`` is what a node needs to continue from height h without the blocks up to
 h: the ledger after h, the tip (hash and recursive commitment), what verifying block h + 1
-needs (the electorate of h + 1, the validator set and epoch of h) and the header chain
-1..h as pruned commits (header and certificate, ``rppsim.node.pruning``).
+needs (the electorate of h + 1, the validator set and epoch of h) and the node's header
+window b+1..h as pruned commits (header and certificate, ``rppsim.node.pruning``): every header
+from genesis (b = 0) when the node keeps them, else the last ``[pruning] retention_depth``
+ones (docs/operations.md#pruning-and-storage).
 
 A node persists a snapshot in its ``snapshot_dir`` at every pruning cycle and can restart
 from one (``rppsim.node.persistence``). A node whose missing blocks a peer has pruned gets the
@@ -24,10 +26,14 @@ empty ``VrfSelectionResult``). The chain's snapshot chunks carry its own serde e
 
 Checks on receipt (``compute_state_sync_problem``): the records are in canonical order
 (accounts, tags, counters, members, profiles and submissions by address, each once), the
-header chain extends the receiver's tip (hashes and recursive commitments link, each
-certificate names its header), the first new certificate verifies against the receiver's own
-electorate (``committed`` electorate rule; the pool rule needs the pruned VRF submissions),
-and the snapshot's ledger has the state root of the last header. Later certificates are
+header window is contiguous and extends the receiver's tip (hashes and recursive commitments
+link, each certificate names its header), the first new certificate verifies against the
+receiver's own electorate (``committed`` electorate rule; the pool rule needs the pruned VRF
+submissions), and the snapshot's ledger has the state root of the last header. A window that
+starts above the receiver's tip (the peer no longer retains the heights in between) links
+within itself from its first header's parent, and no certificate is checked against the
+receiver's electorate: the recursive commitment of that header stands for the pruned prefix
+(the chain verifies its recursive proof; port limit). Later certificates are
 checked for their block and height only: their validator sets follow from pruned payloads
 (port limit; the chain checks its pruning proofs).
 """
@@ -356,14 +362,25 @@ def compute_state_sync_problem(
     headers = snapshot.headers
     if snapshot.height <= height:
         return "snapshot is not ahead of the tip"
-    if len(headers) != snapshot.height or any(
-        c.block.header.height != h for h, c in enumerate(headers, start=1)
+    base = headers[0].block.header.height - 1 if headers else -1
+    if (
+        base < 0
+        or base + len(headers) != snapshot.height
+        or any(c.block.header.height != h for h, c in enumerate(headers, start=base + 1))
     ):
         return "snapshot header chain is incomplete"
-    if height > 0 and headers[height - 1].block.hash != tip_hash:
-        return "snapshot forks from the local chain"
-    previous_hash, previous_commitment = tip_hash, tip_commitment
-    for commit in headers[height:]:
+    if base > height:  # the window starts above the tip: it links within itself
+        first = headers[0].block.header
+        previous_hash = first.previous_hash
+        previous_commitment = first.recursive_previous_commitment
+        electorate = None  # the receiver has not got the electorate of the window's first height
+        new = headers
+    else:
+        if height > base and headers[height - base - 1].block.hash != tip_hash:
+            return "snapshot forks from the local chain"
+        previous_hash, previous_commitment = tip_hash, tip_commitment
+        new = headers[height - base :]
+    for commit in new:
         header = commit.block.header
         if (
             header.previous_hash != previous_hash
@@ -374,10 +391,9 @@ def compute_state_sync_problem(
         if certificate.height != header.height or certificate.block_hash != header.hash:
             return "snapshot certificate for another block"
         previous_hash, previous_commitment = header.hash, header.recursive_commitment
-    first = headers[height]
     if electorate is not None:
         problem = compute_certificate_problem(
-            first.certificate, electorate, height + 1, first.block.hash
+            new[0].certificate, electorate, height + 1, new[0].block.hash
         )
         if problem is not None:
             return f"snapshot {problem}"

@@ -50,9 +50,9 @@ class Sync:
     def _on_sync_request(self: Node, now: int, sender: str, request: SyncRequest) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         first = max(request.from_height, 1)
         last = min(first + min(request.count, SYNC_BATCH), self.height + 1)
-        if any(h in self.pruned_heights for h in range(first, last)):
+        if any(self.is_pruned(h) for h in range(first, last)):
             return self._serve_pruned(sender)  # pruned payloads: state sync (rppsim.node.pruning)
-        return [Send(sender, self.chain[h - 1]) for h in range(first, last)]
+        return [Send(sender, self.chain[h - 1 - self.base]) for h in range(first, last)]
 
     def _on_commit(self: Node, now: int, sender: str, commit: Commit) -> list[Effect]:  # type: ignore[misc]  # mixin: self is the Node
         height = commit.block.header.height

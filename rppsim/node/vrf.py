@@ -133,7 +133,7 @@ def verify_memoized(public_key: bytes, alpha: bytes, pi: bytes) -> bytes | None:
     return _verify_cached(bytes(public_key), bytes(alpha), bytes(pi))
 
 
-@lru_cache(maxsize=2**16)
+@lru_cache(maxsize=2**12)
 def _verify_cached(public_key: bytes, alpha: bytes, pi: bytes) -> bytes | None:
     return verify(public_key, alpha, pi)
 

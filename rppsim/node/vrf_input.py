@@ -381,7 +381,7 @@ def compute_poseidon_hash(elements: Sequence[int]) -> int:
     return int(_hash_kernel(reduced))
 
 
-@lru_cache(maxsize=2**16)
+@lru_cache(maxsize=2**12)
 def compute_vrf_input_digest(inp: PoseidonVrfInput) -> bytes:
     """The nightly build's Poseidon digest of the input, 32 bytes big-endian
     (docs/protocol.md#vrf-input).

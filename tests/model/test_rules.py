@@ -406,3 +406,22 @@ def test_tabled_scores_equal_scores(rows, now):
 def test_kth_smallest_equal(values, data):
     k = data.draw(st.integers(1, len(values)))
     assert rules.compute_kth_smallest(np.array(values), k) == sorted(values)[k - 1]
+
+
+@SETTINGS
+@given(
+    st.integers(128, 1000),
+    st.integers(1, 40),
+    st.sampled_from(["random", "sorted", "reversed", "constant"]),
+    st.integers(0, 2**32),
+    st.data(),
+)
+def test_kth_smallest_of_large_arrays_equal(n, distinct, shape, seed, data):
+    """Random draws, few distinct values, and orders that defeat a median-of-three pivot."""
+    values = np.random.default_rng(seed).integers(0, distinct, n).astype(float)
+    values += np.random.default_rng(seed + 1).random(n) if shape == "random" else 0.0
+    values = {"sorted": np.sort(values), "reversed": np.sort(values)[::-1].copy()}.get(
+        shape, np.full(n, 3.0) if shape == "constant" else values
+    )
+    k = data.draw(st.integers(1, n))
+    assert rules.compute_kth_smallest(values, k) == np.sort(values)[k - 1]

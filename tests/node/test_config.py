@@ -267,6 +267,10 @@ BAD_VALUES: list[tuple[str, Any, str, str]] = [
     ("genesis.accounts[0].consensus_success", 9, "genesis.accounts[0].consensus_success", "≥ 10"),
     ("genesis.accounts[0].validator", "yes", "genesis.accounts[0].validator", "true or false"),
     ("genesis.accounts[4].validator", True, "genesis.accounts[4].address", "validator = true"),
+    ("pruning.retention_depth", 0, "pruning.retention_depth", "> 0"),
+    ("pruning.retention_depth", -1, "pruning.retention_depth", "non-negative integer"),
+    ("pruning.cadence_secs", 0, "pruning.cadence_secs", "> 0"),
+    ("pruning", 5, "pruning", "a table"),
     ("genesis.accounts[1].address", "treasury-fees", "genesis.accounts[1].address", "validator"),
     ("genesis.accounts[5].key_seed", "fees", "genesis.accounts[5].address", "key_seed = 'fees'"),
     ("genesis.accounts[6].address", "treasury-fees", "genesis.accounts[6].address", "listed once"),
@@ -305,6 +309,19 @@ def test_missing_required_key(missing: str):
     error = _error(_with({}, removed=(missing,)))
     assert error.key == missing
     assert "required" in str(error) and "missing" in str(error)
+
+
+def test_pruning_table_sets_cadence_and_retention_depth():
+    """``[pruning]``: the chain's defaults (30 s, 128 blocks) unless set; the as_dict view (a
+    run's profile fact) names the table only when it differs from them."""
+    config, _ = parse_config(copy.deepcopy(BASE_DOC), SOURCE)
+    assert (config.pruning.cadence_secs, config.pruning.retention_depth) == (30, 128)
+    assert "pruning" not in config.as_dict()
+    changed = {"pruning.retention_depth": 512, "pruning.cadence_secs": 20}
+    config, _ = parse_config(_with(changed), SOURCE)
+    assert (config.pruning.cadence_secs, config.pruning.retention_depth) == (20, 512)
+    assert config.as_dict()["pruning"] == {"cadence_secs": 20, "retention_depth": 512}
+    assert "unknown key" in str(_error(_with({"pruning.depth": 3})))
 
 
 def test_optional_root_keys_take_code_defaults():

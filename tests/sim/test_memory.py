@@ -1,5 +1,7 @@
 """Long runs in bounded memory: ``[telemetry] chain_record`` and ``message_sample_rate``
-change what a run keeps in memory, never what it does (docs: scenarios/README.md)."""
+change what a run keeps in memory, never what it does (docs: scenarios/README.md) while the
+run is shorter than ``[pruning] retention_depth`` heights (past it a retained node's snapshots
+carry only its header window: docs/operations.md#pruning-and-storage)."""
 
 from __future__ import annotations
 
