@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from rppsim.checks.context import CheckContext
 from rppsim.checks.fault_windows import NEVER, compute_fault_windows, is_excused
 from rppsim.checks.liveness import compute_window_ms
 from rppsim.checks.verdict import Verdict
-from rppsim.telemetry.scalars import to_int
 
 __all__ = ["ID", "MISS_SPAN", "NEEDS", "TITLE", "check_evidence", "get_unexcused_evidence"]
 
@@ -42,10 +42,17 @@ MISS_SPAN = 4
 """Heights before the offense a detection may look back on (the inactivity threshold)."""
 
 
-def _get_block_times(blocks: pd.DataFrame) -> dict[int, int]:
-    """Each height's earliest block timestamp."""
+def _get_block_times(blocks: pd.DataFrame, heights: np.ndarray, default: int) -> list[int]:
+    """Each of ``heights``' earliest block timestamp, ``default`` for a height without a block
+    (a search in the sorted heights: a run has a block per height, and few evidence rows)."""
+    if len(heights) == 0:
+        return []
     times = blocks.groupby("height")["proposed_ms"].min()
-    return {to_int(h): to_int(t) for h, t in times.items()}
+    known = times.index.to_numpy(np.int64)
+    values = times.to_numpy(np.int64)
+    at = np.minimum(np.searchsorted(known, heights), max(len(known) - 1, 0))
+    found = known[at] == heights if len(known) else np.zeros(len(heights), np.bool_)
+    return [int(values[i]) if hit else default for i, hit in zip(at, found, strict=True)]
 
 
 def get_unexcused_evidence(
@@ -56,15 +63,13 @@ def get_unexcused_evidence(
     evidence = frames["evidence"]
     evidence = evidence[evidence["offender"].notna()]
     evidence = evidence.sort_values(["height", "offender", "kind"], kind="stable")
-    times = _get_block_times(frames["blocks"])
+    first = np.maximum(evidence["offense_height"].to_numpy(np.int64) - MISS_SPAN, 1)
+    starts = _get_block_times(frames["blocks"], first, 0)
+    ends = _get_block_times(frames["blocks"], evidence["height"].to_numpy(np.int64), NEVER)
     windows = compute_fault_windows(frames["faults"])
     grace = compute_window_ms(context)
     keep, when = [], []
-    for height, offender, offense in zip(
-        evidence["height"], evidence["offender"], evidence["offense_height"], strict=True
-    ):
-        start = times.get(max(int(offense) - MISS_SPAN, 1), 0)
-        end = times.get(int(height), NEVER)
+    for offender, start, end in zip(evidence["offender"], starts, ends, strict=True):
         keep.append(not is_excused(windows, int(offender), start, end, grace))
         when.append(end)
     out = evidence.assign(time_ms=when)[keep]

@@ -48,10 +48,7 @@ from rppsim.sim.faults import Heal, Partition
 from rppsim.sim.lifecycle import compute_phase
 from rppsim.sim.spec import SEED_MAX, TRAFFIC_WALLETS, Scenario
 from rppsim.telemetry.frames import (
-    FRAME_SCHEMAS,
     NA_STR_DTYPE,
-    NULLABLE_DTYPES,
-    NUMPY_DTYPES,
     STR_DTYPE,
     RunRecorder,
     build_frame,
@@ -455,7 +452,7 @@ def _build_frames(
     hashes = _hex_strings(_block_hashes(seed, blocks[:, 0]))
     previous = pa.concat_arrays([_repeat_string("00" * 32, 1), hashes.slice(0, max(b - 1, 0))])
     empty = _repeat_string("", b)
-    frames["blocks"] = _build_presorted_frame(
+    frames["blocks"] = build_frame(
         "blocks",
         {
             "height": blocks[:, 0],
@@ -508,7 +505,7 @@ def _build_frames(
     idx = np.searchsorted(blocks[:, 0], rows[:, 0])  # every electorate's height is a block's
     if e and not np.array_equal(blocks[idx, 0], rows[:, 0]):
         raise KeyError("an electorate of a height without a block")
-    frames["electorates"] = _build_presorted_frame(
+    frames["electorates"] = build_frame(
         "electorates",
         {
             "height": rows[:, 0],
@@ -571,8 +568,17 @@ def _repeat_string(value: str, count: int) -> pa.Array:
 
 
 def _int_strings(values: np.ndarray) -> pa.Array:
-    """``str(int(x))`` of each int64."""
+    """``str(int(x))`` of each int64 (each distinct value written once when most repeat, as
+    the powers and totals of a run do)."""
     values = np.asarray(values, np.int64)
+    codes, distinct = pd.factorize(values)
+    if 2 * len(distinct) <= len(values):
+        return _write_ints(np.asarray(distinct, np.int64)).take(pa.array(codes))
+    return _write_ints(values)
+
+
+def _write_ints(values: np.ndarray) -> pa.Array:
+    """``_int_strings`` of each value, each written."""
     if not (values >= 0).all():
         return pa.array(values, pa.int64()).cast(pa.large_string())
     chars, offsets = _decimal_digits(values.astype(np.uint64), np.zeros(len(values), np.int64))
@@ -646,34 +652,6 @@ def _decimal_digits(mantissa: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray
 def _as_str(values: pa.Array, dtype: Any = STR_DTYPE) -> Any:
     """An Arrow string array as the frames' string dtype (``STR_DTYPE`` or nullable)."""
     return pd.array(values, dtype=dtype)
-
-
-def _build_presorted_frame(name: str, columns: dict[str, Any]) -> pd.DataFrame:
-    """``build_frame`` of columns already in key order (the first key strictly increasing, or
-    integer keys in order) whose strings are ``STR_DTYPE`` arrays: the same frame, without
-    factorising a string key to sort by it (``build_frame`` otherwise)."""
-    schema = FRAME_SCHEMAS[name]
-    first = np.asarray(columns[schema.key[0]])
-    presorted = len(first) < 2 or bool(np.all(first[1:] > first[:-1]))
-    if not presorted and all(isinstance(columns[key], np.ndarray) for key in schema.key):
-        keys = [columns[key] for key in schema.key]
-        presorted = all(key.dtype.kind in "iu" for key in keys) and compute_sort_order(keys) is None
-    if not presorted:
-        return build_frame(name, columns)
-    data: dict[str, Any] = {}
-    for column, dtype in schema.columns:
-        values = columns[column]
-        if dtype == "str":
-            if not (isinstance(values, pd.arrays.ArrowStringArray) and values.dtype == STR_DTYPE):
-                return build_frame(name, columns)
-            data[column] = values
-        elif dtype in NULLABLE_DTYPES:
-            data[column] = pd.array(values, dtype=NULLABLE_DTYPES[dtype])
-        else:
-            data[column] = np.asarray(values).astype(NUMPY_DTYPES[dtype], copy=False)
-    if len({len(v) for v in data.values()}) > 1:
-        return build_frame(name, columns)  # raises
-    return pd.DataFrame(data, copy=False)
 
 
 def _ledger_frame(

@@ -449,7 +449,11 @@ def build_frame(name: str, columns: Mapping[str, object]) -> pd.DataFrame:
     lengths = {len(v) for v in data.values()}  # type: ignore[arg-type]  # columns are sized
     if len(lengths) > 1:
         raise ValueError(f"frame {name}: columns of different lengths {sorted(lengths)}")
-    order = compute_sort_order([_sort_codes(data[k]) for k in schema.key])
+    first = _sort_codes(data[schema.key[0]])
+    if len(first) < 2 or bool(np.all(first[1:] > first[:-1])):
+        order = None  # the first key strictly increasing: the later keys cannot reorder
+    else:
+        order = compute_sort_order([first, *(_sort_codes(data[k]) for k in schema.key[1:])])
     if order is not None:
         data = {c: v[order] for c, v in data.items()}  # type: ignore[index]  # arrays
     return pd.DataFrame(data, copy=False)

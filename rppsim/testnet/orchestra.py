@@ -61,7 +61,10 @@ START_TIMEOUT_S: Final = 90.0
 STOP_TIMEOUT_S: Final = 10.0
 CATCH_UP_TIMEOUT_S: Final = 60.0
 PROBE_TIMEOUT_S: Final = 2.0
-POLL_S: Final = 0.2
+POLL_S: Final = 1.0
+"""How often ``up``, ``restart`` and ``upgrade`` ask a node: at most one request a second, the
+rate the chain's RPC limiter refills (docs/operations.md#limits-and-queues), so waiting never
+spends a node's burst and turns its answers into 429s."""
 
 
 class TestnetError(Exception):

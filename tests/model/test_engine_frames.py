@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rppsim.model import engine, run_fast
 from rppsim.node.selection import VRF_RANDOMNESS_DOMAIN
-from rppsim.telemetry.frames import build_frame, coerce_frame
+from rppsim.telemetry.frames import coerce_frame
 
 from .test_engine import scenario
 
@@ -67,7 +66,7 @@ FAULTY = {
 
 @pytest.mark.parametrize("tables", [{}, FAULTY], ids=["healthy", "faulty"])
 def test_model_frames_equal_build_frame_of_their_columns(tables):
-    """The presorted frames (no key sort) and the pre-sorted ``vrf_rounds`` are what
+    """The frames built from columns in key order and the pre-sorted ``vrf_rounds`` are what
     ``build_frame`` makes of the same columns: values, dtypes, Arrow types and order."""
     frames = run_fast(scenario(120_000, **tables))
     assert len(frames["evidence"]) > 0 or not tables
@@ -78,16 +77,3 @@ def test_model_frames_equal_build_frame_of_their_columns(tables):
             values = frame[column].array
             if hasattr(values, "_pa_array"):
                 assert values._pa_array.type == rebuilt[column].array._pa_array.type, column
-
-
-def test_presorted_frame_falls_back_to_build_frame_out_of_order():
-    unsorted = {"key": pd.array(["b", "a"], dtype="str"), "value": pd.array(["2", "1"], "str")}
-    frame = engine._build_presorted_frame("run_info", unsorted)
-    pd.testing.assert_frame_equal(frame, build_frame("run_info", unsorted))
-    assert frame["key"].tolist() == ["a", "b"]
-
-
-def test_presorted_frame_refuses_columns_of_different_lengths():
-    columns = {"key": engine._as_str(pa.array(["a", "b"], pa.large_string())), "value": ["x"]}
-    with pytest.raises(ValueError, match="different lengths"):
-        engine._build_presorted_frame("run_info", columns)

@@ -522,4 +522,4 @@ def test_verify_memoized_returns_what_verify_returns():
     assert vrf._verify_cached.cache_info().hits >= before + 1
     assert vrf.verify_memoized(public_key, alpha + b"!", pi) is None
     assert vrf.verify_memoized(public_key, alpha + b"!", pi) is None
-    assert vrf._verify_cached.cache_info().maxsize == 2**16
+    assert vrf._verify_cached.cache_info().maxsize == 2**12

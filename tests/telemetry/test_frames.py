@@ -649,6 +649,30 @@ def test_sort_order_equals_numpy_lexsort(rows, wide):
     assert got.tolist() == expected.tolist()
 
 
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 4)), max_size=30),
+    st.booleans(),
+)
+def test_build_frame_sorts_by_every_key_or_skips_when_the_first_increases(rows, increasing):
+    """With the first key strictly increasing the later keys cannot reorder (build_frame skips
+    them); either way the rows are in stable (height, member) order."""
+    if increasing:
+        rows = [(k, member) for k, (_, member) in enumerate(rows)]
+    columns = {
+        "height": np.array([r[0] for r in rows], np.int64),
+        "member": np.array([r[1] for r in rows], np.int64),
+        "address": [f"a{k}" for k in range(len(rows))],  # the recording position
+        "power": ["1"] * len(rows),
+        "total_power": ["2"] * len(rows),
+        "quorum": ["2"] * len(rows),
+    }
+    frame = build_frame("electorates", columns)
+    expected = pd.DataFrame(columns).sort_values(["height", "member"], kind="stable")
+    assert frame["address"].tolist() == expected["address"].tolist()
+    assert frame["height"].dtype == np.int64 and frame["address"].dtype == STR_DTYPE
+
 # --------------------------------------------------------------------------------------------
 # Determinism: recording order of events with distinct keys does not matter.
 

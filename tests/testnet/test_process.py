@@ -86,6 +86,8 @@ def test_four_nodes_in_one_loop_finalize_persist_and_restart(tmp_path: Path) -> 
                 for other in nodes[:i]:
                     node.transport.dial("127.0.0.1", other.transport.port)
             await wait_for(lambda: min(n.node.height for n in nodes) >= 5, 60)
+            # the telemetry loop ticks every second, however fast the blocks came
+            await wait_for(lambda: '"target":"telemetry"' in logs[0].getvalue(), 30)
             heights = [n.node.height for n in nodes]
             for node in nodes:
                 assert node.store.get_height() >= node.node.height - 1  # type: ignore[attr-defined]

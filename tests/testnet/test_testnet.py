@@ -228,7 +228,7 @@ def wait_for(condition: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
-        time.sleep(0.25)
+        time.sleep(1.0)  # the nodes' RPC limiter refills one request a second
 
 
 def wait_min_height(testnet: Testnet, height: int, timeout_s: float = 120) -> None:
