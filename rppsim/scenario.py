@@ -1511,18 +1511,22 @@ def load_scenario(path: Path | str, *, duration_ms: int | None = None) -> Scenar
         raise dataclasses.replace(error, expected=expected) from None
 
 
-def read_scenario_data(path: Path) -> dict[str, Any]:
-    """A scenario file's TOML document; an unreadable or invalid file is a ``UserError``."""
+def read_toml_document(path: Path, kind: str) -> tuple[dict[str, Any], str]:
+    """A ``kind`` file's TOML document and its text (a scenario, a sweep); an unreadable or
+    invalid file is a ``UserError``."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text), text
     except FileNotFoundError:
-        raise UserError(
-            str(path), "", "an existing scenario file", "nothing at that path"
-        ) from None
+        raise UserError(str(path), "", f"an existing {kind} file", "nothing at that path") from None
     except IsADirectoryError:
-        raise UserError(str(path), "", "a scenario file (TOML)", "a folder") from None
+        raise UserError(str(path), "", f"a {kind} file (TOML)", "a folder") from None
     except tomllib.TOMLDecodeError as error:
         raise UserError(str(path), "", "valid TOML", str(error)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(str(path), "", "a readable UTF-8 TOML file", str(error)) from None
-    return data
+
+
+def read_scenario_data(path: Path) -> dict[str, Any]:
+    """A scenario file's TOML document; an unreadable or invalid file is a ``UserError``."""
+    return read_toml_document(path, "scenario")[0]

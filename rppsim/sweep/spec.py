@@ -15,7 +15,6 @@ import copy
 import difflib
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +22,13 @@ from typing import Any
 
 from rppsim.errors import UserError, describe
 from rppsim.node.config import OVERRIDE_PATHS, is_override_path
-from rppsim.scenario import ROOT_KEYS, RULE_PATHS, parse_scenario, read_scenario_data
+from rppsim.scenario import (
+    ROOT_KEYS,
+    RULE_PATHS,
+    parse_scenario,
+    read_scenario_data,
+    read_toml_document,
+)
 from rppsim.sim.spec import SEED_MAX, Scenario
 
 __all__ = [
@@ -109,17 +114,7 @@ class SweepSpec:
 def load_sweep(path: Path) -> SweepSpec:
     """Read and check a sweep file (module docstring); a ``UserError`` names the file and key."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise UserError(str(path), "", "an existing sweep file", "nothing at that path") from None
-    except IsADirectoryError:
-        raise UserError(str(path), "", "a sweep file (TOML)", "a folder") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(str(path), "", "valid TOML", str(error)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(str(path), "", "a readable UTF-8 TOML file", str(error)) from None
+    data, text = read_toml_document(path, "sweep")
     return parse_sweep(data, path, text)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from rppsim.checks.verdict import Verdict, get_status
+from rppsim.node.config import FEATURE_GATE_NAMES
 
 __all__ = [
     "DASHBOARDS",
@@ -47,15 +48,7 @@ RULE_FILE_DASHBOARD = {
     "timetoke": "consensus",
 }
 """The dashboard of each alert rule file (``rules/<stem>.yaml``)."""
-GATES = (
-    "pruning",
-    "recursive_proofs",
-    "reconstruction",
-    "consensus_enforcement",
-    "malachite_consensus",
-    "timetoke_rewards",
-    "witness_network",
-)
+GATES = FEATURE_GATE_NAMES
 BACKENDS = ("stwo", "plonky3", "rpp_stark")
 _STATUS_ORDER = {"FAIL": 0, "N/A": 1, "PASS": 2}
 
